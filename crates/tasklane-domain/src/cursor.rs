@@ -1,0 +1,141 @@
+//! Keyset cursors: the position after the last item of a page, as an opaque URL-safe string.
+//! Keyset (not OFFSET) pagination never skips or repeats an item while rows change.
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::{ProjectId, TaskId};
+use crate::rank::Rank;
+
+/// A cursor that does not belong to this listing or was altered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the cursor is not valid for this listing; start again without one")]
+pub struct CursorError;
+
+/// The position after a project in "newest activity first" order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectCursor {
+    /// The project's `updated_at`.
+    pub updated_at: DateTime<Utc>,
+    /// The project's id (tie-breaker).
+    pub id: ProjectId,
+}
+
+/// The position after a task in one of the two task orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskCursor {
+    /// `order=board`: status position, then rank, then id.
+    Board {
+        /// The status's position.
+        position: u32,
+        /// The task's rank.
+        rank: Rank,
+        /// The task's id.
+        id: TaskId,
+    },
+    /// `order=updated`: most recently changed first, then id.
+    Updated {
+        /// The task's `updated_at`.
+        updated_at: DateTime<Utc>,
+        /// The task's id.
+        id: TaskId,
+    },
+}
+
+fn micros(at: &DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+fn from_micros(text: &str) -> Result<DateTime<Utc>, CursorError> {
+    let value: i64 = text.parse().map_err(|_| CursorError)?;
+    DateTime::from_timestamp_micros(value).ok_or(CursorError)
+}
+
+impl ProjectCursor {
+    /// The opaque text form.
+    pub fn encode(&self) -> String {
+        format!("p1.{}.{}", micros(&self.updated_at), self.id)
+    }
+
+    /// Parses [`ProjectCursor::encode`]'s output.
+    ///
+    /// # Errors
+    /// [`CursorError`] for anything else.
+    pub fn decode(text: &str) -> Result<Self, CursorError> {
+        let mut parts = text.split('.');
+        let (Some("p1"), Some(at), Some(id), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(CursorError);
+        };
+        Ok(Self {
+            updated_at: from_micros(at)?,
+            id: id.parse().map_err(|_| CursorError)?,
+        })
+    }
+}
+
+impl TaskCursor {
+    /// The opaque text form.
+    pub fn encode(&self) -> String {
+        match self {
+            TaskCursor::Board { position, rank, id } => format!("b1.{position}.{rank}.{id}"),
+            TaskCursor::Updated { updated_at, id } => format!("u1.{}.{id}", micros(updated_at)),
+        }
+    }
+
+    /// Parses [`TaskCursor::encode`]'s output.
+    ///
+    /// # Errors
+    /// [`CursorError`] for anything else.
+    pub fn decode(text: &str) -> Result<Self, CursorError> {
+        let parts: Vec<&str> = text.split('.').collect();
+        match parts.as_slice() {
+            ["b1", position, rank, id] => Ok(TaskCursor::Board {
+                position: position.parse().map_err(|_| CursorError)?,
+                rank: Rank::parse(rank).map_err(|_| CursorError)?,
+                id: id.parse().map_err(|_| CursorError)?,
+            }),
+            ["u1", at, id] => Ok(TaskCursor::Updated {
+                updated_at: from_micros(at)?,
+                id: id.parse().map_err(|_| CursorError)?,
+            }),
+            _ => Err(CursorError),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_tampering() {
+        let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
+        let project = ProjectCursor {
+            updated_at: at,
+            id: ProjectId::generate(),
+        };
+        assert_eq!(ProjectCursor::decode(&project.encode()), Ok(project));
+        let board = TaskCursor::Board {
+            position: 3,
+            rank: Rank::from_sequence(42),
+            id: TaskId::generate(),
+        };
+        assert_eq!(TaskCursor::decode(&board.encode()), Ok(board.clone()));
+        let updated = TaskCursor::Updated {
+            updated_at: at,
+            id: TaskId::generate(),
+        };
+        assert_eq!(TaskCursor::decode(&updated.encode()), Ok(updated));
+        for bad in [
+            "",
+            "b1.x.a0.y",
+            "p1.1",
+            "u1.1.not-a-uuid",
+            "b1.1.a00.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
+        ] {
+            assert_eq!(TaskCursor::decode(bad), Err(CursorError), "{bad}");
+        }
+        assert_eq!(ProjectCursor::decode(&board.encode()), Err(CursorError));
+    }
+}

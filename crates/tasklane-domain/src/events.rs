@@ -1,0 +1,193 @@
+//! Domain events: what happened, as plain data, published after the transaction commits. The
+//! realtime adapter turns them into the frames of REALTIME.md and picks the rooms.
+
+use chrono::{DateTime, Utc};
+
+use crate::aggregation::{Aggregation, DerivedStatus};
+use crate::ids::{ProjectId, StatusId, TaskId, UserId};
+use crate::model::{Project, Task};
+use crate::values::{Role, TaskKey};
+
+/// The actor of changes made by the server itself (the auto-archive job): the nil UUID.
+pub const SYSTEM_ACTOR: UserId = UserId::from_uuid(uuid::Uuid::nil());
+
+/// One thing that happened in a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainEvent {
+    /// The project it happened in.
+    pub project_id: ProjectId,
+    /// Who caused it (for system jobs, the acting service user).
+    pub actor_id: UserId,
+    /// When it was committed.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    pub payload: EventPayload,
+}
+
+/// A task field that an update changed (the `changed` list of `task_updated`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskField {
+    /// `title`
+    Title,
+    /// `description`
+    Description,
+    /// `status_id`
+    Status,
+    /// `priority`
+    Priority,
+    /// `task_type`
+    TaskType,
+    /// `story_points`
+    StoryPoints,
+    /// `due_date`
+    DueDate,
+    /// `assignee_id`
+    Assignee,
+    /// `parent_id`
+    Parent,
+}
+
+impl TaskField {
+    /// The API field name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TaskField::Title => "title",
+            TaskField::Description => "description",
+            TaskField::Status => "status_id",
+            TaskField::Priority => "priority",
+            TaskField::TaskType => "task_type",
+            TaskField::StoryPoints => "story_points",
+            TaskField::DueDate => "due_date",
+            TaskField::Assignee => "assignee_id",
+            TaskField::Parent => "parent_id",
+        }
+    }
+}
+
+/// How an archived project came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoredVia {
+    /// A task was created in it.
+    TaskCreated,
+    /// One of its tasks was unarchived.
+    TaskUnarchived,
+    /// An owner restored it.
+    Manual,
+}
+
+impl RestoredVia {
+    /// The API name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RestoredVia::TaskCreated => "task_created",
+            RestoredVia::TaskUnarchived => "task_unarchived",
+            RestoredVia::Manual => "manual",
+        }
+    }
+}
+
+/// The event-specific data; one variant per event of REALTIME.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventPayload {
+    /// `task_created`
+    TaskCreated {
+        /// The new task.
+        task: Box<Task>,
+    },
+    /// `task_updated`
+    TaskUpdated {
+        /// The task after the update.
+        task: Box<Task>,
+        /// Which fields changed.
+        changed: Vec<TaskField>,
+    },
+    /// `task_moved`
+    TaskMoved {
+        /// The task after the move.
+        task: Box<Task>,
+        /// Its status before.
+        from_status_id: StatusId,
+        /// Its status after.
+        to_status_id: StatusId,
+    },
+    /// `task_archived`
+    TaskArchived {
+        /// The archived task.
+        task: Box<Task>,
+    },
+    /// `task_unarchived`
+    TaskUnarchived {
+        /// The unarchived task.
+        task: Box<Task>,
+    },
+    /// `task_deleted`
+    TaskDeleted {
+        /// The deleted task's id.
+        task_id: TaskId,
+        /// Its key.
+        key: TaskKey,
+    },
+    /// `project_status_changed`
+    ProjectStatusChanged {
+        /// Before the transaction.
+        old_status: DerivedStatus,
+        /// After it.
+        new_status: DerivedStatus,
+        /// The aggregation after it.
+        aggregation: Aggregation,
+    },
+    /// `project_restored`
+    ProjectRestored {
+        /// The project after restoration.
+        project: Box<Project>,
+        /// What restored it.
+        restored_via: RestoredVia,
+    },
+    /// `project_updated`
+    ProjectUpdated {
+        /// The project after the update.
+        project: Box<Project>,
+    },
+    /// `project_archived`
+    ProjectArchived {
+        /// The archived project.
+        project: Box<Project>,
+    },
+    /// `project_deleted`
+    ProjectDeleted,
+    /// `member_added` (also sent when a member's role changes, with the new role)
+    MemberAdded {
+        /// The member.
+        user_id: UserId,
+        /// Their role now.
+        role: Role,
+    },
+    /// `member_removed`
+    MemberRemoved {
+        /// The former member.
+        user_id: UserId,
+        /// The role they had.
+        role: Role,
+    },
+}
+
+impl EventPayload {
+    /// The event's `type` in REALTIME.md.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            EventPayload::TaskCreated { .. } => "task_created",
+            EventPayload::TaskUpdated { .. } => "task_updated",
+            EventPayload::TaskMoved { .. } => "task_moved",
+            EventPayload::TaskArchived { .. } => "task_archived",
+            EventPayload::TaskUnarchived { .. } => "task_unarchived",
+            EventPayload::TaskDeleted { .. } => "task_deleted",
+            EventPayload::ProjectStatusChanged { .. } => "project_status_changed",
+            EventPayload::ProjectRestored { .. } => "project_restored",
+            EventPayload::ProjectUpdated { .. } => "project_updated",
+            EventPayload::ProjectArchived { .. } => "project_archived",
+            EventPayload::ProjectDeleted => "project_deleted",
+            EventPayload::MemberAdded { .. } => "member_added",
+            EventPayload::MemberRemoved { .. } => "member_removed",
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The broadcaster port: hands events to the realtime layer after commit, without waiting.
+
+use crate::events::DomainEvent;
+
+/// An event could not be queued (the hub is gone, or its queue is full).
+#[derive(Debug, thiserror::Error)]
+#[error("the event could not be queued for broadcast")]
+pub struct BroadcastError(#[source] pub anyhow::Error);
+
+/// Delivers domain events to connected clients (and other instances).
+///
+/// `publish` is deliberately not `async`: it is called after the transaction committed, on the
+/// request path, and must return at once whatever happens to delivery.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait EventBroadcaster: Send + Sync {
+    /// Queues `event` for delivery and returns immediately.
+    ///
+    /// Implementations MUST NOT block (no locks held across IO, no waiting for a full queue) and
+    /// MUST keep the order of calls for events of one project.
+    ///
+    /// # Errors
+    /// [`BroadcastError`] when the event could not be queued. The caller logs and counts it; the
+    /// request that caused the event still succeeds.
+    fn publish(&self, event: DomainEvent) -> Result<(), BroadcastError>;
+}
+
+/// A broadcaster that drops every event: for library users without realtime clients.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopBroadcaster;
+
+impl EventBroadcaster for NoopBroadcaster {
+    fn publish(&self, _event: DomainEvent) -> Result<(), BroadcastError> {
+        Ok(())
+    }
+}

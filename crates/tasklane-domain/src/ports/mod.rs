@@ -1,0 +1,58 @@
+//! Ports: the traits adapters implement. Repositories for users, projects (with members and
+//! statuses), tasks and the aggregation; the aggregation bootstrap cache; the event broadcaster;
+//! the clock; the password hasher.
+//!
+//! # How a transaction crosses the boundary
+//! Every write is one store method that runs one whole transaction. Where the change depends on
+//! data only the transaction can see (membership, the task's current status, neighbours' ranks),
+//! the method takes a [`Decide`](crate::errors::Decide) function: the store reads a *context*
+//! (one statement, taking the locks the method documents), calls the function, and either applies
+//! the returned *plan* and commits, or rolls back and returns the refusal as
+//! [`TxError::Rejected`](crate::errors::TxError). The rules stay here, in the domain; the store
+//! only reads, applies and commits, in as few statements as it can (PostgreSQL: one read and one
+//! data-modifying statement for a task creation).
+
+mod aggregation;
+mod broadcast;
+mod cache;
+mod clock;
+mod passwords;
+mod projects;
+mod tasks;
+mod users;
+
+pub use aggregation::{AggregationRepair, AggregationRepository, InsertAggregationError};
+pub use broadcast::{BroadcastError, EventBroadcaster, NoopBroadcaster};
+pub use cache::{AggregationCache, CacheError, bootstrap_key};
+pub use clock::{Clock, SystemClock};
+pub use passwords::PasswordHasher;
+pub use projects::{
+    CreateProjectStoreError, MembersRead, MembershipChange, MembershipContext, MembershipRequest,
+    NewProject, NewStatus, ProjectChangeRequest, ProjectContext, ProjectCursor, ProjectPatch,
+    ProjectQuery, ProjectRepository, StatusChangeRequest, StatusContext, StatusPlan, StatusTarget,
+    StatusesChanged, StatusesRead,
+};
+pub use tasks::{
+    ArchivedByJob, CreateTasksContext, CreateTasksPlan, CreateTasksRequest, Neighbour,
+    ParentCandidate, ProjectState, SubtaskState, TaskChangeRequest, TaskContext, TaskCursor,
+    TaskDeletePlan, TaskDeleted, TaskDraft, TaskListing, TaskLookup, TaskOrder, TaskPatch,
+    TaskQuery, TaskRead, TaskRepository, TaskUpdatePlan, TaskUpdated, TasksCreated,
+};
+pub use users::{CreateUserStoreError, NewUser, UserRepository};
+
+#[cfg(any(test, feature = "mocks"))]
+pub use aggregation::MockAggregationRepository;
+#[cfg(any(test, feature = "mocks"))]
+pub use broadcast::MockEventBroadcaster;
+#[cfg(any(test, feature = "mocks"))]
+pub use cache::MockAggregationCache;
+#[cfg(any(test, feature = "mocks"))]
+pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use passwords::MockPasswordHasher;
+#[cfg(any(test, feature = "mocks"))]
+pub use projects::MockProjectRepository;
+#[cfg(any(test, feature = "mocks"))]
+pub use tasks::MockTaskRepository;
+#[cfg(any(test, feature = "mocks"))]
+pub use users::MockUserRepository;

@@ -1,0 +1,169 @@
+//! The member service: list, add or change a role, remove. A project always keeps an owner.
+
+use std::sync::Arc;
+
+use crate::access::{Action, authorize};
+use crate::errors::{ErrorClass, operation_error};
+use crate::events::{DomainEvent, EventPayload};
+use crate::ids::{ProjectId, UserId};
+use crate::model::Member;
+use crate::ports::{MembershipContext, MembershipRequest};
+use crate::services::Ports;
+use crate::services::effects::publish;
+use crate::values::Role;
+
+operation_error! {
+    /// Why adding a member or changing their role failed.
+    SetMemberRoleError {
+        /// No user has that id.
+        #[error("no user has that id")]
+        UnknownUser => ErrorClass::NotFound,
+        /// The change would leave the project without an owner.
+        #[error("a project must keep at least one owner")]
+        LastOwner => ErrorClass::Conflict("conflict"),
+    }
+}
+
+operation_error! {
+    /// Why removing a member failed.
+    RemoveMemberError {
+        /// The user is not a member.
+        #[error("that user is not a member of this project")]
+        NotAMember => ErrorClass::NotFound,
+        /// The removal would leave the project without an owner.
+        #[error("a project must keep at least one owner")]
+        LastOwner => ErrorClass::Conflict("conflict"),
+    }
+}
+
+/// Members.
+#[derive(Debug, Clone)]
+pub struct MemberService {
+    ports: Arc<Ports>,
+}
+
+fn decide_role(context: MembershipContext, role: Role) -> Result<Role, SetMemberRoleError> {
+    authorize(context.actor_role, Action::ManageMembers)?;
+    if context.target_user.is_none() {
+        return Err(SetMemberRoleError::UnknownUser);
+    }
+    if context.target_role == Some(Role::Owner) && role != Role::Owner && context.owner_count <= 1 {
+        return Err(SetMemberRoleError::LastOwner);
+    }
+    Ok(role)
+}
+
+fn decide_removal(
+    context: MembershipContext,
+    removing_self: bool,
+) -> Result<(), RemoveMemberError> {
+    // Anyone may leave; only owners remove others.
+    let action = if removing_self {
+        Action::Read
+    } else {
+        Action::ManageMembers
+    };
+    authorize(context.actor_role, action)?;
+    match context.target_role {
+        None => Err(RemoveMemberError::NotAMember),
+        Some(Role::Owner) if context.owner_count <= 1 => Err(RemoveMemberError::LastOwner),
+        Some(_) => Ok(()),
+    }
+}
+
+impl MemberService {
+    /// A service over `ports`.
+    pub fn new(ports: Arc<Ports>) -> Self {
+        Self { ports }
+    }
+
+    /// The project's members, if `actor` is one.
+    ///
+    /// # Errors
+    /// [`crate::services::projects::GetProjectError`] (not found) for non-members.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id))]
+    pub async fn list_members(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+    ) -> Result<Vec<Member>, crate::services::projects::GetProjectError> {
+        let read = self.ports.projects.list_members(project_id, actor).await?;
+        authorize(read.viewer_role, Action::Read)?;
+        Ok(read.members)
+    }
+
+    /// Adds `user_id` with `role`, or changes their role (owners).
+    ///
+    /// # Errors
+    /// [`SetMemberRoleError`]: not found, forbidden, unknown user, last owner.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id, %user_id, %role))]
+    pub async fn set_member_role(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+        user_id: UserId,
+        role: Role,
+    ) -> Result<Member, SetMemberRoleError> {
+        let at = self.ports.clock.now();
+        let request = MembershipRequest {
+            project_id,
+            actor,
+            user_id,
+        };
+        let change = self
+            .ports
+            .projects
+            .set_member_role(request, Box::new(move |c| decide_role(c, role)))
+            .await
+            .map_err(|e| e.into_operation_error())?;
+        let member = change.member.ok_or_else(|| {
+            crate::errors::RepoError::other("membership missing after it was set")
+        })?;
+        let payload = EventPayload::MemberAdded { user_id, role };
+        let event = DomainEvent {
+            project_id,
+            actor_id: actor,
+            at,
+            payload,
+        };
+        publish(self.ports.broadcaster.as_ref(), vec![event]);
+        Ok(member)
+    }
+
+    /// Removes `user_id` from the project (owners, or the member themself).
+    ///
+    /// # Errors
+    /// [`RemoveMemberError`]: not found, forbidden, not a member, last owner.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id, %user_id))]
+    pub async fn remove_member(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+        user_id: UserId,
+    ) -> Result<(), RemoveMemberError> {
+        let at = self.ports.clock.now();
+        let request = MembershipRequest {
+            project_id,
+            actor,
+            user_id,
+        };
+        let removing_self = actor == user_id;
+        let change = self
+            .ports
+            .projects
+            .remove_member(request, Box::new(move |c| decide_removal(c, removing_self)))
+            .await
+            .map_err(|e| e.into_operation_error())?;
+        if let Some(role) = change.previous_role {
+            let payload = EventPayload::MemberRemoved { user_id, role };
+            let event = DomainEvent {
+                project_id,
+                actor_id: actor,
+                at,
+                payload,
+            };
+            publish(self.ports.broadcaster.as_ref(), vec![event]);
+        }
+        Ok(())
+    }
+}

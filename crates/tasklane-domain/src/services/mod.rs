@@ -1,0 +1,109 @@
+//! Services: the operations of Tasklane, each following "Ordering of effects" of DOMAIN.md:
+//! validate (no writes), one transaction through a port, then — only after commit and without
+//! awaiting them — broadcasts and cache writes built from plain data.
+
+pub(crate) mod bootstrap;
+pub(crate) mod effects;
+pub mod members;
+pub mod projects;
+pub mod statuses;
+pub mod tasks;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::aggregation::DerivationPolicy;
+use crate::ports::{
+    AggregationCache, AggregationRepository, Clock, EventBroadcaster, PasswordHasher,
+    ProjectRepository, TaskRepository, UserRepository,
+};
+
+pub use bootstrap::BootstrapSource;
+
+/// Every port the services use, as shared trait objects.
+#[derive(Clone)]
+pub struct Ports {
+    /// Users.
+    pub users: Arc<dyn UserRepository>,
+    /// Projects, members, statuses.
+    pub projects: Arc<dyn ProjectRepository>,
+    /// Tasks.
+    pub tasks: Arc<dyn TaskRepository>,
+    /// Aggregation rows.
+    pub aggregations: Arc<dyn AggregationRepository>,
+    /// The aggregation bootstrap cache.
+    pub cache: Arc<dyn AggregationCache>,
+    /// The event broadcaster.
+    pub broadcaster: Arc<dyn EventBroadcaster>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The password hasher.
+    pub passwords: Arc<dyn PasswordHasher>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports").finish_non_exhaustive()
+    }
+}
+
+/// Settings that change the domain's behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DomainSettings {
+    /// How the project status is derived.
+    pub derivation_policy: DerivationPolicy,
+    /// How long bootstrap counts stay in the cache (the seed's 1 h).
+    pub bootstrap_ttl: Duration,
+    /// Done tasks older than this many days are archived by the background job.
+    pub archive_after_days: u32,
+}
+
+impl Default for DomainSettings {
+    fn default() -> Self {
+        Self {
+            derivation_policy: DerivationPolicy::ActiveWins,
+            bootstrap_ttl: Duration::from_secs(3600),
+            archive_after_days: 7,
+        }
+    }
+}
+
+/// Every service, built from one set of ports and settings.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Registration and login.
+    pub users: users::UserService,
+    /// Projects and their aggregation.
+    pub projects: projects::ProjectService,
+    /// Members.
+    pub members: members::MemberService,
+    /// Statuses.
+    pub statuses: statuses::StatusService,
+    /// Tasks.
+    pub tasks: tasks::TaskService,
+}
+
+impl Services {
+    /// Builds every service.
+    pub fn new(ports: Ports, settings: DomainSettings) -> Self {
+        let ports = Arc::new(ports);
+        Self {
+            users: users::UserService::new(ports.clone()),
+            projects: projects::ProjectService::new(ports.clone(), settings),
+            members: members::MemberService::new(ports.clone()),
+            statuses: statuses::StatusService::new(ports.clone()),
+            tasks: tasks::TaskService::new(ports, settings),
+        }
+    }
+}
+
+/// Page sizes accepted by listings.
+pub const PAGE_LIMITS: std::ops::RangeInclusive<u32> = 1..=200;
+
+#[cfg(test)]
+mod other_tests;
+#[cfg(test)]
+mod role_matrix;
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,514 @@
+//! The project service: create (with owner, default statuses and aggregation row), read, list,
+//! update, archive, restore, delete, and the aggregation read and recount.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::access::{AccessDenied, Action, authorize};
+use crate::aggregation::{Aggregation, AggregationChange, Counts, DerivedStatus};
+use crate::cursor::ProjectCursor;
+use crate::errors::{ErrorClass, RepoError, operation_error};
+use crate::events::{DomainEvent, EventPayload, RestoredVia};
+use crate::ids::{ProjectId, StatusId, UserId};
+use crate::model::{DEFAULT_STATUSES, Page, Project};
+use crate::ports::{
+    CreateProjectStoreError, NewProject, NewStatus, ProjectChangeRequest, ProjectContext,
+    ProjectPatch, ProjectQuery,
+};
+use crate::services::effects::{publish, status_change_event};
+use crate::services::{DomainSettings, PAGE_LIMITS, Ports};
+use crate::validation::ValidationErrors;
+use crate::values::{ProjectDescription, ProjectKey, ProjectName, Role, StatusName};
+
+/// A project as one member sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectView {
+    /// The project.
+    pub project: Project,
+    /// Its derived status under the configured policy.
+    pub derived_status: DerivedStatus,
+    /// The reader's role.
+    pub my_role: Role,
+}
+
+/// A project's aggregation with its derived status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregationView {
+    /// The counters.
+    pub aggregation: Aggregation,
+    /// The derived status.
+    pub derived_status: DerivedStatus,
+}
+
+/// The result of a recount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recount {
+    /// The counters before (`None` when the row was missing).
+    pub before: Option<Counts>,
+    /// The repaired row.
+    pub after: AggregationView,
+    /// Whether the stored counters differed from the recount.
+    pub drift: bool,
+}
+
+/// A project to create, as the client sent it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewProjectInput {
+    /// `^[A-Z][A-Z0-9]{1,9}$` after upper-casing.
+    pub key: String,
+    /// 1..=255 characters after trimming.
+    pub name: String,
+    /// At most 10,000 characters.
+    pub description: Option<String>,
+}
+
+/// A partial update of a project.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectUpdateInput {
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+}
+
+/// How to list projects, as the client sent it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectListInput {
+    /// Page size (default 50, 1..=200).
+    pub limit: Option<u32>,
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+    /// Substring of the name or key.
+    pub search: Option<String>,
+    /// Include archived projects.
+    pub include_archived: bool,
+}
+
+/// The default page size of project listings.
+pub const DEFAULT_PROJECT_PAGE: u32 = 50;
+
+operation_error! {
+    /// Why creating a project failed.
+    CreateProjectError [Invalid] {
+        /// The key is taken (case-insensitively).
+        #[error("the project key {0} is taken")]
+        KeyTaken(ProjectKey) => ErrorClass::Conflict("key_taken"),
+    }
+}
+
+operation_error! {
+    /// Why reading a project (or its aggregation, members or statuses) failed.
+    GetProjectError {}
+}
+
+operation_error! {
+    /// Why listing projects failed.
+    ListProjectsError [Invalid] {}
+}
+
+operation_error! {
+    /// Why updating a project failed.
+    UpdateProjectError [Invalid] {
+        /// The project is archived.
+        #[error("the project is archived; restore it first")]
+        Archived => ErrorClass::Conflict("archived"),
+        /// `If-Match` did not match.
+        #[error("the project changed (now version {current}); reload and try again")]
+        VersionMismatch {
+            /// The current `row_version`.
+            current: u64
+        } => ErrorClass::VersionMismatch,
+    }
+}
+
+operation_error! {
+    /// Why archiving or restoring a project failed.
+    ArchiveProjectError {
+        /// The project is already in the requested state.
+        #[error("the project is already {}", archived_word(.archived))]
+        AlreadyInState {
+            /// The state the caller asked for.
+            archived: bool
+        } => ErrorClass::Conflict("conflict"),
+    }
+}
+
+operation_error! {
+    /// Why deleting a project failed.
+    DeleteProjectError {}
+}
+
+operation_error! {
+    /// Why recounting a project's aggregation failed.
+    RecountError {}
+}
+
+fn archived_word(archived: &bool) -> &'static str {
+    if *archived { "archived" } else { "active" }
+}
+
+/// Projects.
+#[derive(Debug, Clone)]
+pub struct ProjectService {
+    ports: Arc<Ports>,
+    settings: DomainSettings,
+}
+
+fn validate_new(
+    input: &NewProjectInput,
+) -> Result<(ProjectKey, ProjectName, ProjectDescription), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let key = errors.check("key", ProjectKey::new(&input.key));
+    let name = errors.check("name", ProjectName::new(&input.name));
+    let description = errors.check(
+        "description",
+        ProjectDescription::new(input.description.as_deref().unwrap_or("")),
+    );
+    match (key, name, description) {
+        (Some(key), Some(name), Some(description)) => Ok((key, name, description)),
+        _ => Err(errors),
+    }
+}
+
+/// The five default statuses of a new project.
+fn default_statuses() -> Vec<NewStatus> {
+    DEFAULT_STATUSES
+        .iter()
+        .zip(0..)
+        .map(|((name, category), position)| NewStatus {
+            id: StatusId::generate(),
+            name: StatusName::from_trusted(name),
+            category: *category,
+            position,
+        })
+        .collect()
+}
+
+/// The project, if the caller may perform `action` on it.
+fn allowed(context: ProjectContext, action: Action) -> Result<Project, AccessDenied> {
+    authorize(context.actor_role, action)?;
+    context.project.ok_or(AccessDenied::NotFound)
+}
+
+impl ProjectService {
+    /// A service over `ports`.
+    pub fn new(ports: Arc<Ports>, settings: DomainSettings) -> Self {
+        Self { ports, settings }
+    }
+
+    fn view(&self, project: Project, my_role: Role) -> ProjectView {
+        ProjectView {
+            derived_status: project.derived_status(self.settings.derivation_policy),
+            project,
+            my_role,
+        }
+    }
+
+    fn event(
+        &self,
+        project_id: ProjectId,
+        actor: UserId,
+        at: DateTime<Utc>,
+        payload: EventPayload,
+    ) -> DomainEvent {
+        DomainEvent {
+            project_id,
+            actor_id: actor,
+            at,
+            payload,
+        }
+    }
+
+    /// Creates a project owned by `actor`, with the five default statuses and a zero
+    /// aggregation row, in one transaction.
+    ///
+    /// # Errors
+    /// [`CreateProjectError::Invalid`] for a bad key, name or description;
+    /// [`CreateProjectError::KeyTaken`]; [`CreateProjectError::Store`].
+    #[tracing::instrument(skip_all, fields(%actor, key = %input.key))]
+    pub async fn create_project(
+        &self,
+        actor: UserId,
+        input: NewProjectInput,
+    ) -> Result<ProjectView, CreateProjectError> {
+        let (key, name, description) = validate_new(&input)?;
+        let new = NewProject {
+            id: ProjectId::generate(),
+            key: key.clone(),
+            name,
+            description,
+            owner: actor,
+            statuses: default_statuses(),
+            created_at: self.ports.clock.now(),
+        };
+        match self.ports.projects.create_project(new).await {
+            Ok(project) => Ok(self.view(project, Role::Owner)),
+            Err(CreateProjectStoreError::KeyTaken) => Err(CreateProjectError::KeyTaken(key)),
+            Err(CreateProjectStoreError::Store(error)) => Err(error.into()),
+        }
+    }
+
+    /// The project, if `actor` is a member.
+    ///
+    /// # Errors
+    /// [`GetProjectError::Access`] (not found) for unknown projects and non-members.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id))]
+    pub async fn get_project(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+    ) -> Result<ProjectView, GetProjectError> {
+        let read = self.ports.projects.get_project(project_id, actor).await?;
+        let read = read.ok_or(AccessDenied::NotFound)?;
+        let role = authorize(read.role, Action::Read)?;
+        Ok(self.view(read.project, role))
+    }
+
+    /// The project's aggregation and derived status.
+    ///
+    /// # Errors
+    /// As [`ProjectService::get_project`].
+    pub async fn get_aggregation(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+    ) -> Result<AggregationView, GetProjectError> {
+        let view = self.get_project(actor, project_id).await?;
+        Ok(AggregationView {
+            aggregation: view.project.aggregation,
+            derived_status: view.derived_status,
+        })
+    }
+
+    /// `actor`'s projects, newest activity first.
+    ///
+    /// # Errors
+    /// [`ListProjectsError::Invalid`] for a limit outside 1..=200, a bad cursor or an over-long
+    /// search.
+    #[tracing::instrument(skip_all, fields(%actor))]
+    pub async fn list_projects(
+        &self,
+        actor: UserId,
+        input: ProjectListInput,
+    ) -> Result<Page<ProjectView>, ListProjectsError> {
+        let mut errors = ValidationErrors::new();
+        let limit = input.limit.unwrap_or(DEFAULT_PROJECT_PAGE);
+        if !PAGE_LIMITS.contains(&limit) {
+            errors.add("limit", "must be between 1 and 200");
+        }
+        let cursor = input
+            .cursor
+            .as_deref()
+            .and_then(|c| errors.check("cursor", ProjectCursor::decode(c)));
+        let search = input
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        if search.is_some_and(|s| s.chars().count() > 200) {
+            errors.add("search", "must be at most 200 characters long");
+        }
+        errors.into_result()?;
+        let query = ProjectQuery {
+            limit,
+            cursor,
+            search: search.map(str::to_owned),
+            include_archived: input.include_archived,
+        };
+        let page = self.ports.projects.list_projects(actor, query).await?;
+        let items = page
+            .items
+            .into_iter()
+            .filter_map(|read| Some(self.view(read.project, read.role?)))
+            .collect();
+        Ok(Page {
+            items,
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// Changes the name and/or description (owners and editors).
+    ///
+    /// # Errors
+    /// [`UpdateProjectError`]: not found, forbidden, invalid, archived, version mismatch.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id))]
+    pub async fn update_project(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+        input: ProjectUpdateInput,
+        if_match: Option<u64>,
+    ) -> Result<ProjectView, UpdateProjectError> {
+        let mut errors = ValidationErrors::new();
+        let name = input
+            .name
+            .as_deref()
+            .and_then(|n| errors.check("name", ProjectName::new(n)));
+        let description = input
+            .description
+            .as_deref()
+            .and_then(|d| errors.check("description", ProjectDescription::new(d)));
+        if input == ProjectUpdateInput::default() {
+            errors.add("body", "give name or description");
+        }
+        errors.into_result()?;
+        let at = self.ports.clock.now();
+        let decide = Box::new(move |context: ProjectContext| {
+            let project = allowed(context, Action::EditProject)?;
+            if let Some(expected) = if_match
+                && expected != project.row_version
+            {
+                return Err(UpdateProjectError::VersionMismatch {
+                    current: project.row_version,
+                });
+            }
+            if project.is_archived() {
+                return Err(UpdateProjectError::Archived);
+            }
+            Ok(ProjectPatch {
+                name,
+                description,
+                archived_at: None,
+                at,
+            })
+        });
+        let request = ProjectChangeRequest { project_id, actor };
+        let read = self
+            .ports
+            .projects
+            .update_project(request, decide)
+            .await
+            .map_err(|e| e.into_operation_error())?;
+        let project = Box::new(read.project.clone());
+        let event = self.event(
+            project_id,
+            actor,
+            at,
+            EventPayload::ProjectUpdated { project },
+        );
+        publish(self.ports.broadcaster.as_ref(), vec![event]);
+        let role = read
+            .role
+            .ok_or_else(|| RepoError::other("updated project without a role"))?;
+        Ok(self.view(read.project, role))
+    }
+
+    /// Archives (`archive = true`) or restores the project (owners).
+    ///
+    /// # Errors
+    /// [`ArchiveProjectError`]: not found, forbidden, already in that state.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id, archive))]
+    pub async fn set_archived(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+        archive: bool,
+    ) -> Result<ProjectView, ArchiveProjectError> {
+        let at = self.ports.clock.now();
+        let decide = Box::new(move |context: ProjectContext| {
+            let project = allowed(context, Action::ArchiveProject)?;
+            if project.is_archived() == archive {
+                return Err(ArchiveProjectError::AlreadyInState { archived: archive });
+            }
+            Ok(ProjectPatch {
+                name: None,
+                description: None,
+                archived_at: Some(archive.then_some(at)),
+                at,
+            })
+        });
+        let request = ProjectChangeRequest { project_id, actor };
+        let project = self
+            .ports
+            .projects
+            .set_project_archived(request, decide)
+            .await
+            .map_err(|e| e.into_operation_error())?
+            .project;
+        let boxed = Box::new(project.clone());
+        let payload = if archive {
+            EventPayload::ProjectArchived { project: boxed }
+        } else {
+            EventPayload::ProjectRestored {
+                project: boxed,
+                restored_via: RestoredVia::Manual,
+            }
+        };
+        publish(
+            self.ports.broadcaster.as_ref(),
+            vec![self.event(project_id, actor, at, payload)],
+        );
+        Ok(self.view(project, Role::Owner))
+    }
+
+    /// Deletes the project with everything in it (owners).
+    ///
+    /// # Errors
+    /// [`DeleteProjectError`]: not found, forbidden.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id))]
+    pub async fn delete_project(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+    ) -> Result<(), DeleteProjectError> {
+        let at = self.ports.clock.now();
+        let decide = Box::new(|context: ProjectContext| {
+            allowed(context, Action::DeleteProject)?;
+            Ok(())
+        });
+        let request = ProjectChangeRequest { project_id, actor };
+        self.ports
+            .projects
+            .delete_project(request, decide)
+            .await
+            .map_err(|e| e.into_operation_error())?;
+        publish(
+            self.ports.broadcaster.as_ref(),
+            vec![self.event(project_id, actor, at, EventPayload::ProjectDeleted)],
+        );
+        Ok(())
+    }
+
+    /// Recomputes the aggregation from the tasks and repairs the row (owners).
+    ///
+    /// # Errors
+    /// [`RecountError`]: not found, forbidden, store failure.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id))]
+    pub async fn recount(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+    ) -> Result<Recount, RecountError> {
+        let read = self.ports.projects.get_project(project_id, actor).await?;
+        let read = read.ok_or(AccessDenied::NotFound)?;
+        authorize(read.role, Action::RecountAggregation)?;
+        let at = self.ports.clock.now();
+        let repair = self
+            .ports
+            .aggregations
+            .repair_aggregation(project_id, at)
+            .await?;
+        let drift = repair.before != Some(repair.after.counts);
+        if let Some(before) = repair.before {
+            let change = AggregationChange {
+                before,
+                after: repair.after.counts,
+            };
+            let policy = self.settings.derivation_policy;
+            let event = status_change_event(project_id, &change, policy, actor, at);
+            publish(self.ports.broadcaster.as_ref(), event.into_iter().collect());
+        }
+        if drift {
+            tracing::warn!(?repair.before, after = ?repair.after.counts, "aggregation drift repaired");
+        }
+        Ok(Recount {
+            before: repair.before,
+            after: AggregationView {
+                derived_status: self.settings.derivation_policy.derive(&repair.after.counts),
+                aggregation: repair.after,
+            },
+            drift,
+        })
+    }
+}

@@ -1,0 +1,243 @@
+//! The task service: creation (single and batch, with the aggregation bootstrap), updates, moves,
+//! archive and unarchive, deletion, the auto-archive job, and reads.
+
+mod change;
+mod create;
+mod read;
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use crate::access::AccessDenied;
+use crate::errors::operation_error;
+use crate::ids::{StatusId, TaskId, UserId};
+use crate::ports::TaskOrder;
+use crate::services::{DomainSettings, Ports};
+use crate::values::{Priority, TaskType};
+
+pub use create::Creation;
+
+/// Tasks: every operation on them.
+#[derive(Debug, Clone)]
+pub struct TaskService {
+    ports: Arc<Ports>,
+    settings: DomainSettings,
+}
+
+impl TaskService {
+    /// A service over `ports`.
+    pub fn new(ports: Arc<Ports>, settings: DomainSettings) -> Self {
+        Self { ports, settings }
+    }
+}
+
+/// A task to create, as the client sent it (enums already parsed by the API layer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewTaskInput {
+    /// Required, 1..=500 characters after trimming.
+    pub title: String,
+    /// At most 100,000 characters.
+    pub description: Option<String>,
+    /// Defaults to the project's first `todo` status.
+    pub status_id: Option<StatusId>,
+    /// Defaults to `medium`.
+    pub priority: Option<Priority>,
+    /// Defaults to `task`.
+    pub task_type: Option<TaskType>,
+    /// 0..=100.
+    pub story_points: Option<i64>,
+    /// Due date.
+    pub due_date: Option<NaiveDate>,
+    /// A member who is not a viewer.
+    pub assignee_id: Option<UserId>,
+    /// A task of the same project.
+    pub parent_id: Option<TaskId>,
+}
+
+/// A partial update; `None` leaves a field alone, `Some(None)` clears a nullable field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskUpdateInput {
+    /// New title.
+    pub title: Option<String>,
+    /// New description.
+    pub description: Option<Option<String>>,
+    /// New status (the task goes to the end of its column).
+    pub status_id: Option<StatusId>,
+    /// New priority.
+    pub priority: Option<Priority>,
+    /// New type.
+    pub task_type: Option<TaskType>,
+    /// New estimate.
+    pub story_points: Option<Option<i64>>,
+    /// New due date.
+    pub due_date: Option<Option<NaiveDate>>,
+    /// New assignee.
+    pub assignee_id: Option<Option<UserId>>,
+    /// New parent.
+    pub parent_id: Option<Option<TaskId>>,
+}
+
+/// Where to move a task: at least one field. In the target column the task sits after
+/// `after_id` and before `before_id`; with only `status_id` it goes to the end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MoveInput {
+    /// Target status.
+    pub status_id: Option<StatusId>,
+    /// The task to sit before.
+    pub before_id: Option<TaskId>,
+    /// The task to sit after.
+    pub after_id: Option<TaskId>,
+}
+
+/// Filters and paging of a task listing, as the client sent them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskListInput {
+    /// Only this status.
+    pub status_id: Option<StatusId>,
+    /// Only this assignee.
+    pub assignee_id: Option<UserId>,
+    /// Only this priority.
+    pub priority: Option<Priority>,
+    /// Only this type.
+    pub task_type: Option<TaskType>,
+    /// Substring of title or key.
+    pub search: Option<String>,
+    /// Include archived tasks.
+    pub include_archived: bool,
+    /// Order (default board).
+    pub order: TaskOrder,
+    /// Page size (default 100, 1..=200).
+    pub limit: Option<u32>,
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The most tasks one batch may create.
+pub const MAX_BATCH: usize = 500;
+
+operation_error! {
+    /// Why creating a task (or a batch) failed.
+    CreateTaskError [Invalid] {}
+}
+
+operation_error! {
+    /// Why reading a task failed.
+    GetTaskError {}
+}
+
+operation_error! {
+    /// Why listing tasks failed.
+    ListTasksError [Invalid] {}
+}
+
+operation_error! {
+    /// Why updating a task failed.
+    UpdateTaskError [Invalid] {
+        /// The project is archived.
+        #[error("the project is archived; restore it first")]
+        ProjectArchived => crate::errors::ErrorClass::Conflict("archived"),
+        /// The task is archived.
+        #[error("the task is archived; unarchive it first")]
+        TaskArchived => crate::errors::ErrorClass::Conflict("archived"),
+        /// `If-Match` did not match.
+        #[error("the task changed (now version {current}); reload and try again")]
+        VersionMismatch {
+            /// The current `row_version`.
+            current: u64
+        } => crate::errors::ErrorClass::VersionMismatch,
+    }
+}
+
+operation_error! {
+    /// Why moving a task failed.
+    MoveTaskError [Invalid] {
+        /// The project is archived.
+        #[error("the project is archived; restore it first")]
+        ProjectArchived => crate::errors::ErrorClass::Conflict("archived"),
+        /// The task is archived.
+        #[error("the task is archived; unarchive it first")]
+        TaskArchived => crate::errors::ErrorClass::Conflict("archived"),
+        /// `If-Match` did not match.
+        #[error("the task changed (now version {current}); reload and try again")]
+        VersionMismatch {
+            /// The current `row_version`.
+            current: u64
+        } => crate::errors::ErrorClass::VersionMismatch,
+    }
+}
+
+operation_error! {
+    /// Why archiving or unarchiving a task failed.
+    ArchiveTaskError {
+        /// The project is archived (archiving; unarchiving restores the project instead).
+        #[error("the project is archived; restore it first")]
+        ProjectArchived => crate::errors::ErrorClass::Conflict("archived"),
+        /// The task is already in the requested state.
+        #[error("the task is already {}", state_word(.archived))]
+        AlreadyInState {
+            /// The state the caller asked for.
+            archived: bool
+        } => crate::errors::ErrorClass::Conflict("conflict"),
+        /// `If-Match` did not match.
+        #[error("the task changed (now version {current}); reload and try again")]
+        VersionMismatch {
+            /// The current `row_version`.
+            current: u64
+        } => crate::errors::ErrorClass::VersionMismatch,
+    }
+}
+
+operation_error! {
+    /// Why deleting a task failed.
+    DeleteTaskError {
+        /// The project is archived.
+        #[error("the project is archived; restore it first")]
+        ProjectArchived => crate::errors::ErrorClass::Conflict("archived"),
+        /// `If-Match` did not match.
+        #[error("the task changed (now version {current}); reload and try again")]
+        VersionMismatch {
+            /// The current `row_version`.
+            current: u64
+        } => crate::errors::ErrorClass::VersionMismatch,
+    }
+}
+
+fn state_word(archived: &bool) -> &'static str {
+    if *archived {
+        "archived"
+    } else {
+        "not archived"
+    }
+}
+
+/// The checks every change to an existing task shares, in the order they apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChangeRefusal {
+    Access(AccessDenied),
+    VersionMismatch { current: u64 },
+    ProjectArchived,
+}
+
+macro_rules! from_refusal {
+    ($($error:ident),+) => {$(
+        impl From<ChangeRefusal> for $error {
+            fn from(refusal: ChangeRefusal) -> Self {
+                match refusal {
+                    ChangeRefusal::Access(denied) => $error::Access(denied),
+                    ChangeRefusal::VersionMismatch { current } => $error::VersionMismatch { current },
+                    ChangeRefusal::ProjectArchived => $error::ProjectArchived,
+                }
+            }
+        }
+    )+};
+}
+from_refusal!(
+    UpdateTaskError,
+    MoveTaskError,
+    ArchiveTaskError,
+    DeleteTaskError
+);
+
+#[cfg(test)]
+mod tests;

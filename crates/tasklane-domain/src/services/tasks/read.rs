@@ -1,0 +1,129 @@
+//! Task reads: one task by id or key, and keyset-paginated listings.
+
+use super::{GetTaskError, ListTasksError, TaskListInput, TaskService};
+use crate::access::{AccessDenied, Action, authorize};
+use crate::cursor::TaskCursor;
+use crate::ids::{ProjectId, TaskId, UserId};
+use crate::model::{Page, Task};
+use crate::ports::{TaskOrder, TaskQuery, TaskRead};
+use crate::services::PAGE_LIMITS;
+use crate::validation::ValidationErrors;
+use crate::values::TaskKey;
+
+/// The default page size of task listings.
+pub const DEFAULT_TASK_PAGE: u32 = 100;
+/// The longest search text accepted.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+fn visible(read: TaskRead) -> Result<Task, GetTaskError> {
+    authorize(read.viewer_role, Action::Read)?;
+    read.task.ok_or_else(|| AccessDenied::NotFound.into())
+}
+
+impl TaskService {
+    /// One task, if `actor` is a member of its project.
+    ///
+    /// # Errors
+    /// [`GetTaskError::Access`] (not found) for unknown tasks and non-members.
+    #[tracing::instrument(skip_all, fields(%actor, %task_id))]
+    pub async fn get_task(&self, actor: UserId, task_id: TaskId) -> Result<Task, GetTaskError> {
+        visible(self.ports.tasks.get_task(task_id, actor).await?)
+    }
+
+    /// The task keyed `key` (`WEB-42`) in `project_id`. A key of another project, or a malformed
+    /// key, is not found.
+    ///
+    /// # Errors
+    /// [`GetTaskError::Access`] (not found) for unknown keys and non-members.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id, key))]
+    pub async fn get_task_by_key(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+        key: &str,
+    ) -> Result<Task, GetTaskError> {
+        let key: TaskKey = key.parse().map_err(|_| AccessDenied::NotFound)?;
+        let read = self
+            .ports
+            .tasks
+            .get_task_by_number(project_id, key.number(), actor)
+            .await?;
+        let task = visible(read)?;
+        if task.key.project_key() != key.project_key() {
+            return Err(AccessDenied::NotFound.into());
+        }
+        Ok(task)
+    }
+
+    /// A page of the project's tasks.
+    ///
+    /// # Errors
+    /// [`ListTasksError::Access`] (not found) for non-members; [`ListTasksError::Invalid`] for a
+    /// limit outside 1..=200, an over-long search, or a cursor of another order.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id))]
+    pub async fn list_tasks(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+        input: TaskListInput,
+    ) -> Result<Page<Task>, ListTasksError> {
+        let mut errors = ValidationErrors::new();
+        let limit = input.limit.unwrap_or(DEFAULT_TASK_PAGE);
+        if !PAGE_LIMITS.contains(&limit) {
+            errors.add("limit", "must be between 1 and 200");
+        }
+        let search = input
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        if search
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS)
+        {
+            errors.add("search", "must be at most 200 characters long");
+        }
+        let cursor = match input.cursor.as_deref() {
+            None => None,
+            Some(text) => match TaskCursor::decode(text) {
+                Ok(cursor) if cursor_fits(&cursor, input.order) => Some(cursor),
+                Ok(_) => {
+                    errors.add("cursor", "belongs to another order");
+                    None
+                }
+                Err(error) => {
+                    errors.add("cursor", error);
+                    None
+                }
+            },
+        };
+        errors.into_result()?;
+        let query = TaskQuery {
+            status_id: input.status_id,
+            assignee_id: input.assignee_id,
+            priority: input.priority,
+            task_type: input.task_type,
+            search,
+            include_archived: input.include_archived,
+            order: input.order,
+            limit,
+            cursor,
+        };
+        let listing = self
+            .ports
+            .tasks
+            .list_tasks(project_id, actor, query)
+            .await?;
+        authorize(listing.viewer_role, Action::Read)?;
+        Ok(listing.page)
+    }
+}
+
+fn cursor_fits(cursor: &TaskCursor, order: TaskOrder) -> bool {
+    matches!(
+        (cursor, order),
+        (TaskCursor::Board { .. }, TaskOrder::Board)
+            | (TaskCursor::Updated { .. }, TaskOrder::Updated)
+    )
+}

@@ -1,0 +1,125 @@
+//! The user service: registration and the credential check of login. Tokens are the server's.
+
+use std::sync::Arc;
+
+use crate::errors::{ErrorClass, RepoError, operation_error};
+use crate::ids::UserId;
+use crate::model::User;
+use crate::ports::{CreateUserStoreError, NewUser};
+use crate::services::Ports;
+use crate::validation::ValidationErrors;
+use crate::values::{DisplayName, Email, Password};
+
+/// A registration, as the client sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterInput {
+    /// An email address, unique case-insensitively.
+    pub email: String,
+    /// 8..=128 characters.
+    pub password: String,
+    /// 1..=100 characters after trimming.
+    pub display_name: String,
+}
+
+operation_error! {
+    /// Why registration failed.
+    RegisterError [Invalid] {
+        /// The email is registered already.
+        #[error("the email address is already registered")]
+        EmailTaken => ErrorClass::Conflict("email_taken"),
+    }
+}
+
+operation_error! {
+    /// Why a login failed.
+    LoginError {
+        /// Unknown email or wrong password; deliberately the same answer for both.
+        #[error("invalid email or password")]
+        InvalidCredentials => ErrorClass::Unauthenticated,
+    }
+}
+
+/// Users.
+#[derive(Debug, Clone)]
+pub struct UserService {
+    ports: Arc<Ports>,
+}
+
+impl UserService {
+    /// A service over `ports`.
+    pub fn new(ports: Arc<Ports>) -> Self {
+        Self { ports }
+    }
+
+    /// Registers a user with an Argon2id-hashed password.
+    ///
+    /// # Errors
+    /// [`RegisterError::Invalid`] for a bad email, password or name; [`RegisterError::EmailTaken`].
+    #[tracing::instrument(skip_all)]
+    pub async fn register(&self, input: RegisterInput) -> Result<User, RegisterError> {
+        let mut errors = ValidationErrors::new();
+        let email = errors.check("email", Email::new(&input.email));
+        let password = errors.check("password", Password::new(&input.password));
+        let display_name = errors.check("display_name", DisplayName::new(&input.display_name));
+        let (Some(email), Some(password), Some(display_name)) = (email, password, display_name)
+        else {
+            return Err(errors.into());
+        };
+        let password_hash = self
+            .ports
+            .passwords
+            .hash(&password)
+            .await
+            .map_err(RepoError::Other)?;
+        let user = NewUser {
+            id: UserId::generate(),
+            email,
+            display_name,
+            avatar_url: None,
+            password_hash,
+            created_at: self.ports.clock.now(),
+        };
+        match self.ports.users.create_user(user).await {
+            Ok(user) => Ok(user),
+            Err(CreateUserStoreError::EmailTaken) => Err(RegisterError::EmailTaken),
+            Err(CreateUserStoreError::Store(error)) => Err(error.into()),
+        }
+    }
+
+    /// The user whose email and password match. Unknown emails cost the same verification time
+    /// as wrong passwords and get the same answer.
+    ///
+    /// # Errors
+    /// [`LoginError::InvalidCredentials`]; [`LoginError::Store`].
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, email: &str, password: &str) -> Result<User, LoginError> {
+        // A password outside the length rule can still be verified (and fail) in constant work.
+        let password = Password::new(password).unwrap_or_else(|_| Password::placeholder());
+        let credentials = match Email::new(email) {
+            Ok(email) => self.ports.users.find_credentials(email).await?,
+            Err(_) => None,
+        };
+        let (user, phc) = match credentials {
+            Some(c) => (Some(c.user), Some(c.password_hash)),
+            None => (None, None),
+        };
+        let matches = self.ports.passwords.verify(&password, phc).await;
+        match user {
+            Some(user) if matches => Ok(user),
+            _ => Err(LoginError::InvalidCredentials),
+        }
+    }
+
+    /// The user with `id`.
+    ///
+    /// # Errors
+    /// [`LoginError::InvalidCredentials`] when the user no longer exists (a token outliving its
+    /// account); [`LoginError::Store`].
+    pub async fn get_user(&self, id: UserId) -> Result<User, LoginError> {
+        self.ports
+            .users
+            .get_user(id)
+            .await?
+            .ok_or(LoginError::InvalidCredentials)
+    }
+}

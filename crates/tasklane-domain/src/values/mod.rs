@@ -1,0 +1,19 @@
+//! Value types with validating constructors. A value that exists is valid: constructors trim where
+//! the rule says so, count Unicode scalar values (not bytes), and return errors that say what was
+//! wrong and what is allowed.
+
+mod enums;
+mod project;
+mod status;
+mod task;
+mod text;
+mod user;
+
+pub use enums::{ParseEnumError, Priority, Role, StatusCategory, TaskType};
+pub use project::{ProjectDescription, ProjectKey, ProjectKeyError, ProjectName};
+pub use status::StatusName;
+pub use task::{StoryPoints, StoryPointsError, TaskDescription, TaskKey, TaskKeyError, TaskTitle};
+pub use text::TextError;
+pub use user::{
+    AvatarUrl, AvatarUrlError, DisplayName, Email, EmailError, Password, PasswordError,
+};
