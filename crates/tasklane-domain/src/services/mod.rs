@@ -18,6 +18,7 @@ use crate::ports::{
     AggregationCache, AggregationRepository, Clock, EventBroadcaster, PasswordHasher,
     ProjectRepository, TaskRepository, UserRepository,
 };
+use crate::validation::ValidationErrors;
 
 pub use bootstrap::BootstrapSource;
 
@@ -100,6 +101,30 @@ impl Services {
 
 /// Page sizes accepted by listings.
 pub const PAGE_LIMITS: std::ops::RangeInclusive<u32> = 1..=200;
+/// The longest search text accepted by listings.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// The page size of a listing (`default` when absent), recording an error outside
+/// [`PAGE_LIMITS`].
+pub(crate) fn page_limit(errors: &mut ValidationErrors, limit: Option<u32>, default: u32) -> u32 {
+    let limit = limit.unwrap_or(default);
+    if !PAGE_LIMITS.contains(&limit) {
+        errors.add("limit", "must be between 1 and 200");
+    }
+    limit
+}
+
+/// The trimmed search text of a listing (`None` when blank), recording an error when too long.
+pub(crate) fn search_text(errors: &mut ValidationErrors, search: Option<&str>) -> Option<String> {
+    let search = search.map(str::trim).filter(|s| !s.is_empty())?;
+    if search.chars().count() > MAX_SEARCH_CHARS {
+        errors.add(
+            "search",
+            format!("must be at most {MAX_SEARCH_CHARS} characters long"),
+        );
+    }
+    Some(search.to_owned())
+}
 
 #[cfg(test)]
 mod other_tests;

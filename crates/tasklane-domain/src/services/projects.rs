@@ -17,7 +17,7 @@ use crate::ports::{
     ProjectPatch, ProjectQuery,
 };
 use crate::services::effects::{publish, status_change_event};
-use crate::services::{DomainSettings, PAGE_LIMITS, Ports};
+use crate::services::{DomainSettings, Ports, page_limit, search_text};
 use crate::validation::ValidationErrors;
 use crate::values::{ProjectDescription, ProjectKey, ProjectName, Role, StatusName};
 
@@ -293,27 +293,17 @@ impl ProjectService {
         input: ProjectListInput,
     ) -> Result<Page<ProjectView>, ListProjectsError> {
         let mut errors = ValidationErrors::new();
-        let limit = input.limit.unwrap_or(DEFAULT_PROJECT_PAGE);
-        if !PAGE_LIMITS.contains(&limit) {
-            errors.add("limit", "must be between 1 and 200");
-        }
+        let limit = page_limit(&mut errors, input.limit, DEFAULT_PROJECT_PAGE);
         let cursor = input
             .cursor
             .as_deref()
             .and_then(|c| errors.check("cursor", ProjectCursor::decode(c)));
-        let search = input
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
-        if search.is_some_and(|s| s.chars().count() > 200) {
-            errors.add("search", "must be at most 200 characters long");
-        }
+        let search = search_text(&mut errors, input.search.as_deref());
         errors.into_result()?;
         let query = ProjectQuery {
             limit,
             cursor,
-            search: search.map(str::to_owned),
+            search,
             include_archived: input.include_archived,
         };
         let page = self.ports.projects.list_projects(actor, query).await?;

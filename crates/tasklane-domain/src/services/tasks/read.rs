@@ -6,14 +6,12 @@ use crate::cursor::TaskCursor;
 use crate::ids::{ProjectId, TaskId, UserId};
 use crate::model::{Page, Task};
 use crate::ports::{TaskOrder, TaskQuery, TaskRead};
-use crate::services::PAGE_LIMITS;
+use crate::services::{page_limit, search_text};
 use crate::validation::ValidationErrors;
 use crate::values::TaskKey;
 
 /// The default page size of task listings.
 pub const DEFAULT_TASK_PAGE: u32 = 100;
-/// The longest search text accepted.
-pub const MAX_SEARCH_CHARS: usize = 200;
 
 fn visible(read: TaskRead) -> Result<Task, GetTaskError> {
     authorize(read.viewer_role, Action::Read)?;
@@ -68,22 +66,8 @@ impl TaskService {
         input: TaskListInput,
     ) -> Result<Page<Task>, ListTasksError> {
         let mut errors = ValidationErrors::new();
-        let limit = input.limit.unwrap_or(DEFAULT_TASK_PAGE);
-        if !PAGE_LIMITS.contains(&limit) {
-            errors.add("limit", "must be between 1 and 200");
-        }
-        let search = input
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned);
-        if search
-            .as_ref()
-            .is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS)
-        {
-            errors.add("search", "must be at most 200 characters long");
-        }
+        let limit = page_limit(&mut errors, input.limit, DEFAULT_TASK_PAGE);
+        let search = search_text(&mut errors, input.search.as_deref());
         let cursor = match input.cursor.as_deref() {
             None => None,
             Some(text) => match TaskCursor::decode(text) {
