@@ -55,7 +55,10 @@ impl<E: From<RepoError>> TxError<E> {
 
 /// The domain's decision inside a store transaction: given what the store read (the context,
 /// under the locks the port documents), the plan to apply or the reason to refuse.
-pub type Decide<C, P, E> = Box<dyn FnOnce(C) -> Result<P, E> + Send>;
+///
+/// It is a pure function of the context, so a store may call it again when it reruns a
+/// transaction (after a deadlock) on a fresh context.
+pub type Decide<C, P, E> = Box<dyn Fn(C) -> Result<P, E> + Send + Sync>;
 
 /// The kinds of failure a client can see; the server maps each to one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

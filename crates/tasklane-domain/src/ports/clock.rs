@@ -1,11 +1,12 @@
 //! The clock port: every timestamp the domain writes comes from here, so tests can fix time.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 /// The current time.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait Clock: Send + Sync {
-    /// Now, in UTC.
+    /// Now, in UTC, at microsecond precision: what both databases store, so that a value the
+    /// domain returns after a write equals the one a later read returns.
     fn now(&self) -> DateTime<Utc>;
 }
 
@@ -15,6 +16,6 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
 }

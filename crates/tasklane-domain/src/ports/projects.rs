@@ -119,6 +119,8 @@ pub struct MembershipRequest {
     pub actor: UserId,
     /// The member being added, changed or removed.
     pub user_id: UserId,
+    /// When (a new member's `added_at`).
+    pub at: DateTime<Utc>,
 }
 
 /// What a membership change is decided on, read with the project row locked, so that concurrent

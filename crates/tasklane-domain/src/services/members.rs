@@ -109,6 +109,7 @@ impl MemberService {
             project_id,
             actor,
             user_id,
+            at,
         };
         let change = self
             .ports
@@ -146,6 +147,7 @@ impl MemberService {
             project_id,
             actor,
             user_id,
+            at,
         };
         let removing_self = actor == user_id;
         let change = self

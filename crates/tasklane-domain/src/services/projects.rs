@@ -357,8 +357,8 @@ impl ProjectService {
                 return Err(UpdateProjectError::Archived);
             }
             Ok(ProjectPatch {
-                name,
-                description,
+                name: name.clone(),
+                description: description.clone(),
                 archived_at: None,
                 at,
             })

@@ -262,7 +262,7 @@ impl StatusService {
             target: StatusTarget::Project(project_id),
             actor,
         };
-        let decide = Box::new(move |c| decide_create(c, new, position));
+        let decide = Box::new(move |c| decide_create(c, new.clone(), position));
         let changed = self
             .ports
             .projects
@@ -303,7 +303,7 @@ impl StatusService {
             target: StatusTarget::Status(status_id),
             actor,
         };
-        let decide = Box::new(move |c| decide_update(c, status_id, name, position));
+        let decide = Box::new(move |c| decide_update(c, status_id, name.clone(), position));
         let changed = self
             .ports
             .projects

@@ -230,6 +230,9 @@ fn plan_archive(
     Ok(TaskUpdatePlan {
         patch: TaskPatch {
             archived_at: Some(archive.then_some(at)),
+            // A task back from the archive goes to the end of its column: its old rank may
+            // predate a rebalance of that column.
+            placement: (!archive).then_some(Placement::Append),
             ..TaskPatch::default()
         },
         delta: if archive {
