@@ -1,1 +1,191 @@
-//! The SeaORM storage adapter for PostgreSQL and SQLite. Filled by issue 3; empty until then.
+//! # tasklane-store
+//!
+//! The storage adapter of Tasklane: [`Store`] implements every repository port of
+//! `tasklane-domain` (users, projects with members and statuses, tasks, aggregation) on
+//! PostgreSQL and on SQLite, through SeaORM's connection and raw statements.
+//!
+//! Every method is a hand-written statement (or a few) with a known count: a task creation is
+//! two statements on PostgreSQL (a context read and one data-modifying CTE), a board page two.
+//! [`count_statements`] counts what a unit of work sends, for tests and for the
+//! `tasklane_db_statements_per_request` histogram.
+//!
+//! SQLite runs in WAL mode with a busy timeout and all writes through one connection, so the
+//! embedded default is safe under concurrent requests; reads use their own small pool.
+
+mod aggregation;
+mod convert;
+mod counter;
+mod db;
+mod errors;
+mod projects;
+mod tasks;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::{DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
+use tasklane_domain::errors::RepoError;
+use tasklane_migrations::{Migrator, MigratorTrait};
+
+pub use counter::{STATEMENTS_PER_REQUEST, count_statements, record_statements};
+pub use db::Dialect;
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// PostgreSQL pool size (SQLite uses one writer and up to four readers).
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the store reports `Unavailable`.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 32,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The store: PostgreSQL or SQLite behind the domain's repository ports. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    dialect: Dialect,
+    /// Where transactions and writes go (SQLite: the one writer connection).
+    writer: DatabaseConnection,
+    /// Where reads go (PostgreSQL: the same pool).
+    reader: DatabaseConnection,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dialect", &self.dialect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to `url`: `postgres://…` or `sqlite://path/to/file.db` (the file and its folder
+    /// are created if missing; `sqlite::memory:` keeps everything on one connection).
+    ///
+    /// # Errors
+    /// When the URL is not understood or the database cannot be reached.
+    pub async fn connect(url: &str, options: &StoreOptions) -> anyhow::Result<Store> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url).context("bad PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            let mut db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+            db.set_metric_callback(counter::statement_sent);
+            Ok(Store {
+                dialect: Dialect::Postgres,
+                reader: db.clone(),
+                writer: db,
+            })
+        } else if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url, options).await
+        } else {
+            anyhow::bail!("unsupported database URL (expected postgres:// or sqlite:)")
+        }
+    }
+
+    async fn connect_sqlite(url: &str, options: &StoreOptions) -> anyhow::Result<Store> {
+        let connect = SqliteConnectOptions::from_str(url)
+            .context("bad SQLite URL")?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let in_memory = url.contains(":memory:");
+        if !in_memory
+            && let Some(folder) = connect.get_filename().parent()
+            && !folder.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(folder)
+                .with_context(|| format!("cannot create {}", folder.display()))?;
+        }
+        let pool = |size: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(size)
+                // Writes queue for the one writer; a long queue is load, not an outage.
+                .acquire_timeout(options.acquire_timeout.max(Duration::from_secs(30)))
+                .connect_with(connect.clone())
+        };
+        let mut writer = SqlxSqliteConnector::from_sqlx_sqlite_pool(
+            pool(1).await.context("cannot open the SQLite database")?,
+        );
+        writer.set_metric_callback(counter::statement_sent);
+        let reader = if in_memory {
+            writer.clone()
+        } else {
+            let mut reader = SqlxSqliteConnector::from_sqlx_sqlite_pool(
+                pool(4).await.context("cannot open the SQLite database")?,
+            );
+            reader.set_metric_callback(counter::statement_sent);
+            reader
+        };
+        Ok(Store {
+            dialect: Dialect::Sqlite,
+            writer,
+            reader,
+        })
+    }
+
+    /// Which database this is.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// When a migration fails (it is rolled back).
+    pub async fn migrate_up(&self) -> anyhow::Result<()> {
+        Migrator::up(&self.writer, None)
+            .await
+            .context("migration failed")
+    }
+
+    /// Rolls back the last migration.
+    ///
+    /// # Errors
+    /// When the rollback fails.
+    pub async fn migrate_down(&self) -> anyhow::Result<()> {
+        Migrator::down(&self.writer, Some(1))
+            .await
+            .context("rollback failed")
+    }
+
+    /// The names of applied and pending migrations.
+    ///
+    /// # Errors
+    /// When the migration table cannot be read.
+    pub async fn migration_status(&self) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+        tasklane_migrations::status(&self.writer)
+            .await
+            .context("cannot read migrations")
+    }
+
+    /// Whether the database answers.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] when it does not.
+    pub async fn ping(&self) -> Result<(), RepoError> {
+        self.writer.ping().await.map_err(errors::repo_error)
+    }
+}

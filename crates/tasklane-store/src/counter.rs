@@ -1,0 +1,37 @@
+//! The statement counter: every statement the adapter sends is counted per unit of work (a
+//! request, a test), through SeaORM's metric callback and a task-local cell. `BEGIN` and
+//! `COMMIT` do not pass through the callback, matching PERFORMANCE.md's budgets.
+
+use std::cell::Cell;
+use std::future::Future;
+
+tokio::task_local! {
+    static STATEMENTS: Cell<u32>;
+}
+
+/// Runs `work` and returns its output with the number of statements it sent to the database.
+/// Statements sent outside such a scope are not counted.
+pub async fn count_statements<F: Future>(work: F) -> (F::Output, u32) {
+    STATEMENTS
+        .scope(Cell::new(0), async {
+            let output = work.await;
+            (output, STATEMENTS.with(Cell::get))
+        })
+        .await
+}
+
+/// The metric callback: one more statement in the current unit of work, if any.
+pub(crate) fn statement_sent(_info: &sea_orm::metric::Info<'_>) {
+    let _ = STATEMENTS.try_with(|count| count.set(count.get() + 1));
+}
+
+/// The histogram of statements per request, labelled `route`.
+pub const STATEMENTS_PER_REQUEST: &str = "tasklane_db_statements_per_request";
+
+/// Runs `work` as one unit of work of `route`: counts its statements, records them in the
+/// [`STATEMENTS_PER_REQUEST`] histogram, and returns its output with the count.
+pub async fn record_statements<F: Future>(route: &'static str, work: F) -> (F::Output, u32) {
+    let (output, statements) = count_statements(work).await;
+    metrics::histogram!(STATEMENTS_PER_REQUEST, "route" => route).record(f64::from(statements));
+    (output, statements)
+}

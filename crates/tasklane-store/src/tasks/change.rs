@@ -1,0 +1,584 @@
+//! Changes to one task (update, move, archive, unarchive) and deletion with its sub-tasks.
+//!
+//! On PostgreSQL every change first locks the task row (and, when the tree changes, the project
+//! row) in a statement of its own, then reads its context: a read that waited for a lock would
+//! otherwise see the rows it joins as they were before the wait. Then one data-modifying
+//! statement writes the task, the column's append sequence and the aggregation.
+
+use sea_orm::{DatabaseTransaction, DbErr, Value};
+use serde::Deserialize;
+use tasklane_domain::aggregation::AggregationChange;
+use tasklane_domain::errors::{Decide, TxError};
+use tasklane_domain::ids::{ProjectId, StatusId, TaskId};
+use tasklane_domain::model::{Project, StatusRef, Task};
+use tasklane_domain::ports::{
+    Neighbour, ParentCandidate, ProjectState, SubtaskState, TaskChangeRequest, TaskContext,
+    TaskDeletePlan, TaskDeleted, TaskUpdatePlan, TaskUpdated,
+};
+use tasklane_domain::rank::{self, Placement, Rank};
+use tasklane_domain::values::{StatusCategory, TaskKey};
+use uuid::Uuid;
+
+use super::{
+    after_to_change, delta_assignments, delta_values, require, sequence_rank_sql,
+    update_aggregation,
+};
+use crate::Store;
+use crate::convert::{
+    self, JSON_MEMBER, JsonMember, JsonStatus, PROJECT_COLUMNS, PROJECT_FROM, TASK_COLUMNS,
+    TASK_FROM, parsed, valid,
+};
+use crate::db::{Dialect, all, exec, in_transaction, json_flag, one};
+use crate::errors::Fail;
+
+/// Locks the task (and its project when `with_project`) before anything is read.
+async fn lock(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    task_id: TaskId,
+    with_project: bool,
+) -> Result<(), DbErr> {
+    if d == Dialect::Sqlite {
+        return Ok(());
+    }
+    let sql = if with_project {
+        "SELECT t.id FROM tasks t JOIN projects p ON p.id = t.project_id WHERE t.id = $1 FOR UPDATE OF t, p"
+    } else {
+        "SELECT id FROM tasks WHERE id = $1 FOR UPDATE"
+    };
+    one(txn, d.stmt(sql, vec![d.id(task_id)])).await?;
+    Ok(())
+}
+
+/// Locks every descendant of `task_id` (under the project lock, no descendant can appear).
+async fn lock_subtree(txn: &DatabaseTransaction, d: Dialect, task_id: TaskId) -> Result<(), DbErr> {
+    if d == Dialect::Sqlite {
+        return Ok(());
+    }
+    let sql = "WITH RECURSIVE sub(id) AS (SELECT id FROM tasks WHERE parent_id = $1 \
+                 UNION SELECT c.id FROM tasks c JOIN sub ON c.parent_id = sub.id) \
+               SELECT t.id FROM tasks t WHERE t.id IN (SELECT id FROM sub) FOR UPDATE OF t";
+    all(txn, d.stmt(sql, vec![d.id(task_id)])).await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct JsonNeighbour {
+    id: Uuid,
+    status_id: Uuid,
+    status_name: String,
+    category: String,
+    rank: String,
+    adjacent: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JsonSubtask {
+    id: Uuid,
+    number: i64,
+    category: String,
+    #[serde(deserialize_with = "json_flag")]
+    archived: bool,
+}
+
+/// A neighbour's JSON: the task, its column, and the next rank beyond it in that column
+/// (`direction` `>` for the task to sit after, `<` for the one to sit before).
+fn neighbour_sql(param: usize, direction: &str) -> String {
+    let order = if direction == ">" { "ASC" } else { "DESC" };
+    format!(
+        "(SELECT {{obj}}('id', a.id, 'status_id', sa.id, 'status_name', sa.name, 'category', sa.category, 'rank', a.rank, \
+            'adjacent', (SELECT n.rank FROM tasks n WHERE n.status_id = a.status_id AND n.archived_at IS NULL AND n.id <> $1 \
+                           AND (n.rank {direction} a.rank OR (n.rank = a.rank AND n.id {direction} a.id)) \
+                         ORDER BY n.rank {order}, n.id {order} LIMIT 1)) \
+          FROM tasks a JOIN statuses sa ON sa.id = a.status_id \
+          WHERE a.id = ${param} AND a.project_id = (SELECT project_id FROM tasks WHERE id = $1) AND a.archived_at IS NULL)"
+    )
+}
+
+/// The context of a change, in one statement.
+async fn read_context(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    request: &TaskChangeRequest,
+) -> Result<TaskContext, DbErr> {
+    let lookup = &request.lookup;
+    let mut values = vec![d.id(request.task_id), d.id(request.actor)];
+    let mut column = |present: bool, id: Option<Uuid>, sql: &dyn Fn(usize) -> String| {
+        if present {
+            values.push(d.opt_id(id));
+            sql(values.len())
+        } else {
+            "NULL".to_owned()
+        }
+    };
+    let project = "(SELECT project_id FROM tasks WHERE id = $1)";
+    let status = column(
+        lookup.status_id.is_some(),
+        lookup.status_id.map(|s| s.as_uuid()),
+        &|n| {
+            format!(
+                "(SELECT {{obj}}('id', x.id, 'name', x.name, 'category', x.category) FROM statuses x WHERE x.id = ${n} AND x.project_id = {project})"
+            )
+        },
+    );
+    let assignee = column(
+        lookup.assignee_id.is_some(),
+        lookup.assignee_id.map(|u| u.as_uuid()),
+        &|n| {
+            format!(
+                "(SELECT {JSON_MEMBER} FROM project_members m JOIN users u ON u.id = m.user_id WHERE m.user_id = ${n} AND m.project_id = {project})"
+            )
+        },
+    );
+    let parent = column(
+        lookup.parent_id.is_some(),
+        lookup.parent_id.map(|p| p.as_uuid()),
+        &|n| {
+            format!(
+                "(WITH RECURSIVE chain(id, parent_id, depth) AS ( \
+                SELECT x.id, x.parent_id, 0 FROM tasks x WHERE x.id = ${n} AND x.project_id = {project} \
+                UNION SELECT y.id, y.parent_id, chain.depth + 1 FROM tasks y JOIN chain ON y.id = chain.parent_id WHERE chain.depth < 10000) \
+              SELECT {{agg}}(id ORDER BY depth) FROM chain)"
+            )
+        },
+    );
+    let after = column(
+        lookup.after_id.is_some(),
+        lookup.after_id.map(|t| t.as_uuid()),
+        &|n| neighbour_sql(n, ">"),
+    );
+    let before = column(
+        lookup.before_id.is_some(),
+        lookup.before_id.map(|t| t.as_uuid()),
+        &|n| neighbour_sql(n, "<"),
+    );
+    let subtree = if lookup.subtree {
+        "(WITH RECURSIVE sub(id) AS (SELECT id FROM tasks WHERE parent_id = $1 UNION SELECT c.id FROM tasks c JOIN sub ON c.parent_id = sub.id) \
+           SELECT {agg}({obj}('id', x.id, 'number', x.number, 'category', sx.category, 'archived', x.archived_at IS NOT NULL)) \
+           FROM sub JOIN tasks x ON x.id = sub.id JOIN statuses sx ON sx.id = x.status_id)"
+            .to_owned()
+    } else {
+        "NULL".to_owned()
+    };
+    let sql = format!(
+        "SELECT {TASK_COLUMNS}, p.archived_at AS project_archived_at, \
+           (SELECT role FROM project_members WHERE project_id = t.project_id AND user_id = $2) AS actor_role, \
+           {status} AS lookup_status, {assignee} AS lookup_assignee, {parent} AS lookup_parent, \
+           {after} AS lookup_after, {before} AS lookup_before, {subtree} AS subtree \
+         FROM {TASK_FROM} WHERE t.id = $1"
+    );
+    let Some(row) = one(txn, d.stmt(&sql, values)).await? else {
+        return Ok(TaskContext {
+            task: None,
+            actor_role: None,
+            project: None,
+            status: None,
+            assignee: None,
+            parent: None,
+            after: None,
+            before: None,
+            subtree: Vec::new(),
+        });
+    };
+    let r = d.row(&row);
+    let task = convert::task(&r)?;
+    let neighbour = |column: &str| -> Result<Option<Neighbour>, DbErr> {
+        r.opt_json::<JsonNeighbour>(column)?
+            .map(|n| {
+                Ok(Neighbour {
+                    id: TaskId::from_uuid(n.id),
+                    status: JsonStatus {
+                        id: n.status_id,
+                        name: n.status_name,
+                        category: n.category,
+                        position: None,
+                    }
+                    .to_ref()?,
+                    rank: valid("rank", Rank::parse(&n.rank))?,
+                    adjacent: n
+                        .adjacent
+                        .map(|a| valid("rank", Rank::parse(&a)))
+                        .transpose()?,
+                })
+            })
+            .transpose()
+    };
+    let chain: Vec<Uuid> = r.opt_json("lookup_parent")?.unwrap_or_default();
+    let subtree: Vec<JsonSubtask> = r.opt_json("subtree")?.unwrap_or_default();
+    Ok(TaskContext {
+        actor_role: r
+            .opt_text("actor_role")?
+            .map(|role| parsed("role", &role))
+            .transpose()?,
+        project: Some(ProjectState {
+            id: task.project_id,
+            key: task.key.project_key().clone(),
+            archived_at: r.opt_time("project_archived_at")?,
+        }),
+        status: r
+            .opt_json::<JsonStatus>("lookup_status")?
+            .map(|s| s.to_ref())
+            .transpose()?,
+        assignee: r
+            .opt_json::<JsonMember>("lookup_assignee")?
+            .map(|m| m.to_member())
+            .transpose()?,
+        parent: chain
+            .split_first()
+            .map(|(parent, ancestors)| ParentCandidate {
+                id: TaskId::from_uuid(*parent),
+                ancestor_ids: ancestors.iter().copied().map(TaskId::from_uuid).collect(),
+            }),
+        after: neighbour("lookup_after")?,
+        before: neighbour("lookup_before")?,
+        subtree: subtree
+            .into_iter()
+            .map(|s| {
+                Ok(SubtaskState {
+                    id: TaskId::from_uuid(s.id),
+                    key: TaskKey::new(task.key.project_key().clone(), convert::count(s.number)?),
+                    category: parsed::<StatusCategory>("category", &s.category)?,
+                    archived: s.archived,
+                })
+            })
+            .collect::<Result<_, DbErr>>()?,
+        task: Some(task),
+    })
+}
+
+/// Renumbers the live tasks of `status` (the moved task left out) as `Rank::from_sequence(1..)`
+/// and places the moved task between its neighbours again (the rebalance rule of `rank.rs`).
+async fn rebalance(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    status: StatusId,
+    moved: TaskId,
+    after: Option<TaskId>,
+    before: Option<TaskId>,
+) -> Result<Placement, DbErr> {
+    let stmt = d.stmt(
+        "SELECT id FROM tasks WHERE status_id = $1 AND archived_at IS NULL AND id <> $2 ORDER BY rank, id",
+        vec![d.id(status), d.id(moved)],
+    );
+    let order: Vec<Uuid> = all(txn, stmt)
+        .await?
+        .iter()
+        .map(|row| d.row(row).id("id"))
+        .collect::<Result<_, _>>()?;
+    for chunk in order.chunks(500).enumerate().map(|(c, ids)| (c * 500, ids)) {
+        let (offset, ids) = chunk;
+        let cases: Vec<String> = (0..ids.len())
+            .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", 2 * i + 1)).collect();
+        let mut values = Vec::with_capacity(ids.len() * 2);
+        for (i, id) in ids.iter().enumerate() {
+            values.push(d.id(*id));
+            values.push(Rank::from_sequence((offset + i + 1) as u64).as_str().into());
+        }
+        let sql = format!(
+            "UPDATE tasks SET rank = CASE id {} END WHERE id IN ({})",
+            cases.join(" "),
+            list.join(", ")
+        );
+        exec(txn, d.stmt(&sql, values)).await?;
+    }
+    exec(
+        txn,
+        d.stmt(
+            "UPDATE statuses SET append_seq = $2 WHERE id = $1",
+            vec![d.id(status), (order.len() as i64).into()],
+        ),
+    )
+    .await?;
+    let rank_at = |index: Option<usize>| index.map(|i| Rank::from_sequence(i as u64 + 1));
+    let index_of =
+        |id: Option<TaskId>| id.and_then(|id| order.iter().position(|x| *x == id.as_uuid()));
+    let (low, high) = match (index_of(after), index_of(before)) {
+        (Some(a), _) => (
+            rank_at(Some(a)),
+            rank_at((a + 1 < order.len()).then_some(a + 1)),
+        ),
+        (None, Some(b)) => (rank_at(b.checked_sub(1)), rank_at(Some(b))),
+        (None, None) => (None, None),
+    };
+    convert::valid("placement", rank::place(low.as_ref(), high.as_ref()))
+}
+
+/// The task after `plan`, given what the write returned.
+fn task_after(task: &Task, plan: &TaskUpdatePlan, rank: Rank, row_version: u64) -> Task {
+    let patch = plan.patch.clone();
+    Task {
+        title: patch.title.unwrap_or_else(|| task.title.clone()),
+        description: patch
+            .description
+            .unwrap_or_else(|| task.description.clone()),
+        status: patch.status.unwrap_or_else(|| task.status.clone()),
+        priority: patch.priority.unwrap_or(task.priority),
+        task_type: patch.task_type.unwrap_or(task.task_type),
+        story_points: patch.story_points.unwrap_or(task.story_points),
+        due_date: patch.due_date.unwrap_or(task.due_date),
+        assignee: patch.assignee.unwrap_or_else(|| task.assignee.clone()),
+        parent_id: patch.parent_id.unwrap_or(task.parent_id),
+        archived_at: patch.archived_at.unwrap_or(task.archived_at),
+        completed_at: patch.completed_at.unwrap_or(task.completed_at),
+        rank,
+        row_version,
+        updated_at: plan.at,
+        ..task.clone()
+    }
+}
+
+/// Writes the decided change: the task row (all columns, from the locked row and the patch),
+/// the append sequence when the task goes to the end of a column, the aggregation delta, and
+/// the project's restoration. Returns the task's rank and version and the aggregation change.
+async fn write_change<E>(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    task: &Task,
+    plan: &TaskUpdatePlan,
+    exact_rank: Option<Rank>,
+) -> Result<(Rank, u64, Option<AggregationChange>), Fail<E>> {
+    let after = task_after(task, plan, task.rank.clone(), task.row_version + 1);
+    let append = matches!(plan.patch.placement, Some(Placement::Append));
+    let has_delta = !plan.delta.is_zero();
+    let fields = |first: usize| -> (String, Vec<Value>) {
+        let sql = format!(
+            "title = ${}, description = ${}, status_id = ${}, priority = ${}, task_type = ${}, story_points = ${}, \
+             due_date = ${}, assignee_id = ${}, parent_id = ${}, completed_at = ${}, archived_at = ${}, \
+             row_version = row_version + 1, updated_at = ${}",
+            first,
+            first + 1,
+            first + 2,
+            first + 3,
+            first + 4,
+            first + 5,
+            first + 6,
+            first + 7,
+            first + 8,
+            first + 9,
+            first + 10,
+            first + 11
+        );
+        let values = vec![
+            after.title.as_str().into(),
+            after
+                .description
+                .as_ref()
+                .map(|x| x.as_str().to_owned())
+                .into(),
+            d.id(after.status.id),
+            after.priority.as_str().into(),
+            after.task_type.as_str().into(),
+            after.story_points.map(|p| i16::from(p.get())).into(),
+            d.opt_date(after.due_date),
+            d.opt_id(after.assignee.as_ref().map(|u| u.id)),
+            d.opt_id(after.parent_id),
+            d.opt_time(after.completed_at),
+            d.opt_time(after.archived_at),
+            d.time(plan.at),
+        ];
+        (sql, values)
+    };
+    match d {
+        Dialect::Postgres => {
+            // One statement: the sequence, the task and the aggregation.
+            let mut values = vec![
+                d.id(task.id),
+                d.id(after.status.id),
+                append.into(),
+                exact_rank.as_ref().map(|r| r.as_str().to_owned()).into(),
+            ];
+            values.extend(delta_values(&plan.delta)); // $5..$10
+            values.push(d.id(task.project_id)); // $11
+            values.push(has_delta.into()); // $12
+            let (set, field_values) = fields(values.len() + 1);
+            values.extend(field_values);
+            let at = values.len(); // updated_at is the last field
+            let sql = format!(
+                "WITH seq AS (UPDATE statuses SET append_seq = append_seq + 1 WHERE id = $2 AND $3 RETURNING append_seq), \
+                 upd AS (UPDATE tasks SET {set}, rank = COALESCE((SELECT {rank} FROM seq), $4, rank) WHERE id = $1 \
+                         RETURNING rank, row_version), \
+                 agg AS (UPDATE project_aggregations SET {deltas}, updated_at = ${at} WHERE project_id = $11 AND $12 \
+                         RETURNING total, todo, in_progress, in_review, issue, done) \
+                 SELECT upd.rank, upd.row_version, agg.* FROM upd LEFT JOIN agg ON true",
+                rank = sequence_rank_sql("append_seq"),
+                deltas = delta_assignments(5),
+            );
+            let row = one(txn, d.stmt(&sql, values))
+                .await?
+                .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("locked task vanished")))?;
+            let r = d.row(&row);
+            let aggregation = if has_delta {
+                Some(require(convert::counts(&r)?)?)
+                    .map(|after| after_to_change(Some(after), &plan.delta))
+                    .transpose()?
+            } else {
+                None
+            };
+            Ok((
+                valid("rank", Rank::parse(&r.text("rank")?))?,
+                convert::count(r.int("row_version")?)?,
+                aggregation,
+            ))
+        }
+        Dialect::Sqlite => {
+            let rank = match (append, exact_rank) {
+                (true, _) => {
+                    let stmt = d.stmt(
+                        "UPDATE statuses SET append_seq = append_seq + 1 WHERE id = $1 RETURNING append_seq",
+                        vec![d.id(after.status.id)],
+                    );
+                    let row = one(txn, stmt)
+                        .await?
+                        .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("status vanished")))?;
+                    Rank::from_sequence(convert::count(d.row(&row).int("append_seq")?)?)
+                }
+                (false, Some(rank)) => rank,
+                (false, None) => task.rank.clone(),
+            };
+            let (set, mut values) = fields(3);
+            values.splice(0..0, [d.id(task.id), rank.as_str().into()]);
+            exec(
+                txn,
+                d.stmt(
+                    &format!("UPDATE tasks SET {set}, rank = $2 WHERE id = $1"),
+                    values,
+                ),
+            )
+            .await?;
+            let aggregation = if has_delta {
+                Some(require(
+                    update_aggregation(txn, d, task.project_id, &plan.delta, plan.at).await?,
+                )?)
+            } else {
+                None
+            };
+            Ok((rank, task.row_version + 1, aggregation))
+        }
+    }
+}
+
+/// Clears the project's archive state and returns it (with the aggregation after the change).
+async fn restore_project(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    project_id: ProjectId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Project, DbErr> {
+    exec(
+        txn,
+        d.stmt(
+            "UPDATE projects SET archived_at = NULL, row_version = row_version + 1, updated_at = $2 WHERE id = $1",
+            vec![d.id(project_id), d.time(at)],
+        ),
+    )
+    .await?;
+    let sql = format!("SELECT {PROJECT_COLUMNS} FROM {PROJECT_FROM} WHERE p.id = $1");
+    let row = one(txn, d.stmt(&sql, vec![d.id(project_id)]))
+        .await?
+        .ok_or_else(|| convert::corrupt("project", "vanished"))?;
+    let counts = convert::counts(&d.row(&row))?.unwrap_or_default();
+    convert::project(&d.row(&row), || counts)
+}
+
+pub(super) async fn update<E>(
+    store: &Store,
+    request: TaskChangeRequest,
+    decide: &Decide<TaskContext, TaskUpdatePlan, E>,
+) -> Result<TaskUpdated, TxError<E>> {
+    let d = store.dialect;
+    in_transaction!(store.writer, |txn| -> Result<TaskUpdated, Fail<E>> {
+        lock(txn, d, request.task_id, request.lookup.parent_id.is_some()).await?;
+        let context = read_context(txn, d, &request).await?;
+        let task = context.task.clone();
+        let plan = decide(context).map_err(Fail::Rejected)?;
+        let task = task.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a task")))?;
+        let exact_rank = match &plan.patch.placement {
+            Some(Placement::At(rank)) => Some(rank.clone()),
+            Some(Placement::Rebalance) => {
+                let status = plan
+                    .patch
+                    .status
+                    .as_ref()
+                    .map_or(task.status.id, |s: &StatusRef| s.id);
+                let lookup = &request.lookup;
+                match rebalance(txn, d, status, task.id, lookup.after_id, lookup.before_id).await? {
+                    Placement::At(rank) => Some(rank),
+                    // An end-of-column placement after renumbering is an append.
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let mut plan = plan;
+        if exact_rank.is_none() && matches!(plan.patch.placement, Some(Placement::Rebalance)) {
+            plan.patch.placement = Some(Placement::Append);
+        }
+        let (rank, row_version, aggregation) =
+            write_change(txn, d, &task, &plan, exact_rank).await?;
+        let restored_project = if plan.restore_project {
+            let mut project = restore_project(txn, d, task.project_id, plan.at).await?;
+            if let Some(change) = &aggregation {
+                project.aggregation.counts = change.after;
+            }
+            Some(project)
+        } else {
+            None
+        };
+        Ok(TaskUpdated {
+            task: task_after(&task, &plan, rank, row_version),
+            previous: task,
+            aggregation,
+            restored_project,
+        })
+    })
+    .map_err(Fail::into_tx)
+}
+
+pub(super) async fn delete<E>(
+    store: &Store,
+    request: TaskChangeRequest,
+    decide: &Decide<TaskContext, TaskDeletePlan, E>,
+) -> Result<TaskDeleted, TxError<E>> {
+    let d = store.dialect;
+    in_transaction!(store.writer, |txn| -> Result<TaskDeleted, Fail<E>> {
+        // The project lock keeps sub-tasks from appearing or moving into the tree meanwhile.
+        lock(txn, d, request.task_id, true).await?;
+        lock_subtree(txn, d, request.task_id).await?;
+        let context = read_context(txn, d, &request).await?;
+        let (task, subtree) = (context.task.clone(), context.subtree.clone());
+        let plan = decide(context).map_err(Fail::Rejected)?;
+        let task = task.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a task")))?;
+        let has_delta = !plan.delta.is_zero();
+        let aggregation = match d {
+            Dialect::Postgres => {
+                let mut values = vec![d.id(task.id), d.id(task.project_id), has_delta.into(), d.time(plan.at)];
+                values.extend(delta_values(&plan.delta)); // $5..$10
+                let sql = format!(
+                    "WITH del AS (DELETE FROM tasks WHERE id = $1 RETURNING id), \
+                     agg AS (UPDATE project_aggregations SET {}, updated_at = $4 WHERE project_id = $2 AND $3 \
+                             RETURNING total, todo, in_progress, in_review, issue, done) \
+                     SELECT (SELECT count(*) FROM del) AS deleted, agg.* FROM (SELECT 1 AS one) o LEFT JOIN agg ON true",
+                    delta_assignments(5)
+                );
+                let row = one(txn, d.stmt(&sql, values)).await?.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("no result")))?;
+                match (has_delta, convert::counts(&d.row(&row))?) {
+                    (false, _) => None,
+                    (true, None) => return Err(Fail::AggregationMissing),
+                    (true, after) => Some(after_to_change(after, &plan.delta)?),
+                }
+            }
+            Dialect::Sqlite => {
+                exec(txn, d.stmt("DELETE FROM tasks WHERE id = $1", vec![d.id(task.id)])).await?;
+                if has_delta {
+                    Some(require(update_aggregation(txn, d, task.project_id, &plan.delta, plan.at).await?)?)
+                } else {
+                    None
+                }
+            }
+        };
+        Ok(TaskDeleted { task, subtree, aggregation })
+    })
+    .map_err(Fail::into_tx)
+}

@@ -1,0 +1,454 @@
+//! Task creation. One context read (membership, project, statuses, the named assignees and
+//! parents, the reporter), the domain's decision, then the write: on PostgreSQL one
+//! data-modifying statement ([`create_statement_pg`]); on SQLite four plain statements under the
+//! single writer.
+
+use std::collections::HashMap;
+
+use sea_orm::{DatabaseTransaction, DbErr, QueryResult, Value};
+use tasklane_domain::aggregation::AggregationChange;
+use tasklane_domain::errors::{Decide, TxError};
+use tasklane_domain::ids::{StatusId, TaskId};
+use tasklane_domain::model::{Project, Task};
+use tasklane_domain::ports::{
+    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, ProjectState, TasksCreated,
+};
+use tasklane_domain::rank::Rank;
+use tasklane_domain::services::tasks::CreateTaskError;
+use tasklane_domain::values::{ProjectKey, TaskKey};
+use uuid::Uuid;
+
+use super::{
+    after_to_change, delta_assignments, delta_values, require, sequence_rank_sql,
+    update_aggregation,
+};
+use crate::Store;
+use crate::convert::{self, JSON_MEMBER, JsonMember, JsonStatus, parsed, valid};
+use crate::db::{Dialect, all, exec, in_transaction, one};
+use crate::errors::{Constraint, Fail, violates};
+
+/// The context of a creation, in one statement.
+async fn read_context(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    request: &CreateTasksRequest,
+) -> Result<(CreateTasksContext, u64), DbErr> {
+    let mut values = vec![d.id(request.project_id), d.id(request.actor)];
+    let assignees = if request.assignee_ids.is_empty() {
+        "{arr0}".to_owned()
+    } else {
+        let list = Dialect::placeholders(values.len() + 1, request.assignee_ids.len());
+        values.extend(request.assignee_ids.iter().map(|id| d.id(*id)));
+        format!(
+            "(SELECT COALESCE({{agg}}({JSON_MEMBER}), {{arr0}}) FROM project_members m JOIN users u ON u.id = m.user_id \
+              WHERE m.project_id = p.id AND m.user_id IN ({list}))"
+        )
+    };
+    let parents = if request.parent_ids.is_empty() {
+        "{arr0}".to_owned()
+    } else {
+        let list = Dialect::placeholders(values.len() + 1, request.parent_ids.len());
+        values.extend(request.parent_ids.iter().map(|id| d.id(*id)));
+        format!(
+            "(SELECT COALESCE({{agg}}(x.id), {{arr0}}) FROM tasks x WHERE x.project_id = p.id AND x.id IN ({list}))"
+        )
+    };
+    let sql = format!(
+        "SELECT p.key, p.archived_at, p.task_counter, \
+           (SELECT role FROM project_members WHERE project_id = p.id AND user_id = $2) AS actor_role, \
+           (SELECT COALESCE({{agg}}({{obj}}('id', s.id, 'name', s.name, 'category', s.category) ORDER BY s.position), {{arr0}}) \
+              FROM statuses s WHERE s.project_id = p.id) AS statuses, \
+           {assignees} AS assignees, {parents} AS parents, \
+           ru.id AS reporter_id, ru.email AS reporter_email, ru.display_name AS reporter_name, ru.avatar_url AS reporter_avatar \
+         FROM projects p LEFT JOIN users ru ON ru.id = $2 WHERE p.id = $1"
+    );
+    let Some(row) = one(txn, d.stmt(&sql, values)).await? else {
+        let empty = CreateTasksContext {
+            actor_role: None,
+            project: None,
+            statuses: Vec::new(),
+            assignees: Vec::new(),
+            parents: Vec::new(),
+            reporter: None,
+        };
+        return Ok((empty, 0));
+    };
+    let r = d.row(&row);
+    let statuses: Vec<JsonStatus> = r.json("statuses")?;
+    let members: Vec<JsonMember> = r.json("assignees")?;
+    let parents: Vec<Uuid> = r.json("parents")?;
+    let context = CreateTasksContext {
+        actor_role: r
+            .opt_text("actor_role")?
+            .map(|role| parsed("role", &role))
+            .transpose()?,
+        project: Some(ProjectState {
+            id: request.project_id,
+            key: valid("project key", ProjectKey::new(&r.text("key")?))?,
+            archived_at: r.opt_time("archived_at")?,
+        }),
+        statuses: statuses
+            .iter()
+            .map(JsonStatus::to_ref)
+            .collect::<Result<_, _>>()?,
+        assignees: members
+            .iter()
+            .map(JsonMember::to_member)
+            .collect::<Result<_, _>>()?,
+        parents: parents.into_iter().map(TaskId::from_uuid).collect(),
+        reporter: convert::user_columns(&r, "reporter")?,
+    };
+    Ok((context, convert::count(r.int("task_counter")?)?))
+}
+
+/// For each draft, its place among the drafts of the same status (1-based), and per status how
+/// many drafts go there: the store appends them in draft order.
+fn column_slots(plan: &CreateTasksPlan) -> (Vec<u64>, Vec<(StatusId, u64)>) {
+    let mut per_status: Vec<(StatusId, u64)> = Vec::new();
+    let slots = plan
+        .drafts
+        .iter()
+        .map(
+            |draft| match per_status.iter_mut().find(|(id, _)| *id == draft.status.id) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    per_status.push((draft.status.id, 1));
+                    1
+                }
+            },
+        )
+        .collect();
+    (slots, per_status)
+}
+
+/// The tasks as committed, from the plan and what the write returned.
+fn committed_tasks(
+    plan: &CreateTasksPlan,
+    project: &ProjectState,
+    numbers_and_ranks: &HashMap<Uuid, (u64, Rank)>,
+) -> Result<Vec<Task>, DbErr> {
+    plan.drafts
+        .iter()
+        .map(|draft| {
+            let (number, rank) = numbers_and_ranks
+                .get(&draft.id.as_uuid())
+                .cloned()
+                .ok_or_else(|| convert::corrupt("creation", "a task was not inserted"))?;
+            Ok(Task {
+                id: draft.id,
+                project_id: project.id,
+                key: TaskKey::new(project.key.clone(), number),
+                title: draft.title.clone(),
+                description: draft.description.clone(),
+                status: draft.status.clone(),
+                priority: draft.priority,
+                task_type: draft.task_type,
+                story_points: draft.story_points,
+                due_date: draft.due_date,
+                assignee: draft.assignee.clone(),
+                reporter: draft.reporter.clone(),
+                parent_id: draft.parent_id,
+                subtask_count: 0,
+                rank,
+                row_version: 1,
+                created_at: plan.at,
+                updated_at: plan.at,
+                completed_at: draft.completed_at,
+                archived_at: None,
+            })
+        })
+        .collect()
+}
+
+/// The per-draft values of the insert, in column order: id, title, description, status,
+/// priority, type, points, due date, assignee, reporter, parent, completed at.
+fn draft_values(d: Dialect, plan: &CreateTasksPlan, index: usize) -> Vec<Value> {
+    let draft = &plan.drafts[index];
+    vec![
+        d.id(draft.id),
+        draft.title.as_str().into(),
+        draft
+            .description
+            .as_ref()
+            .map(|x| x.as_str().to_owned())
+            .into(),
+        d.id(draft.status.id),
+        draft.priority.as_str().into(),
+        draft.task_type.as_str().into(),
+        draft.story_points.map(|p| i16::from(p.get())).into(),
+        d.opt_date(draft.due_date),
+        d.opt_id(draft.assignee.as_ref().map(|u| u.id)),
+        d.opt_id(draft.reporter.as_ref().map(|u| u.id)),
+        d.opt_id(draft.parent_id),
+        d.opt_time(draft.completed_at),
+    ]
+}
+
+const PROJECT_RETURNING: &str = "id, key, name, description, task_counter, row_version, archived_at, created_by, created_at, updated_at";
+
+/// The PostgreSQL creation: one statement that locks and bumps the project's counter (and
+/// restores it if archived), bumps each target column's append sequence, inserts every task
+/// with its number and rank, and updates the aggregation relatively, returning all of it.
+///
+/// Why one statement: the project row lock is held from the counter update to the commit, so
+/// every round trip inside that window lowers the ceiling of creations per project
+/// (PERFORMANCE.md). Numbers and ranks are computed from the locked rows inside the statement, so
+/// concurrent creations can neither repeat nor skip a number nor tie a rank.
+fn create_statement_pg(plan: &CreateTasksPlan, project: &ProjectState) -> (String, Vec<Value>) {
+    let d = Dialect::Postgres;
+    let (slots, per_status) = column_slots(plan);
+    let n = plan.drafts.len() as i64;
+    let mut values = vec![d.id(project.id), n.into(), d.time(plan.at)];
+    values.extend(delta_values(&plan.delta)); // $4..$9
+    let seq_rows: Vec<String> = per_status
+        .iter()
+        .map(|(status, count)| {
+            values.push(d.id(*status));
+            values.push(convert::int(*count).into());
+            format!("(${}::uuid, ${}::bigint)", values.len() - 1, values.len())
+        })
+        .collect();
+    let input_rows: Vec<String> = (0..plan.drafts.len())
+        .map(|i| {
+            let first = values.len() + 1;
+            values.extend(draft_values(d, plan, i));
+            values.push((i as i64 + 1).into());
+            values.push(convert::int(slots[i]).into());
+            let p = |k: usize| first + k;
+            format!(
+                "(${}::uuid, ${}::text, ${}::text, ${}::uuid, ${}::text, ${}::text, ${}::smallint, ${}::date, \
+                  ${}::uuid, ${}::uuid, ${}::uuid, ${}::timestamptz, ${}::bigint, ${}::bigint)",
+                p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(12), p(13)
+            )
+        })
+        .collect();
+    let rank = sequence_rank_sql("seq.base + i.col_ord");
+    let sql = format!(
+        "WITH old AS (SELECT id, archived_at FROM projects WHERE id = $1 FOR UPDATE), \
+         proj AS (UPDATE projects p SET task_counter = p.task_counter + $2, updated_at = $3, archived_at = NULL, \
+                    row_version = p.row_version + CASE WHEN old.archived_at IS NULL THEN 0 ELSE 1 END \
+                  FROM old WHERE p.id = old.id \
+                  RETURNING p.id, p.key, p.name, p.description, p.task_counter, p.row_version, p.archived_at, \
+                    p.created_by, p.created_at, p.updated_at, old.archived_at AS was_archived), \
+         seq AS (UPDATE statuses s SET append_seq = s.append_seq + c.n FROM (VALUES {seq}) AS c(id, n) \
+                 WHERE s.id = c.id AND s.project_id = $1 RETURNING s.id, s.append_seq - c.n AS base), \
+         i (id, title, description, status_id, priority, task_type, story_points, due_date, assignee_id, reporter_id, \
+            parent_id, completed_at, ord, col_ord) AS (VALUES {input}), \
+         ins AS (INSERT INTO tasks (id, project_id, number, title, description, status_id, priority, task_type, \
+                   story_points, due_date, assignee_id, reporter_id, parent_id, rank, row_version, created_at, updated_at, completed_at) \
+                 SELECT i.id, $1, proj.task_counter - $2 + i.ord, i.title, i.description, i.status_id, i.priority, i.task_type, \
+                   i.story_points, i.due_date, i.assignee_id, i.reporter_id, i.parent_id, {rank}, 1, $3, $3, i.completed_at \
+                 FROM i CROSS JOIN proj JOIN seq ON seq.id = i.status_id \
+                 RETURNING id, number, rank), \
+         agg AS (UPDATE project_aggregations SET {deltas}, updated_at = $3 \
+                 WHERE project_id = $1 AND EXISTS (SELECT 1 FROM proj) \
+                 RETURNING total, todo, in_progress, in_review, issue, done, updated_at AS agg_updated_at) \
+         SELECT ins.id AS task_id, ins.number AS task_number, ins.rank AS task_rank, proj.*, agg.* \
+         FROM ins CROSS JOIN proj LEFT JOIN agg ON true",
+        seq = seq_rows.join(", "),
+        input = input_rows.join(", "),
+        deltas = delta_assignments(4),
+    );
+    (sql, values)
+}
+
+/// Reads what [`create_statement_pg`] returned.
+fn read_pg_result(
+    d: Dialect,
+    rows: &[QueryResult],
+    plan: &CreateTasksPlan,
+    state: &ProjectState,
+) -> Result<Result<TasksCreated, Fail<CreateTaskError>>, DbErr> {
+    let Some(first) = rows.first() else {
+        // The project vanished between the context read and the write.
+        return Ok(Err(Fail::Rejected(
+            tasklane_domain::access::AccessDenied::NotFound.into(),
+        )));
+    };
+    let head = d.row(first);
+    let Some(after) = convert::counts(&head)? else {
+        return Ok(Err(Fail::AggregationMissing));
+    };
+    let aggregation = after_to_change(Some(after), &plan.delta)?;
+    let mut placed = HashMap::new();
+    for row in rows {
+        let r = d.row(row);
+        let rank = valid("rank", Rank::parse(&r.text("task_rank")?))?;
+        placed.insert(
+            r.id("task_id")?,
+            (convert::count(r.int("task_number")?)?, rank),
+        );
+    }
+    let project = convert::project(&head, || after)?;
+    Ok(Ok(TasksCreated {
+        tasks: committed_tasks(plan, state, &placed)?,
+        project_restored: head.opt_time("was_archived")?.is_some(),
+        project,
+        aggregation,
+    }))
+}
+
+/// The SQLite creation: the single writer makes the context read current, so numbers and
+/// ranks follow from it; four statements write the counter, the sequences, the tasks and the
+/// aggregation.
+async fn write_sqlite(
+    txn: &DatabaseTransaction,
+    plan: &CreateTasksPlan,
+    state: &ProjectState,
+) -> Result<TasksCreated, Fail<CreateTaskError>> {
+    let d = Dialect::Sqlite;
+    let n = plan.drafts.len() as i64;
+    let sql = format!(
+        "UPDATE projects SET task_counter = task_counter + $2, updated_at = $3, archived_at = NULL, \
+           row_version = row_version + CASE WHEN archived_at IS NULL THEN 0 ELSE 1 END \
+         WHERE id = $1 RETURNING {PROJECT_RETURNING}"
+    );
+    let project_row = one(
+        txn,
+        d.stmt(&sql, vec![d.id(state.id), n.into(), d.time(plan.at)]),
+    )
+    .await?
+    .ok_or(Fail::Rejected(CreateTaskError::Access(
+        tasklane_domain::access::AccessDenied::NotFound,
+    )))?;
+    let counter = convert::count(d.row(&project_row).int("task_counter")?)?;
+    let first_number = counter + 1 - plan.drafts.len() as u64;
+
+    let (slots, per_status) = column_slots(plan);
+    let cases: Vec<String> = (0..per_status.len())
+        .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let mut values = Vec::new();
+    for (status, count) in &per_status {
+        values.push(d.id(*status));
+        values.push(convert::int(*count).into());
+    }
+    let ids = (0..per_status.len())
+        .map(|i| format!("${}", 2 * i + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE statuses SET append_seq = append_seq + CASE id {} END WHERE id IN ({ids}) RETURNING id, append_seq",
+        cases.join(" ")
+    );
+    let mut bases: HashMap<Uuid, u64> = HashMap::new();
+    for row in all(txn, d.stmt(&sql, values)).await? {
+        let r = d.row(&row);
+        let id = r.id("id")?;
+        let count = per_status
+            .iter()
+            .find(|(s, _)| s.as_uuid() == id)
+            .map_or(0, |(_, c)| *c);
+        bases.insert(id, convert::count(r.int("append_seq")?)? - count);
+    }
+
+    let mut placed = HashMap::new();
+    let mut values = vec![d.id(state.id), d.time(plan.at)];
+    let mut rows = Vec::with_capacity(plan.drafts.len());
+    for (i, draft) in plan.drafts.iter().enumerate() {
+        let number = first_number + i as u64;
+        let base = bases
+            .get(&draft.status.id.as_uuid())
+            .copied()
+            .ok_or_else(|| {
+                Fail::Rejected(CreateTaskError::Invalid(
+                    tasklane_domain::validation::ValidationErrors::single(
+                        "status_id",
+                        "is not a status of this project",
+                    ),
+                ))
+            })?;
+        let rank = Rank::from_sequence(base + slots[i]);
+        let first = values.len() + 1;
+        values.extend(draft_values(d, plan, i));
+        values.push(convert::int(number).into());
+        values.push(rank.as_str().into());
+        let p: Vec<String> = (first..first + 14).map(|k| format!("${k}")).collect();
+        rows.push(format!(
+            "({}, $1, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 1, $2, $2, {})",
+            p[0], p[12], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[13], p[11]
+        ));
+        placed.insert(draft.id.as_uuid(), (number, rank));
+    }
+    let sql = format!(
+        "INSERT INTO tasks (id, project_id, number, title, description, status_id, priority, task_type, story_points, \
+           due_date, assignee_id, reporter_id, parent_id, rank, row_version, created_at, updated_at, completed_at) VALUES {}",
+        rows.join(", ")
+    );
+    exec(txn, d.stmt(&sql, values))
+        .await
+        .map_err(reject_foreign_keys)?;
+
+    let aggregation: AggregationChange =
+        require(update_aggregation(txn, d, state.id, &plan.delta, plan.at).await?)?;
+    let after = aggregation.after;
+    let project: Project = convert::project(&d.row(&project_row), || after)?;
+    let project = Project {
+        aggregation: tasklane_domain::aggregation::Aggregation {
+            updated_at: plan.at,
+            ..project.aggregation
+        },
+        ..project
+    };
+    Ok(TasksCreated {
+        tasks: committed_tasks(plan, state, &placed)?,
+        project_restored: state.archived_at.is_some(),
+        project,
+        aggregation,
+    })
+}
+
+/// A foreign key that failed because a status, parent or assignee vanished after the context
+/// read is the client's problem (422), not a server error.
+fn reject_foreign_keys(error: DbErr) -> Fail<CreateTaskError> {
+    let field = if violates(&error, Constraint::TaskStatus) {
+        Some("status_id")
+    } else if violates(&error, Constraint::TaskParent) {
+        Some("parent_id")
+    } else if violates(&error, Constraint::TaskAssignee) {
+        Some("assignee_id")
+    } else {
+        None
+    };
+    match field {
+        Some(field) => Fail::Rejected(CreateTaskError::Invalid(
+            tasklane_domain::validation::ValidationErrors::single(
+                field,
+                "no longer exists in this project",
+            ),
+        )),
+        None => Fail::Db(error),
+    }
+}
+
+pub(super) async fn create_tasks(
+    store: &Store,
+    request: CreateTasksRequest,
+    decide: &Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
+) -> Result<TasksCreated, TxError<CreateTaskError>> {
+    let d = store.dialect;
+    in_transaction!(store.writer, |txn| -> Result<
+        TasksCreated,
+        Fail<CreateTaskError>,
+    > {
+        let (context, _) = read_context(txn, d, &request).await?;
+        let state = context.project.clone();
+        let plan = decide(context).map_err(Fail::Rejected)?;
+        let state =
+            state.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a project")))?;
+        match d {
+            Dialect::Postgres => {
+                let (sql, values) = create_statement_pg(&plan, &state);
+                let rows = all(txn, d.stmt(&sql, values))
+                    .await
+                    .map_err(reject_foreign_keys)?;
+                read_pg_result(d, &rows, &plan, &state)?
+            }
+            Dialect::Sqlite => write_sqlite(txn, &plan, &state).await,
+        }
+    })
+    .map_err(Fail::into_tx)
+}

@@ -1,0 +1,169 @@
+//! The task repository: creation, changes, deletion, the auto-archive job and reads. Each write
+//! is one transaction; the PostgreSQL hot paths are single data-modifying statements.
+
+mod change;
+mod create;
+mod job;
+mod read;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseTransaction, DbErr, Value};
+use tasklane_domain::aggregation::{AggregationChange, AggregationDelta, Counts};
+use tasklane_domain::errors::{Decide, RepoError, TxError};
+use tasklane_domain::ids::{ProjectId, TaskId, UserId};
+use tasklane_domain::ports::{
+    ArchivedByJob, CreateTasksContext, CreateTasksPlan, CreateTasksRequest, TaskChangeRequest,
+    TaskContext, TaskDeletePlan, TaskDeleted, TaskListing, TaskQuery, TaskRead, TaskRepository,
+    TaskUpdatePlan, TaskUpdated, TasksCreated,
+};
+use tasklane_domain::services::tasks::{
+    ArchiveTaskError, CreateTaskError, DeleteTaskError, MoveTaskError, UpdateTaskError,
+};
+
+use crate::Store;
+use crate::convert;
+use crate::db::{Dialect, one};
+use crate::errors::Fail;
+
+/// `total = total + $n, todo = todo + $n+1, …` for a relative aggregation update whose six
+/// deltas are bound from parameter `first` on.
+pub(crate) fn delta_assignments(first: usize) -> String {
+    ["total", "todo", "in_progress", "in_review", "issue", "done"]
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = {column} + ${}", first + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The six deltas, in the order of [`delta_assignments`].
+pub(crate) fn delta_values(delta: &AggregationDelta) -> Vec<Value> {
+    [
+        delta.total,
+        delta.todo,
+        delta.in_progress,
+        delta.in_review,
+        delta.issue,
+        delta.done,
+    ]
+    .into_iter()
+    .map(Value::from)
+    .collect()
+}
+
+/// Applies `delta` to the project's aggregation row and returns the change, or `None` when the
+/// row is missing.
+pub(crate) async fn update_aggregation(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    project_id: ProjectId,
+    delta: &AggregationDelta,
+    at: DateTime<Utc>,
+) -> Result<Option<AggregationChange>, DbErr> {
+    let sql = format!(
+        "UPDATE project_aggregations SET {}, updated_at = $8 WHERE project_id = $1 \
+         RETURNING total, todo, in_progress, in_review, issue, done",
+        delta_assignments(2)
+    );
+    let mut values = vec![d.id(project_id)];
+    values.extend(delta_values(delta));
+    values.push(d.time(at));
+    let Some(row) = one(txn, d.stmt(&sql, values)).await? else {
+        return Ok(None);
+    };
+    after_to_change(convert::counts(&d.row(&row))?, delta).map(Some)
+}
+
+/// The change whose committed counters are `after`.
+pub(crate) fn after_to_change(
+    after: Option<Counts>,
+    delta: &AggregationDelta,
+) -> Result<AggregationChange, DbErr> {
+    let after = after.ok_or_else(|| convert::corrupt("aggregation", "no counters returned"))?;
+    convert::valid("aggregation", AggregationChange::from_after(after, delta))
+}
+
+/// A missing aggregation is the port's `AggregationMissing`, and rolls the transaction back.
+pub(crate) fn require<T, E>(change: Option<T>) -> Result<T, Fail<E>> {
+    change.ok_or(Fail::AggregationMissing)
+}
+
+/// The text SQL for `Rank::from_sequence(n)` of an integer expression (see `rank.rs`).
+pub(crate) fn sequence_rank_sql(n: &str) -> String {
+    format!("chr(96 + length(CAST({n} AS TEXT))) || CAST({n} AS TEXT)")
+}
+
+#[async_trait]
+impl TaskRepository for Store {
+    async fn create_tasks(
+        &self,
+        request: CreateTasksRequest,
+        decide: Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
+    ) -> Result<TasksCreated, TxError<CreateTaskError>> {
+        create::create_tasks(self, request, &decide).await
+    }
+
+    async fn update_task(
+        &self,
+        request: TaskChangeRequest,
+        decide: Decide<TaskContext, TaskUpdatePlan, UpdateTaskError>,
+    ) -> Result<TaskUpdated, TxError<UpdateTaskError>> {
+        change::update(self, request, &decide).await
+    }
+
+    async fn move_task(
+        &self,
+        request: TaskChangeRequest,
+        decide: Decide<TaskContext, TaskUpdatePlan, MoveTaskError>,
+    ) -> Result<TaskUpdated, TxError<MoveTaskError>> {
+        change::update(self, request, &decide).await
+    }
+
+    async fn set_task_archived(
+        &self,
+        request: TaskChangeRequest,
+        decide: Decide<TaskContext, TaskUpdatePlan, ArchiveTaskError>,
+    ) -> Result<TaskUpdated, TxError<ArchiveTaskError>> {
+        change::update(self, request, &decide).await
+    }
+
+    async fn delete_task(
+        &self,
+        request: TaskChangeRequest,
+        decide: Decide<TaskContext, TaskDeletePlan, DeleteTaskError>,
+    ) -> Result<TaskDeleted, TxError<DeleteTaskError>> {
+        change::delete(self, request, &decide).await
+    }
+
+    async fn archive_done_tasks(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<ArchivedByJob>, RepoError> {
+        job::archive_done_tasks(self, cutoff, limit, at).await
+    }
+
+    async fn get_task(&self, task_id: TaskId, viewer: UserId) -> Result<TaskRead, RepoError> {
+        read::get_task(self, task_id, viewer).await
+    }
+
+    async fn get_task_by_number(
+        &self,
+        project_id: ProjectId,
+        number: u64,
+        viewer: UserId,
+    ) -> Result<TaskRead, RepoError> {
+        read::get_task_by_number(self, project_id, number, viewer).await
+    }
+
+    async fn list_tasks(
+        &self,
+        project_id: ProjectId,
+        viewer: UserId,
+        query: TaskQuery,
+    ) -> Result<TaskListing, RepoError> {
+        read::list_tasks(self, project_id, viewer, query).await
+    }
+}

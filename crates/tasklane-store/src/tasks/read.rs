@@ -1,0 +1,180 @@
+//! Task reads: one task (with the viewer's role) in one statement; a board page of up to 200
+//! tasks with statuses, assignees, reporters and sub-task counts in two (the viewer's role, the
+//! page), keyset-paginated.
+
+use sea_orm::{DbErr, Value};
+use tasklane_domain::cursor::TaskCursor;
+use tasklane_domain::errors::RepoError;
+use tasklane_domain::ids::{ProjectId, TaskId, UserId};
+use tasklane_domain::model::{Page, Task};
+use tasklane_domain::ports::{TaskListing, TaskOrder, TaskQuery, TaskRead};
+use tasklane_domain::values::Role;
+
+use crate::Store;
+use crate::convert::{self, TASK_COLUMNS, TASK_FROM, parsed};
+use crate::db::{all, one};
+use crate::errors::repo_error;
+use crate::projects::contains_pattern;
+
+async fn read_one(store: &Store, filter: &str, values: Vec<Value>) -> Result<TaskRead, RepoError> {
+    let d = store.dialect;
+    let sql = format!(
+        "SELECT {TASK_COLUMNS}, \
+           (SELECT role FROM project_members WHERE project_id = t.project_id AND user_id = $1) AS viewer_role \
+         FROM {TASK_FROM} WHERE {filter}"
+    );
+    let read = async {
+        let Some(row) = one(&store.reader, d.stmt(&sql, values)).await? else {
+            return Ok(TaskRead {
+                viewer_role: None,
+                task: None,
+            });
+        };
+        let row = d.row(&row);
+        let viewer_role: Option<Role> = row
+            .opt_text("viewer_role")?
+            .map(|r| parsed("role", &r))
+            .transpose()?;
+        Ok::<_, DbErr>(TaskRead {
+            viewer_role,
+            task: Some(convert::task(&row)?),
+        })
+    };
+    read.await.map_err(repo_error)
+}
+
+pub(super) async fn get_task(
+    store: &Store,
+    task_id: TaskId,
+    viewer: UserId,
+) -> Result<TaskRead, RepoError> {
+    let d = store.dialect;
+    read_one(store, "t.id = $2", vec![d.id(viewer), d.id(task_id)]).await
+}
+
+pub(super) async fn get_task_by_number(
+    store: &Store,
+    project_id: ProjectId,
+    number: u64,
+    viewer: UserId,
+) -> Result<TaskRead, RepoError> {
+    let d = store.dialect;
+    let values = vec![d.id(viewer), d.id(project_id), convert::int(number).into()];
+    read_one(store, "t.project_id = $2 AND t.number = $3", values).await
+}
+
+pub(super) async fn list_tasks(
+    store: &Store,
+    project_id: ProjectId,
+    viewer: UserId,
+    query: TaskQuery,
+) -> Result<TaskListing, RepoError> {
+    let d = store.dialect;
+    let role_stmt = d.stmt(
+        "SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2",
+        vec![d.id(project_id), d.id(viewer)],
+    );
+    let read = async {
+        let viewer_role: Option<Role> = match one(&store.reader, role_stmt).await? {
+            Some(row) => Some(parsed("role", &d.row(&row).text("role")?)?),
+            None => None,
+        };
+        if viewer_role.is_none() {
+            return Ok(TaskListing {
+                viewer_role,
+                page: Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                },
+            });
+        }
+        let mut values = vec![d.id(project_id)];
+        let mut filters = String::new();
+        let bind = |values: &mut Vec<Value>, value: Value| {
+            values.push(value);
+            values.len()
+        };
+        if !query.include_archived {
+            filters.push_str(" AND t.archived_at IS NULL");
+        }
+        if let Some(status) = query.status_id {
+            let n = bind(&mut values, d.id(status));
+            filters.push_str(&format!(" AND t.status_id = ${n}"));
+        }
+        if let Some(assignee) = query.assignee_id {
+            let n = bind(&mut values, d.id(assignee));
+            filters.push_str(&format!(" AND t.assignee_id = ${n}"));
+        }
+        if let Some(priority) = query.priority {
+            let n = bind(&mut values, priority.as_str().into());
+            filters.push_str(&format!(" AND t.priority = ${n}"));
+        }
+        if let Some(task_type) = query.task_type {
+            let n = bind(&mut values, task_type.as_str().into());
+            filters.push_str(&format!(" AND t.task_type = ${n}"));
+        }
+        if let Some(search) = &query.search {
+            let n = bind(&mut values, contains_pattern(search).into());
+            filters.push_str(&format!(
+                " AND (lower(t.title) LIKE ${n} ESCAPE '\\' OR lower(p.key || '-' || CAST(t.number AS TEXT)) LIKE ${n} ESCAPE '\\')"
+            ));
+        }
+        match &query.cursor {
+            Some(TaskCursor::Board { position, rank, id }) => {
+                let p = bind(&mut values, i64::from(*position).into());
+                let r = bind(&mut values, rank.as_str().into());
+                let i = bind(&mut values, d.id(*id));
+                filters.push_str(&format!(
+                    " AND (s.position > ${p} OR (s.position = ${p} AND (t.rank > ${r} OR (t.rank = ${r} AND t.id > ${i}))))"
+                ));
+            }
+            Some(TaskCursor::Updated { updated_at, id }) => {
+                let a = bind(&mut values, d.time(*updated_at));
+                let i = bind(&mut values, d.id(*id));
+                filters.push_str(&format!(
+                    " AND (t.updated_at < ${a} OR (t.updated_at = ${a} AND t.id < ${i}))"
+                ));
+            }
+            None => {}
+        }
+        let order = match query.order {
+            TaskOrder::Board => "s.position, t.rank, t.id",
+            TaskOrder::Updated => "t.updated_at DESC, t.id DESC",
+        };
+        let limit = bind(&mut values, i64::from(query.limit + 1).into());
+        let sql = format!(
+            "SELECT {TASK_COLUMNS}, s.position AS status_position FROM {TASK_FROM} \
+             WHERE t.project_id = $1{filters} ORDER BY {order} LIMIT ${limit}"
+        );
+        let rows = all(&store.reader, d.stmt(&sql, values)).await?;
+        let mut items: Vec<Task> = Vec::with_capacity(rows.len());
+        let mut last_position = 0;
+        for row in rows.iter().take(query.limit as usize) {
+            let row = d.row(row);
+            last_position = convert::valid("position", u32::try_from(row.int("status_position")?))?;
+            items.push(convert::task(&row)?);
+        }
+        let next_cursor = match items.last() {
+            Some(last) if rows.len() > query.limit as usize => Some(
+                match query.order {
+                    TaskOrder::Board => TaskCursor::Board {
+                        position: last_position,
+                        rank: last.rank.clone(),
+                        id: last.id,
+                    },
+                    TaskOrder::Updated => TaskCursor::Updated {
+                        updated_at: last.updated_at,
+                        id: last.id,
+                    },
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        Ok::<_, DbErr>(TaskListing {
+            viewer_role,
+            page: Page { items, next_cursor },
+        })
+    };
+    read.await.map_err(repo_error)
+}

@@ -1,0 +1,257 @@
+//! Concurrency: many requests at once on one project. Gap-free numbers, an aggregation equal to
+//! a recount after any mix of changes, first writes racing to create a missing aggregation row,
+//! and an owner kept through concurrent removals.
+
+use std::collections::BTreeSet;
+
+use futures::future::join_all;
+use tasklane_domain::errors::{Classify, ErrorClass};
+use tasklane_domain::ids::ProjectId;
+use tasklane_domain::services::tasks::{MoveInput, NewTaskInput};
+use tasklane_domain::values::Role;
+use tasklane_store::testing::TestDb;
+
+use crate::World;
+
+async fn numbers(world: &World, project: ProjectId) -> anyhow::Result<Vec<i64>> {
+    let sql = format!("SELECT number FROM tasks WHERE project_id = '{project}' ORDER BY number");
+    let stmt = sea_orm::Statement::from_string(world.db.dialect().backend(), sql);
+    let rows = sea_orm::ConnectionTrait::query_all_raw(
+        &sea_orm::Database::connect(&world.db.url).await?,
+        stmt,
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get_by_index::<i64>(0))
+        .collect::<Result<_, _>>()?)
+}
+
+async fn two_hundred_concurrent_creations_get_numbers_1_to_200_and_an_exact_aggregation(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let world = World::new(db);
+    let owner = world.user("owner").await?;
+    let project = world.project(owner, "HOT").await?.project.id;
+    let statuses = world
+        .services
+        .statuses
+        .list_statuses(owner, project)
+        .await?;
+    let creations = (0..200).map(|i| {
+        let services = world.services.clone();
+        let status_id = Some(statuses[i % statuses.len()].id);
+        tokio::spawn(async move {
+            let input = NewTaskInput {
+                title: format!("c{i}"),
+                status_id,
+                ..Default::default()
+            };
+            services.tasks.create_task(owner, project, input).await
+        })
+    });
+    let results = join_all(creations).await;
+    let mut ranks_per_status = std::collections::HashMap::<_, BTreeSet<String>>::new();
+    for result in results {
+        let task = result??.tasks.remove(0);
+        assert!(
+            ranks_per_status
+                .entry(task.status.id)
+                .or_default()
+                .insert(task.rank.as_str().to_owned()),
+            "a rank tie"
+        );
+    }
+    assert_eq!(
+        numbers(&world, project).await?,
+        (1..=200).collect::<Vec<i64>>(),
+        "gap-free, no duplicate"
+    );
+    let counts = world.assert_exact(project).await?;
+    assert_eq!(counts.total, 200);
+    Ok(())
+}
+
+async fn two_hundred_concurrent_moves_archives_unarchives_and_deletes_keep_the_aggregation_exact(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let world = World::new(db);
+    let owner = world.user("owner").await?;
+    let project = world.project(owner, "MIX").await?.project.id;
+    let statuses = world
+        .services
+        .statuses
+        .list_statuses(owner, project)
+        .await?;
+    let inputs = (0..50)
+        .map(|i| NewTaskInput {
+            title: format!("m{i}"),
+            status_id: Some(statuses[i % 5].id),
+            ..Default::default()
+        })
+        .collect();
+    let tasks = world
+        .services
+        .tasks
+        .create_batch(owner, project, inputs)
+        .await?
+        .tasks;
+    // Archive a few up front so that unarchives have work.
+    for task in tasks.iter().step_by(7) {
+        world
+            .services
+            .tasks
+            .set_task_archived(owner, task.id, true, None)
+            .await?;
+    }
+    let operations = (0..200usize).map(|i| {
+        let services = world.services.clone();
+        let task = tasks[(i * 37) % tasks.len()].id;
+        let neighbour = tasks[(i * 11 + 3) % tasks.len()].id;
+        let status_id = statuses[(i * 3) % statuses.len()].id;
+        tokio::spawn(async move {
+            let t = &services.tasks;
+            let outcome = match i % 8 {
+                0..=2 => t
+                    .move_task(
+                        owner,
+                        task,
+                        MoveInput {
+                            status_id: Some(status_id),
+                            ..Default::default()
+                        },
+                        None,
+                    )
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.class()),
+                3 => t
+                    .move_task(
+                        owner,
+                        task,
+                        MoveInput {
+                            after_id: Some(neighbour),
+                            ..Default::default()
+                        },
+                        None,
+                    )
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.class()),
+                4 => t
+                    .set_task_archived(owner, task, true, None)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.class()),
+                5..=6 => t
+                    .set_task_archived(owner, task, false, None)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.class()),
+                _ => t
+                    .delete_task(owner, task, None)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.class()),
+            };
+            (i, outcome)
+        })
+    });
+    let mut succeeded = 0;
+    for result in join_all(operations).await {
+        let (i, outcome) = result?;
+        match outcome {
+            Ok(()) => succeeded += 1,
+            // Refusals because another operation got there first are fine; failures are not.
+            Err(ErrorClass::NotFound | ErrorClass::Conflict(_) | ErrorClass::Invalid) => {}
+            Err(other) => panic!("operation {i} failed: {other:?}"),
+        }
+    }
+    assert!(succeeded > 50, "most operations went through ({succeeded})");
+    world.assert_exact(project).await?;
+    Ok(())
+}
+
+async fn fifty_concurrent_first_writes_without_an_aggregation_row_never_fail(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let world = World::new(db);
+    let owner = world.user("owner").await?;
+    let project = world.project(owner, "BOOT").await?.project.id;
+    for i in 0..10 {
+        world.task(owner, project, &format!("legacy {i}")).await?;
+    }
+    world.db.execute("DELETE FROM project_aggregations").await?;
+    let writes = (0..50).map(|i| {
+        let services = world.services.clone();
+        tokio::spawn(async move {
+            let input = NewTaskInput {
+                title: format!("first {i}"),
+                ..Default::default()
+            };
+            services.tasks.create_task(owner, project, input).await
+        })
+    });
+    for result in join_all(writes).await {
+        result??;
+    }
+    let counts = world.assert_exact(project).await?;
+    assert_eq!(counts.total, 60);
+    assert_eq!(
+        numbers(&world, project).await?,
+        (1..=60).collect::<Vec<i64>>()
+    );
+    Ok(())
+}
+
+async fn concurrent_owner_removals_leave_exactly_one_owner(db: TestDb) -> anyhow::Result<()> {
+    let world = World::new(db);
+    let first = world.user("first").await?;
+    let project = world.project(first, "OWN").await?.project.id;
+    let mut owners = vec![first];
+    for name in ["second", "third", "fourth"] {
+        let user = world.user(name).await?;
+        world
+            .services
+            .members
+            .set_member_role(first, project, user, Role::Owner)
+            .await?;
+        owners.push(user);
+    }
+    // Every owner leaves at once: one must stay.
+    let leaves = owners.iter().map(|owner| {
+        let (services, owner) = (world.services.clone(), *owner);
+        tokio::spawn(async move {
+            services
+                .members
+                .remove_member(owner, project, owner)
+                .await
+                .map_err(|e| e.class())
+        })
+    });
+    let outcomes: Vec<_> = join_all(leaves)
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 3);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Ok(()) | Err(ErrorClass::Conflict(_))))
+    );
+    let remaining = world
+        .db
+        .scalar(&format!(
+            "SELECT count(*) FROM project_members WHERE project_id = '{project}' AND role = 'owner'"
+        ))
+        .await?;
+    assert_eq!(remaining, 1);
+    Ok(())
+}
+
+crate::contract!(
+    two_hundred_concurrent_creations_get_numbers_1_to_200_and_an_exact_aggregation,
+    two_hundred_concurrent_moves_archives_unarchives_and_deletes_keep_the_aggregation_exact,
+    fifty_concurrent_first_writes_without_an_aggregation_row_never_fail,
+    concurrent_owner_removals_leave_exactly_one_owner,
+);

@@ -1,0 +1,124 @@
+//! Statement counts per operation, asserted against PERFORMANCE.md's budgets (PostgreSQL: ≤ 3
+//! for a creation, move, update or archive, `BEGIN`/`COMMIT` excluded; SQLite ≤ 5; a board page
+//! of 100 tasks ≤ 2 on both) and printed for the report.
+
+use tasklane_domain::services::tasks::{MoveInput, NewTaskInput, TaskListInput, TaskUpdateInput};
+use tasklane_domain::values::StatusCategory;
+use tasklane_store::testing::TestDb;
+use tasklane_store::{Dialect, count_statements};
+
+use crate::World;
+
+async fn statement_counts_stay_within_the_budgets(db: TestDb) -> anyhow::Result<()> {
+    let world = World::new(db);
+    let dialect = world.db.dialect();
+    let owner = world.user("owner").await?;
+    let assignee = world.user("assignee").await?;
+    let project = world.project(owner, "CNT").await?.project.id;
+    world
+        .services
+        .members
+        .set_member_role(
+            owner,
+            project,
+            assignee,
+            tasklane_domain::values::Role::Editor,
+        )
+        .await?;
+    let done = world.status(owner, project, StatusCategory::Done).await?;
+    let tasks = &world.services.tasks;
+    let inputs = (0..120)
+        .map(|i| NewTaskInput {
+            title: format!("t{i}"),
+            assignee_id: Some(assignee),
+            ..Default::default()
+        })
+        .collect();
+    let batch = tasks.create_batch(owner, project, inputs).await?.tasks;
+
+    let input = NewTaskInput {
+        title: "counted".into(),
+        assignee_id: Some(assignee),
+        ..Default::default()
+    };
+    let (created, create) = count_statements(tasks.create_task(owner, project, input)).await;
+    let task = created?.tasks.remove(0);
+    let change = TaskUpdateInput {
+        title: Some("renamed".into()),
+        ..Default::default()
+    };
+    let (updated, update) = count_statements(tasks.update_task(owner, task.id, change, None)).await;
+    updated?;
+    let to_done = TaskUpdateInput {
+        status_id: Some(done),
+        ..Default::default()
+    };
+    let (updated, update_status) =
+        count_statements(tasks.update_task(owner, task.id, to_done, None)).await;
+    updated?;
+    let between = MoveInput {
+        after_id: Some(batch[0].id),
+        before_id: Some(batch[1].id),
+        ..Default::default()
+    };
+    let (moved, move_between) =
+        count_statements(tasks.move_task(owner, task.id, between, None)).await;
+    moved?;
+    let to_end = MoveInput {
+        status_id: Some(done),
+        ..Default::default()
+    };
+    let (moved, move_to_end) =
+        count_statements(tasks.move_task(owner, batch[2].id, to_end, None)).await;
+    moved?;
+    let (archived, archive) =
+        count_statements(tasks.set_task_archived(owner, batch[3].id, true, None)).await;
+    archived?;
+    let (page, board) = count_statements(tasks.list_tasks(
+        owner,
+        project,
+        TaskListInput {
+            limit: Some(100),
+            ..Default::default()
+        },
+    ))
+    .await;
+    let page = page?;
+    assert_eq!(page.items.len(), 100);
+    assert!(
+        page.items
+            .iter()
+            .all(|t| t.assignee.is_some() && t.reporter.is_some()),
+        "users come with the page"
+    );
+
+    eprintln!(
+        "{dialect:?} statements: create {create}, update {update}, update with status {update_status}, \
+         move between {move_between}, move to end {move_to_end}, archive {archive}, board page of 100 {board}"
+    );
+    let budget = match dialect {
+        Dialect::Postgres => 3,
+        Dialect::Sqlite => 5,
+    };
+    for (what, count) in [
+        ("create", create),
+        ("update", update),
+        ("update with status", update_status),
+        ("move between", move_between),
+        ("move to end", move_to_end),
+        ("archive", archive),
+    ] {
+        assert!(
+            count <= budget,
+            "{what}: {count} statements on {dialect:?}, budget {budget}"
+        );
+        assert!(count >= 1, "{what}: the counter must see the statements");
+    }
+    assert!(board <= 2, "board page: {board} statements");
+    if dialect == Dialect::Postgres {
+        assert_eq!(create, 2, "context read + one data-modifying statement");
+    }
+    Ok(())
+}
+
+crate::contract!(statement_counts_stay_within_the_budgets);

@@ -1,0 +1,201 @@
+//! The store's contract suite: every test runs once against SQLite and once against PostgreSQL,
+//! each in a fresh database (a temp file, a new schema) dropped afterwards. Most tests drive the
+//! store through the domain's services, so the decisions are the real ones; some call the ports
+//! directly to reach the failure cases each port documents.
+
+// Test code: a panic is a failed test with its location, which is what these should report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod aggregation;
+mod concurrency;
+mod counts;
+mod projects;
+mod reads;
+mod schema;
+mod tasks;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use tasklane_domain::aggregation::Counts;
+use tasklane_domain::ids::{ProjectId, StatusId, UserId};
+use tasklane_domain::model::Task;
+use tasklane_domain::ports::{
+    AggregationCache, AggregationRepository, CacheError, NoopBroadcaster, PasswordHasher,
+    SystemClock,
+};
+use tasklane_domain::services::projects::{NewProjectInput, ProjectView};
+use tasklane_domain::services::tasks::NewTaskInput;
+use tasklane_domain::services::users::RegisterInput;
+use tasklane_domain::services::{DomainSettings, Ports, Services};
+use tasklane_domain::values::{Password, StatusCategory};
+use tasklane_store::Store;
+use tasklane_store::testing::TestDb;
+
+/// Runs each listed `async fn(TestDb) -> anyhow::Result<()>` against both databases.
+macro_rules! contract {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name(tasklane_store::testing::TestDb::sqlite().await?).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name(tasklane_store::testing::TestDb::postgres().await?).await
+                }
+            )+
+        }
+    };
+}
+pub(crate) use contract;
+
+/// A hasher that does not hash: these tests are about storage.
+#[derive(Debug)]
+struct PlainHasher;
+
+#[async_trait]
+impl PasswordHasher for PlainHasher {
+    async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+        Ok(format!("plain:{}", password.expose()))
+    }
+
+    async fn verify(&self, password: &Password, phc: Option<String>) -> bool {
+        phc.is_some_and(|h| h == format!("plain:{}", password.expose()))
+    }
+}
+
+/// A cache that never holds anything, so every bootstrap recounts.
+#[derive(Debug)]
+struct NoCache;
+
+#[async_trait]
+impl AggregationCache for NoCache {
+    async fn get_bootstrap(&self, _: ProjectId) -> Result<Option<Counts>, CacheError> {
+        Ok(None)
+    }
+
+    async fn put_bootstrap(&self, _: ProjectId, _: Counts, _: Duration) -> Result<(), CacheError> {
+        Ok(())
+    }
+
+    async fn delete_bootstrap(&self, _: ProjectId) -> Result<(), CacheError> {
+        Ok(())
+    }
+}
+
+/// A database with the domain's services on top of it.
+pub(crate) struct World {
+    pub db: TestDb,
+    pub services: Services,
+}
+
+impl World {
+    pub(crate) fn new(db: TestDb) -> World {
+        let store = Arc::new(db.store.clone());
+        let ports = Ports {
+            users: store.clone(),
+            projects: store.clone(),
+            tasks: store.clone(),
+            aggregations: store,
+            cache: Arc::new(NoCache),
+            broadcaster: Arc::new(NoopBroadcaster),
+            clock: Arc::new(SystemClock),
+            passwords: Arc::new(PlainHasher),
+        };
+        World {
+            db,
+            services: Services::new(ports, DomainSettings::default()),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.db.store
+    }
+
+    pub(crate) async fn user(&self, name: &str) -> anyhow::Result<UserId> {
+        let input = RegisterInput {
+            email: format!("{name}@example.com"),
+            password: "correct horse".into(),
+            display_name: name.into(),
+        };
+        Ok(self.services.users.register(input).await?.summary.id)
+    }
+
+    pub(crate) async fn project(&self, owner: UserId, key: &str) -> anyhow::Result<ProjectView> {
+        let input = NewProjectInput {
+            key: key.into(),
+            name: format!("Project {key}"),
+            description: None,
+        };
+        Ok(self.services.projects.create_project(owner, input).await?)
+    }
+
+    pub(crate) async fn task(
+        &self,
+        actor: UserId,
+        project: ProjectId,
+        title: &str,
+    ) -> anyhow::Result<Task> {
+        let input = NewTaskInput {
+            title: title.into(),
+            ..NewTaskInput::default()
+        };
+        self.create(actor, project, input).await
+    }
+
+    pub(crate) async fn create(
+        &self,
+        actor: UserId,
+        project: ProjectId,
+        input: NewTaskInput,
+    ) -> anyhow::Result<Task> {
+        let mut created = self
+            .services
+            .tasks
+            .create_task(actor, project, input)
+            .await?;
+        Ok(created.tasks.remove(0))
+    }
+
+    /// The project's first status of `category`.
+    pub(crate) async fn status(
+        &self,
+        actor: UserId,
+        project: ProjectId,
+        category: StatusCategory,
+    ) -> anyhow::Result<StatusId> {
+        let statuses = self.services.statuses.list_statuses(actor, project).await?;
+        statuses
+            .iter()
+            .find(|s| s.category == category)
+            .map(|s| s.id)
+            .context("no such status")
+    }
+
+    /// The stored aggregation and a fresh recount.
+    pub(crate) async fn counts(&self, project: ProjectId) -> anyhow::Result<(Counts, Counts)> {
+        let stored = self
+            .store()
+            .get_aggregation(project)
+            .await?
+            .map(|a| a.counts)
+            .unwrap_or_default();
+        Ok((stored, self.store().recount(project).await?))
+    }
+
+    /// Asserts that the stored aggregation equals a recount.
+    pub(crate) async fn assert_exact(&self, project: ProjectId) -> anyhow::Result<Counts> {
+        let (stored, recount) = self.counts(project).await?;
+        assert_eq!(stored, recount, "aggregation drifted from the recount");
+        Ok(stored)
+    }
+}

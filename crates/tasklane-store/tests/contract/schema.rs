@@ -1,0 +1,92 @@
+//! The schema itself: migrations go down and up again, and the constraints hold the rules in the
+//! database too (non-negative counters, a task's status from its own project, byte-ordered ranks).
+
+use tasklane_store::testing::TestDb;
+
+use crate::World;
+
+async fn migrations_go_down_and_up_again(db: TestDb) -> anyhow::Result<()> {
+    let (applied, pending) = db.store.migration_status().await?;
+    assert_eq!((applied.len(), pending.len()), (1, 0));
+    db.store.migrate_down().await?;
+    let (applied, pending) = db.store.migration_status().await?;
+    assert_eq!((applied.len(), pending.len()), (0, 1));
+    assert!(
+        db.execute("SELECT count(*) FROM tasks").await.is_err(),
+        "tables dropped"
+    );
+    db.store.migrate_up().await?;
+    assert_eq!(db.scalar("SELECT count(*) FROM tasks").await?, 0);
+    Ok(())
+}
+
+async fn constraints_refuse_negative_counters_foreign_statuses_and_order_ranks_by_bytes(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let world = World::new(db);
+    let owner = world.user("owner").await?;
+    let web = world.project(owner, "WEB").await?.project.id;
+    let app = world.project(owner, "APP").await?.project.id;
+    world.task(owner, web, "t").await?;
+
+    let negative = world
+        .db
+        .execute("UPDATE project_aggregations SET todo = todo - 5")
+        .await;
+    assert!(negative.is_err(), "counters are never negative");
+
+    let foreign_status = world.services.statuses.list_statuses(owner, app).await?[0].id;
+    let moved = world
+        .db
+        .execute(&format!(
+            "UPDATE tasks SET status_id = '{foreign_status}' WHERE project_id = '{web}'"
+        ))
+        .await;
+    assert!(
+        moved.is_err(),
+        "a task's status belongs to the task's project"
+    );
+
+    let duplicate = world
+        .db
+        .execute(&format!(
+            "UPDATE tasks SET number = 1 WHERE project_id = '{web}'"
+        ))
+        .await;
+    assert!(duplicate.is_ok(), "setting the same number is not a clash");
+    world.task(owner, web, "u").await?;
+    let clash = world
+        .db
+        .execute(&format!(
+            "UPDATE tasks SET number = 1 WHERE project_id = '{web}'"
+        ))
+        .await;
+    assert!(clash.is_err(), "numbers are unique per project");
+
+    // `Z` (0x5A) sorts before `a` (0x61) byte-wise, whatever the database's collation.
+    world
+        .db
+        .execute(&format!(
+            "UPDATE tasks SET rank = 'Zz' WHERE project_id = '{web}' AND number = 1"
+        ))
+        .await?;
+    world
+        .db
+        .execute(&format!(
+            "UPDATE tasks SET rank = 'a0' WHERE project_id = '{web}' AND number = 2"
+        ))
+        .await?;
+    let first = world
+        .db
+        .scalar(&format!(
+            "SELECT number FROM tasks WHERE project_id = '{web}' ORDER BY rank LIMIT 1"
+        ))
+        .await?;
+    assert_eq!(first, 1);
+    Ok(())
+}
+
+crate::contract!(
+    migrations_go_down_and_up_again,
+    constraints_refuse_negative_counters_foreign_statuses_and_order_ranks_by_bytes,
+);
