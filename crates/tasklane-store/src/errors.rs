@@ -153,3 +153,34 @@ pub(crate) fn violates(error: &DbErr, constraint: Constraint) -> bool {
         None => e.message().contains(sqlite),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, sqlx};
+    use tasklane_domain::errors::{Classify, ErrorClass};
+
+    use super::*;
+
+    #[test]
+    fn pool_timeouts_and_lost_connections_are_unavailable_and_the_rest_internal() {
+        let unavailable = [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+            DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(
+                sqlx::Error::PoolTimedOut,
+            ))),
+            DbErr::Exec(RuntimeErr::SqlxError(std::sync::Arc::new(sqlx::Error::Io(
+                std::io::Error::other("reset"),
+            )))),
+        ];
+        for error in unavailable {
+            assert_eq!(repo_error(error).class(), ErrorClass::Unavailable);
+        }
+        let internal = repo_error(DbErr::Custom("bug".into()));
+        assert_eq!(internal.class(), ErrorClass::Internal);
+        assert!(
+            !internal.to_string().contains("bug"),
+            "the cause is a source, not the message"
+        );
+    }
+}
