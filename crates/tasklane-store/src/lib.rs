@@ -13,6 +13,7 @@
 //! embedded default is safe under concurrent requests; reads use their own small pool.
 
 mod aggregation;
+mod auth;
 mod convert;
 mod counter;
 mod db;

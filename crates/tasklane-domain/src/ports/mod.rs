@@ -1,6 +1,6 @@
 //! Ports: the traits adapters implement. Repositories for users, projects (with members and
-//! statuses), tasks and the aggregation; the aggregation bootstrap cache; the event broadcaster;
-//! the clock; the password hasher.
+//! statuses), tasks and the aggregation; refresh tokens and idempotency keys; the aggregation
+//! bootstrap cache; the event broadcaster; the clock; the password hasher.
 //!
 //! # How a transaction crosses the boundary
 //! Every write is one store method that runs one whole transaction. Where the change depends on
@@ -13,6 +13,7 @@
 //! data-modifying statement for a task creation).
 
 mod aggregation;
+mod auth;
 mod broadcast;
 mod cache;
 mod clock;
@@ -22,6 +23,10 @@ mod tasks;
 mod users;
 
 pub use aggregation::{AggregationRepair, AggregationRepository, InsertAggregationError};
+pub use auth::{
+    IdempotencyRepository, IdempotencyRequest, IdempotencyStart, NewRefreshToken,
+    RefreshTokenRepository, Rotation,
+};
 pub use broadcast::{BroadcastError, EventBroadcaster, NoopBroadcaster};
 pub use cache::{AggregationCache, CacheError, bootstrap_key};
 pub use clock::{Clock, SystemClock};
@@ -42,6 +47,8 @@ pub use users::{CreateUserStoreError, NewUser, UserRepository};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use aggregation::MockAggregationRepository;
+#[cfg(any(test, feature = "mocks"))]
+pub use auth::{MockIdempotencyRepository, MockRefreshTokenRepository};
 #[cfg(any(test, feature = "mocks"))]
 pub use broadcast::MockEventBroadcaster;
 #[cfg(any(test, feature = "mocks"))]

@@ -12,6 +12,7 @@ mod counts;
 mod projects;
 mod reads;
 mod schema;
+mod sessions;
 mod tasks;
 mod users;
 
