@@ -1,29 +1,270 @@
-//! End-to-end test support: boots the real server on an ephemeral port over a fresh database
-//! (a SQLite file or a PostgreSQL schema per test, from `tasklane_store::testing`).
+//! End-to-end test support: boots the real server (the same `run` and `AppState` as the binary)
+//! on an ephemeral port over a fresh database — a SQLite file or a PostgreSQL schema per test —
+//! and drives it over real HTTP.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
+use anyhow::Context;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tasklane_cache::{Caches, MemoryCache};
+use tasklane_domain::ports::NoopBroadcaster;
+use tasklane_server::settings::{JwtSecret, Settings};
+use tasklane_server::{AppState, run};
 use tasklane_store::testing::TestDb;
 
-/// A running server for one test, and its database (dropped with it).
+/// A running server for one test, its database (dropped with it), and an HTTP client.
 #[derive(Debug)]
 pub struct TestApp {
     /// Where it listens.
     pub address: SocketAddr,
     /// Its database.
     pub db: TestDb,
+    /// A client without cookies or redirects.
+    pub client: reqwest::Client,
+}
+
+/// An answer: status, headers and the JSON body (or `Null`).
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub body: Value,
+}
+
+impl Answer {
+    /// The header's text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `body[field]` as text.
+    pub fn text(&self, field: &str) -> String {
+        self.body[field].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// A registered user with a live session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The user's id.
+    pub id: String,
+    /// Their access token.
+    pub token: String,
+    /// Their refresh token.
+    pub refresh: String,
 }
 
 /// Starts the server on `127.0.0.1:0` over `db`, in the background.
 ///
 /// # Errors
-/// When no port can be bound.
+/// When no port can be bound or the state cannot be built.
 pub fn spawn_app(db: TestDb) -> anyhow::Result<TestApp> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let address = listener.local_addr()?;
-    let state = tasklane_server::AppState {
-        store: db.store.clone(),
+    let secret = JwtSecret(b"test secret, at least thirty-two bytes long".to_vec());
+    let caches = Caches::new(Arc::new(MemoryCache::default()));
+    let state = AppState::new(
+        db.store.clone(),
+        caches,
+        Arc::new(NoopBroadcaster),
+        &Settings::default(),
+        &secret,
+    )?;
+    tokio::spawn(run(listener, state)?);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    Ok(TestApp {
+        address,
+        db,
+        client,
+    })
+}
+
+impl TestApp {
+    /// The URL of `path` (`/api/v1/...` or `/healthz`).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Sends `method path` with an optional bearer token and JSON body.
+    ///
+    /// # Errors
+    /// When the request cannot be sent.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<Answer> {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    /// As [`TestApp::call`], with extra headers.
+    ///
+    /// # Errors
+    /// When the request cannot be sent.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Answer> {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("sending {path}"))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await?;
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// `GET` with a token.
+    ///
+    /// # Errors
+    /// When the request cannot be sent.
+    pub async fn get(&self, path: &str, token: &str) -> anyhow::Result<Answer> {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    /// `POST` JSON with a token.
+    ///
+    /// # Errors
+    /// When the request cannot be sent.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Answer> {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Registers `name` (`name@example.com`, password `correct horse`) and returns the session.
+    ///
+    /// # Errors
+    /// When registration does not answer 201.
+    pub async fn register(&self, name: &str) -> anyhow::Result<Session> {
+        let body = json!({"email": format!("{name}@example.com"), "password": "correct horse", "display_name": name});
+        let answer = self
+            .call(Method::POST, "/api/v1/auth/register", None, Some(body))
+            .await?;
+        anyhow::ensure!(
+            answer.status == StatusCode::CREATED,
+            "register {name}: {answer:?}"
+        );
+        Ok(Session {
+            id: answer.body["user"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            token: answer.text("access_token"),
+            refresh: answer.text("refresh_token"),
+        })
+    }
+
+    /// Creates a project keyed `key` as `owner` and returns its id.
+    ///
+    /// # Errors
+    /// When creation does not answer 201.
+    pub async fn project(&self, owner: &Session, key: &str) -> anyhow::Result<String> {
+        let answer = self
+            .post(
+                "/api/v1/projects",
+                &owner.token,
+                json!({"key": key, "name": format!("Project {key}")}),
+            )
+            .await?;
+        anyhow::ensure!(
+            answer.status == StatusCode::CREATED,
+            "project {key}: {answer:?}"
+        );
+        Ok(answer.text("id"))
+    }
+
+    /// Creates a task titled `title` in `project` and returns its JSON.
+    ///
+    /// # Errors
+    /// When creation does not answer 201.
+    pub async fn task(&self, actor: &Session, project: &str, title: &str) -> anyhow::Result<Value> {
+        let answer = self
+            .post(
+                &format!("/api/v1/projects/{project}/tasks"),
+                &actor.token,
+                json!({"title": title}),
+            )
+            .await?;
+        anyhow::ensure!(
+            answer.status == StatusCode::CREATED,
+            "task {title}: {answer:?}"
+        );
+        Ok(answer.body)
+    }
+
+    /// Gives `user` `role` in `project`, as `owner`.
+    ///
+    /// # Errors
+    /// When the call does not answer 200.
+    pub async fn member(
+        &self,
+        owner: &Session,
+        project: &str,
+        user: &Session,
+        role: &str,
+    ) -> anyhow::Result<()> {
+        let path = format!("/api/v1/projects/{project}/members/{}", user.id);
+        let answer = self
+            .call(
+                Method::PUT,
+                &path,
+                Some(&owner.token),
+                Some(json!({"role": role})),
+            )
+            .await?;
+        anyhow::ensure!(answer.status == StatusCode::OK, "member: {answer:?}");
+        Ok(())
+    }
+}
+
+/// Runs each listed `async fn(TestApp) -> anyhow::Result<()>` on a server over SQLite and over
+/// PostgreSQL.
+#[macro_export]
+macro_rules! both_databases {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name($crate::spawn_app(tasklane_store::testing::TestDb::sqlite().await?)?).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name($crate::spawn_app(tasklane_store::testing::TestDb::postgres().await?)?).await
+                }
+            )+
+        }
     };
-    tokio::spawn(tasklane_server::run(listener, state)?);
-    Ok(TestApp { address, db })
 }

@@ -43,6 +43,11 @@ pub trait RawCache: Send + Sync + std::fmt::Debug {
     fn is_available(&self) -> bool {
         true
     }
+
+    /// Whether this backend is Redis (shared between instances), as `/readyz` reports it.
+    fn is_redis(&self) -> bool {
+        false
+    }
 }
 
 /// A cache that keeps nothing: every read misses.

@@ -62,6 +62,11 @@ impl Caches {
         self.raw.is_available()
     }
 
+    /// Whether the backend is Redis.
+    pub fn is_redis(&self) -> bool {
+        self.raw.is_redis()
+    }
+
     /// Stores a single-use ticket for `ttl`, holding `value` (the user it was issued to).
     ///
     /// # Errors

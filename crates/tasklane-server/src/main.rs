@@ -3,56 +3,83 @@
 //! ```text
 //! tasklane [serve]                  migrate, then serve (the default)
 //! tasklane migrate up|down|status   manage the schema
+//! tasklane recount [PROJECT_ID]     repair one project's aggregation, or every project's
 //! tasklane --help
 //! ```
 //!
-//! `TASKLANE_DATABASE_URL` picks the database (default `sqlite://data/tasklane.db`);
-//! `TASKLANE_BIND` the address (default `127.0.0.1:8080`).
+//! Configuration comes from `TASKLANE_*` environment variables (see README.md); with none set
+//! the server runs on SQLite in `./data/` with an in-process cache and broadcaster.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use tasklane_cache::{Caches, MemoryCache};
+use tasklane_domain::ids::ProjectId;
+use tasklane_domain::ports::{AggregationRepository, NoopBroadcaster};
+use tasklane_server::settings::{LogFormat, Settings};
+use tasklane_server::{AppState, run};
 use tasklane_store::{Store, StoreOptions};
 
-const DEFAULT_BIND: &str = "127.0.0.1:8080";
-const DEFAULT_DATABASE: &str = "sqlite://data/tasklane.db";
-const USAGE: &str = "usage: tasklane [serve] | tasklane migrate up|down|status\n\n\
-    environment: TASKLANE_DATABASE_URL (default sqlite://data/tasklane.db), TASKLANE_BIND (default 127.0.0.1:8080)";
+const USAGE: &str = "\
+usage: tasklane [COMMAND]
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match args.as_slice() {
-        [] | ["serve"] => serve().await,
-        ["migrate", direction] => migrate(direction).await,
-        ["--help" | "-h" | "help"] => {
-            eprintln!("{USAGE}");
-            Ok(())
-        }
-        _ => bail!("{USAGE}"),
+commands:
+  serve                   apply pending migrations, then serve the API (the default)
+  migrate up|down|status  apply, roll back (the last) or list the migrations
+  recount [PROJECT_ID]    recount and repair one project's aggregation, or every project's
+  help                    this text
+
+configuration (environment):
+  TASKLANE_BIND, TASKLANE_DATABASE_URL, TASKLANE_REDIS_URL, TASKLANE_DATA_DIR,
+  TASKLANE_JWT_SECRET, TASKLANE_ACCESS_TOKEN_TTL_SECS, TASKLANE_REFRESH_TOKEN_TTL_SECS,
+  TASKLANE_DERIVATION_POLICY, TASKLANE_ARCHIVE_AFTER_DAYS, TASKLANE_ARCHIVE_INTERVAL_SECS,
+  TASKLANE_DB_MAX_CONNECTIONS, TASKLANE_LOG_FORMAT (see README.md)";
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
     }
 }
 
-async fn store() -> anyhow::Result<Store> {
-    let url =
-        std::env::var("TASKLANE_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE.to_owned());
-    Store::connect(&url, &StoreOptions::default()).await
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if matches!(args.as_slice(), ["help" | "--help" | "-h"]) {
+        eprintln!("{USAGE}");
+        return Ok(());
+    }
+    let settings = Settings::from_env()?;
+    init_logging(settings.log_format);
+    match args.as_slice() {
+        [] | ["serve"] => serve(settings).await,
+        ["migrate", direction] => migrate(&settings, direction).await,
+        ["recount"] => recount(&settings, None).await,
+        ["recount", project] => recount(&settings, Some(project.parse()?)).await,
+        _ => bail!("unknown command\n\n{USAGE}"),
+    }
 }
 
-async fn migrate(direction: &str) -> anyhow::Result<()> {
-    let store = store().await?;
+async fn store(settings: &Settings) -> anyhow::Result<Store> {
+    let options = StoreOptions {
+        max_connections: settings.db_max_connections,
+        ..StoreOptions::default()
+    };
+    Store::connect(&settings.database_url, &options).await
+}
+
+async fn migrate(settings: &Settings, direction: &str) -> anyhow::Result<()> {
+    let store = store(settings).await?;
     match direction {
         "up" => store.migrate_up().await?,
         "down" => store.migrate_down().await?,
         "status" => {}
-        other => bail!("unknown migrate direction {other:?}\n{USAGE}"),
+        other => bail!("unknown migrate direction {other:?}\n\n{USAGE}"),
     }
     let (applied, pending) = store.migration_status().await?;
     for name in applied {
@@ -64,13 +91,61 @@ async fn migrate(direction: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve() -> anyhow::Result<()> {
-    let store = store().await?;
-    store.migrate_up().await?;
-    let bind = std::env::var("TASKLANE_BIND").unwrap_or_else(|_| DEFAULT_BIND.to_owned());
-    let listener = TcpListener::bind(&bind).with_context(|| format!("cannot bind {bind}"))?;
-    let address = listener.local_addr()?;
-    tracing::info!(%address, dialect = ?store.dialect(), "tasklane listening; try http://{address}/healthz");
-    tasklane_server::run(listener, tasklane_server::AppState { store })?.await?;
+async fn recount(settings: &Settings, project: Option<ProjectId>) -> anyhow::Result<()> {
+    let store = store(settings).await?;
+    let projects = match project {
+        Some(id) => vec![id],
+        None => store.project_ids().await?,
+    };
+    for id in projects {
+        let repair = store.repair_aggregation(id, chrono::Utc::now()).await?;
+        let drift = repair.before != Some(repair.after.counts);
+        tracing::info!(project = %id, ?repair.before, after = ?repair.after.counts, drift, "recounted");
+    }
     Ok(())
+}
+
+async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+    let secret = settings.resolve_jwt_secret()?;
+    let store = store(&settings).await?;
+    store.migrate_up().await?;
+    if settings.redis_url.is_some() {
+        tracing::warn!(
+            "TASKLANE_REDIS_URL is set but Redis support arrives with issue 5; using the in-process cache"
+        );
+    }
+    let caches = Caches::new(Arc::new(MemoryCache::default()));
+    let state = AppState::new(
+        store.clone(),
+        caches,
+        Arc::new(NoopBroadcaster),
+        &settings,
+        &secret,
+    )?;
+
+    let job_state = state.clone();
+    let interval = settings.archive_interval;
+    let job = tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        loop {
+            ticks.tick().await;
+            match job_state.services.tasks.archive_done_tasks().await {
+                Ok(0) => {}
+                Ok(archived) => tracing::info!(archived, "auto-archived done tasks"),
+                Err(error) => {
+                    tracing::warn!(error = %error, "auto-archive failed; retrying next round")
+                }
+            }
+        }
+    });
+
+    let listener = TcpListener::bind(&settings.bind)
+        .with_context(|| format!("cannot bind {}", settings.bind))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, database = ?store.dialect(), "tasklane listening on http://{address} (API /api/v1, docs /docs)");
+    let served = run(listener, state)?.await;
+    job.abort();
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(served?)
 }

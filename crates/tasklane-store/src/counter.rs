@@ -30,7 +30,7 @@ pub const STATEMENTS_PER_REQUEST: &str = "tasklane_db_statements_per_request";
 
 /// Runs `work` as one unit of work of `route`: counts its statements, records them in the
 /// [`STATEMENTS_PER_REQUEST`] histogram, and returns its output with the count.
-pub async fn record_statements<F: Future>(route: &'static str, work: F) -> (F::Output, u32) {
+pub async fn record_statements<F: Future>(route: String, work: F) -> (F::Output, u32) {
     let (output, statements) = count_statements(work).await;
     metrics::histogram!(STATEMENTS_PER_REQUEST, "route" => route).record(f64::from(statements));
     (output, statements)

@@ -34,6 +34,7 @@ use sea_orm::sqlx::sqlite::{
 };
 use sea_orm::{DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
 use tasklane_domain::errors::RepoError;
+use tasklane_domain::ids::ProjectId;
 use tasklane_migrations::{Migrator, MigratorTrait};
 
 pub use counter::{STATEMENTS_PER_REQUEST, count_statements, record_statements};
@@ -180,6 +181,32 @@ impl Store {
         tasklane_migrations::status(&self.writer)
             .await
             .context("cannot read migrations")
+    }
+
+    /// Every project's id (for the recount of all projects).
+    ///
+    /// # Errors
+    /// [`RepoError`] when the store fails.
+    pub async fn project_ids(&self) -> Result<Vec<ProjectId>, RepoError> {
+        let d = self.dialect;
+        let rows = db::all(
+            &self.reader,
+            d.stmt("SELECT id FROM projects ORDER BY id", vec![]),
+        )
+        .await
+        .map_err(errors::repo_error)?;
+        rows.iter()
+            .map(|row| d.row(row).id("id").map(ProjectId::from_uuid))
+            .collect::<Result<_, _>>()
+            .map_err(errors::repo_error)
+    }
+
+    /// Closes the connection pools (at shutdown).
+    pub async fn close(&self) {
+        let _ = self.writer.clone().close().await;
+        if self.dialect == Dialect::Sqlite {
+            let _ = self.reader.clone().close().await;
+        }
     }
 
     /// Whether the database answers.

@@ -1,0 +1,194 @@
+//! `/auth/*` and `/me`: registration, login, refresh with rotation, logout, WebSocket tickets.
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use tasklane_domain::model::User;
+use tasklane_domain::ports::{NewRefreshToken, RefreshTokenRepository, Rotation};
+use tasklane_domain::services::users::RegisterInput;
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
+use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, SessionDto, TicketDto, UserDto};
+use crate::error::{ApiError, Problem};
+use crate::handlers::no_content;
+use crate::state::AppState;
+
+/// How long a WebSocket ticket lives.
+const TICKET_TTL: Duration = Duration::from_secs(30);
+
+/// The session answer: a new access token for `user`, and `refresh_token`.
+fn session_body(
+    state: &AppState,
+    user: &User,
+    refresh_token: String,
+) -> Result<SessionDto, ApiError> {
+    Ok(SessionDto {
+        user: UserDto::from(user),
+        access_token: state
+            .access_tokens
+            .issue(user.summary.id, state.clock.now())
+            .map_err(ApiError::internal)?,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: state.access_tokens.ttl_secs(),
+    })
+}
+
+fn refresh_expiry(state: &AppState) -> chrono::DateTime<chrono::Utc> {
+    state.clock.now()
+        + chrono::Duration::from_std(state.refresh_ttl).unwrap_or(chrono::Duration::days(30))
+}
+
+/// A new session for `user`: its refresh token starts a new family.
+async fn new_session(state: &AppState, user: &User) -> Result<SessionDto, ApiError> {
+    let refresh_token = new_refresh_token().map_err(ApiError::internal)?;
+    state
+        .store
+        .store_refresh_token(NewRefreshToken {
+            id: Uuid::new_v4(),
+            user_id: user.summary.id,
+            family_id: Uuid::new_v4(),
+            token_hash: hash_refresh_token(&refresh_token),
+            expires_at: refresh_expiry(state),
+            created_at: state.clock.now(),
+        })
+        .await?;
+    session_body(state, user, refresh_token)
+}
+
+/// Creates an account and its first session.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, body = SessionDto),
+        (status = 409, description = "`email_taken`", body = Problem),
+        (status = 422, description = "`validation_failed`", body = Problem),
+    )
+)]
+#[post("/auth/register")]
+pub async fn register(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.auth_limiter.check(&request)?;
+    let body = body.into_inner();
+    let input = RegisterInput {
+        email: body.email,
+        password: body.password,
+        display_name: body.display_name,
+    };
+    let user = state.services.users.register(input).await?;
+    Ok(HttpResponse::Created().json(new_session(&state, &user).await?))
+}
+
+/// Starts a session. Unknown email and wrong password get the same answer in similar time.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = SessionDto),
+        (status = 401, description = "`unauthenticated`", body = Problem),
+        (status = 429, description = "`rate_limited`", body = Problem),
+    )
+)]
+#[post("/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.auth_limiter.check(&request)?;
+    let user = state
+        .services
+        .users
+        .login(&body.email, &body.password)
+        .await?;
+    Ok(HttpResponse::Ok().json(new_session(&state, &user).await?))
+}
+
+/// Exchanges a refresh token for a new pair. The old token stops working; presenting a used
+/// token again ends the whole session.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 200, body = SessionDto), (status = 401, description = "`unauthenticated`", body = Problem))
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.auth_limiter.check(&request)?;
+    let next = new_refresh_token().map_err(ApiError::internal)?;
+    let presented = hash_refresh_token(&body.refresh_token);
+    let rotation = state
+        .store
+        .rotate_refresh_token(
+            presented,
+            Uuid::new_v4(),
+            hash_refresh_token(&next),
+            refresh_expiry(&state),
+            state.clock.now(),
+        )
+        .await?;
+    let Rotation::Rotated { user_id } = rotation else {
+        return Err(ApiError::unauthenticated(
+            "the refresh token is invalid, expired or already used",
+        ));
+    };
+    let user = state.services.users.get_user(user_id).await?;
+    Ok(HttpResponse::Ok().json(session_body(&state, &user, next)?))
+}
+
+/// Ends the session of a refresh token.
+#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 204)))]
+#[post("/auth/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .store
+        .revoke_refresh_family(hash_refresh_token(&body.refresh_token), state.clock.now())
+        .await?;
+    Ok(no_content())
+}
+
+/// A single-use ticket for the WebSocket handshake, valid for 30 seconds.
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 200, body = TicketDto), (status = 401, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/auth/ws-ticket")]
+pub async fn ws_ticket(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse, ApiError> {
+    let ticket = new_refresh_token().map_err(ApiError::internal)?;
+    state
+        .caches
+        .put_ticket(&ticket, &actor.0.to_string(), TICKET_TTL)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("cannot issue a ticket now: {e}"),
+            )
+        })?;
+    Ok(HttpResponse::Ok().json(TicketDto {
+        ticket,
+        expires_in: TICKET_TTL.as_secs(),
+    }))
+}
+
+/// The caller.
+#[utoipa::path(tag = "auth", responses((status = 200, body = UserDto), (status = 401, body = Problem)), security(("bearer" = [])))]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse, ApiError> {
+    let user = state.services.users.get_user(actor.0).await?;
+    Ok(HttpResponse::Ok().json(UserDto::from(&user)))
+}

@@ -1,0 +1,66 @@
+//! `/projects/{id}/members`: list, add or change a role, remove.
+
+use actix_web::{HttpResponse, delete, get, put, web};
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::dto::{MemberDto, SetMemberRequest};
+use crate::error::{ApiError, Problem};
+use crate::handlers::no_content;
+use crate::state::AppState;
+
+/// The project's members, owners first.
+#[utoipa::path(tag = "members", responses((status = 200, body = Vec<MemberDto>), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[get("/projects/{id}/members")]
+pub async fn list(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let members = state
+        .services
+        .members
+        .list_members(actor.0, id.into_inner().into())
+        .await?;
+    Ok(HttpResponse::Ok().json(members.iter().map(MemberDto::from).collect::<Vec<_>>()))
+}
+
+/// Adds a member or changes their role (owners).
+#[utoipa::path(
+    tag = "members",
+    request_body = SetMemberRequest,
+    responses((status = 200, body = MemberDto), (status = 403, body = Problem), (status = 409, description = "the last owner", body = Problem)),
+    security(("bearer" = []))
+)]
+#[put("/projects/{id}/members/{user_id}")]
+pub async fn set(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(Uuid, Uuid)>,
+    body: web::Json<SetMemberRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (project, user) = path.into_inner();
+    let member = state
+        .services
+        .members
+        .set_member_role(actor.0, project.into(), user.into(), body.role.into())
+        .await?;
+    Ok(HttpResponse::Ok().json(MemberDto::from(&member)))
+}
+
+/// Removes a member (owners, or the member themself); 409 for the last owner.
+#[utoipa::path(tag = "members", responses((status = 204), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[delete("/projects/{id}/members/{user_id}")]
+pub async fn remove(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project, user) = path.into_inner();
+    state
+        .services
+        .members
+        .remove_member(actor.0, project.into(), user.into())
+        .await?;
+    Ok(no_content())
+}

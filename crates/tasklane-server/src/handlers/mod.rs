@@ -1,0 +1,86 @@
+//! Request handlers, one module per resource. Each handler parses its input into a DTO, calls
+//! one service operation, and turns the result into a DTO; errors convert through `ApiError`.
+
+pub mod auth;
+pub mod members;
+pub mod ops;
+pub mod projects;
+pub mod statuses;
+pub mod tasks;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::ApiError;
+
+/// Every API route, under `/api/v1`, collected into the OpenAPI document as it is registered.
+pub fn api(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/api/v1")
+            .service(auth::register)
+            .service(auth::login)
+            .service(auth::refresh)
+            .service(auth::logout)
+            .service(auth::ws_ticket)
+            .service(auth::me)
+            .service(projects::create)
+            .service(projects::list)
+            .service(projects::get)
+            .service(projects::update)
+            .service(projects::delete)
+            .service(projects::archive)
+            .service(projects::restore)
+            .service(projects::aggregation)
+            .service(projects::recount)
+            .service(members::list)
+            .service(members::set)
+            .service(members::remove)
+            .service(statuses::list)
+            .service(statuses::create)
+            .service(statuses::update)
+            .service(statuses::delete)
+            .service(tasks::create::create)
+            .service(tasks::create::batch)
+            .service(tasks::read::list)
+            .service(tasks::read::get)
+            .service(tasks::read::by_key)
+            .service(tasks::change::update)
+            .service(tasks::change::move_task)
+            .service(tasks::change::archive)
+            .service(tasks::change::unarchive)
+            .service(tasks::change::delete),
+    );
+}
+
+/// The version in `If-Match` (`"3"`, `W/"3"` or `3`); `None` when absent or `*`.
+///
+/// # Errors
+/// 400 when the header is not a version.
+pub fn if_match(request: &HttpRequest) -> Result<Option<u64>, ApiError> {
+    let Some(value) = request.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("If-Match must be text"))?
+        .trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let bare = text.trim_start_matches("W/").trim_matches('"');
+    bare.parse()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request("If-Match must be a row_version, such as \"3\""))
+}
+
+/// Adds `ETag: "<version>"`.
+pub fn with_etag(mut builder: HttpResponseBuilder, version: u64) -> HttpResponseBuilder {
+    builder.insert_header((header::ETAG, format!("\"{version}\"")));
+    builder
+}
+
+/// 204 No Content.
+pub fn no_content() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}

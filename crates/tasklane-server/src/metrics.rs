@@ -1,0 +1,126 @@
+//! Prometheus metrics: one recorder per process, and the per-request middleware that records
+//! `tasklane_http_request_duration_seconds{method, route, status}` and
+//! `tasklane_db_statements_per_request{route}`, stamps `X-Request-Id` and `X-Db-Statements`, and
+//! logs each 5xx cause once with the request id.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use actix_web::HttpMessage;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing::Instrument;
+
+use crate::error::ApiError;
+
+/// The request duration histogram.
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "tasklane_http_request_duration_seconds";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's Prometheus recorder, installed on first use.
+///
+/// # Errors
+/// When another recorder was installed first.
+pub fn handle() -> anyhow::Result<PrometheusHandle> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets(&[
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ])?
+        .build_recorder();
+    let handle = recorder.handle();
+    match metrics::set_global_recorder(recorder) {
+        Ok(()) => {
+            let _ = HANDLE.set(handle.clone());
+            Ok(handle)
+        }
+        // Another thread won the race: use its handle.
+        Err(_) => HANDLE
+            .get()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("a foreign metrics recorder is installed")),
+    }
+}
+
+/// The request id of this request (set by [`observe`]).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// A client-sent id is kept when it is short and plain; otherwise a new UUID is used.
+fn request_id(request: &ServiceRequest) -> String {
+    request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// The per-request middleware (`middleware::from_fn`).
+///
+/// # Errors
+/// Whatever the inner service returns.
+pub async fn observe(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = request_id(&request);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let method = request.method().to_string();
+    let route = request
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let span = tracing::info_span!("request", request_id = %id, %method, route = %route);
+    let started = Instant::now();
+    let (response, statements) = tasklane_store::record_statements(
+        route.clone(),
+        next.call(request).instrument(span.clone()),
+    )
+    .await;
+    let mut response = response?;
+    // The statements this request sent, for clients and tests that check the budgets.
+    response.headers_mut().insert(
+        HeaderName::from_static("x-db-statements"),
+        HeaderValue::from(statements),
+    );
+    let status = response.status();
+    if status.is_server_error() {
+        let _entered = span.enter();
+        match response
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<ApiError>())
+        {
+            Some(error) => match error.cause() {
+                Some(cause) => {
+                    tracing::error!(status = status.as_u16(), error = ?cause, "request failed")
+                }
+                None => tracing::error!(status = status.as_u16(), %error, "request failed"),
+            },
+            None => tracing::error!(status = status.as_u16(), "request failed"),
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    metrics::histogram!(
+        HTTP_REQUEST_DURATION_SECONDS,
+        "method" => method,
+        "route" => route,
+        "status" => status.as_u16().to_string()
+    )
+    .record(started.elapsed().as_secs_f64());
+    Ok(response)
+}

@@ -1,0 +1,90 @@
+//! What every handler shares: the domain's services and the adapters behind them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tasklane_cache::Caches;
+use tasklane_domain::ports::{Clock, EventBroadcaster, SystemClock};
+use tasklane_domain::services::{DomainSettings, Ports, Services};
+use tasklane_store::Store;
+
+use crate::auth::Argon2Hasher;
+use crate::auth::tokens::AccessTokens;
+use crate::limits::RateLimiter;
+use crate::metrics;
+use crate::settings::{JwtSecret, Settings};
+
+/// The application state, cloned into every worker.
+#[derive(Clone)]
+pub struct AppState {
+    /// The domain's operations.
+    pub services: Services,
+    /// The store (also the refresh-token and idempotency repositories).
+    pub store: Store,
+    /// The typed caches (bootstrap values, WebSocket tickets).
+    pub caches: Caches,
+    /// Access-token keys.
+    pub access_tokens: AccessTokens,
+    /// Refresh-token lifetime.
+    pub refresh_ttl: Duration,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The Prometheus recorder's handle, for `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// The limit on credential attempts per client address.
+    pub auth_limiter: Arc<RateLimiter>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Wires the domain's services to `store`, `caches` and `broadcaster`.
+    ///
+    /// # Errors
+    /// When the password hasher or the token keys cannot be set up.
+    pub fn new(
+        store: Store,
+        caches: Caches,
+        broadcaster: Arc<dyn EventBroadcaster>,
+        settings: &Settings,
+        secret: &JwtSecret,
+    ) -> anyhow::Result<AppState> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let shared = Arc::new(store.clone());
+        let ports = Ports {
+            users: shared.clone(),
+            projects: shared.clone(),
+            tasks: shared.clone(),
+            aggregations: shared,
+            cache: Arc::new(caches.clone()),
+            broadcaster,
+            clock: clock.clone(),
+            passwords: Arc::new(Argon2Hasher::new()?),
+        };
+        let domain = DomainSettings {
+            derivation_policy: settings.derivation_policy,
+            archive_after_days: settings.archive_after_days,
+            ..DomainSettings::default()
+        };
+        Ok(AppState {
+            services: Services::new(ports, domain),
+            store,
+            caches,
+            access_tokens: AccessTokens::new(secret, settings.access_token_ttl)?,
+            refresh_ttl: settings.refresh_token_ttl,
+            clock,
+            metrics: metrics::handle()?,
+            auth_limiter: Arc::new(RateLimiter::new(
+                settings.auth_attempts_per_minute,
+                Duration::from_secs(60),
+            )),
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! The embedded default, as a new user runs it: the real `tasklane` binary with no configuration
+//! but a fresh data directory, driven over HTTP, then stopped with SIGTERM.
+
+// Test code: a panic is a failed test with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn the_embedded_default_starts_from_an_empty_data_directory_serves_and_stops_cleanly()
+-> anyhow::Result<()> {
+    let data = std::env::temp_dir().join(format!(
+        "tasklane-embedded-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tasklane"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TASKLANE_DATA_DIR", &data)
+        .env("TASKLANE_BIND", "127.0.0.1:0")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().unwrap();
+    let (found, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(start) = line.find("http://") {
+                let address: String = line[start..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .collect();
+                let _ = found.send(address);
+            }
+        }
+    });
+    let base = lines.recv_timeout(Duration::from_secs(60))?;
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>| {
+        let mut request = client.request(method, format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+
+    let ready: Value = call(reqwest::Method::GET, "/readyz", None, None)
+        .await?
+        .json()
+        .await?;
+    assert_eq!(ready["database"], "up");
+    let session: Value = call(
+        reqwest::Method::POST,
+        "/api/v1/auth/register",
+        None,
+        Some(
+            json!({"email": "new@example.com", "password": "correct horse", "display_name": "New"}),
+        ),
+    )
+    .await?
+    .json()
+    .await?;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let project: Value = call(
+        reqwest::Method::POST,
+        "/api/v1/projects",
+        Some(&token),
+        Some(json!({"key": "WEB", "name": "Web"})),
+    )
+    .await?
+    .json()
+    .await?;
+    let project_id = project["id"].as_str().unwrap();
+    let task: Value = call(
+        reqwest::Method::POST,
+        &format!("/api/v1/projects/{project_id}/tasks"),
+        Some(&token),
+        Some(json!({"title": "First"})),
+    )
+    .await?
+    .json()
+    .await?;
+    assert_eq!(task["key"], "WEB-1");
+    assert_eq!(
+        project["aggregation"]["total"], 0,
+        "the project as created, before the task"
+    );
+    let docs = call(reqwest::Method::GET, "/docs/", None, None).await?;
+    assert_eq!(docs.status(), 200);
+
+    assert!(
+        data.join("tasklane.db").exists(),
+        "SQLite in the data directory"
+    );
+    assert!(
+        data.join("jwt-secret").exists(),
+        "the generated secret is kept"
+    );
+
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()?;
+    let status = tokio::task::spawn_blocking(move || child.wait()).await??;
+    assert!(
+        status.success(),
+        "graceful shutdown exits cleanly: {status}"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+    Ok(())
+}

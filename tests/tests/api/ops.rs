@@ -1,0 +1,148 @@
+//! Operations: health, readiness, metrics, the OpenAPI document and `/docs`, problem documents
+//! for unknown routes, request ids.
+
+use reqwest::{Method, StatusCode};
+use tasklane_tests::{TestApp, both_databases};
+
+/// Every route of API.md (method and path template under `/api/v1`), and the operations routes.
+const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/auth/register"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/auth/logout"),
+    ("post", "/api/v1/auth/ws-ticket"),
+    ("get", "/api/v1/me"),
+    ("post", "/api/v1/projects"),
+    ("get", "/api/v1/projects"),
+    ("get", "/api/v1/projects/{id}"),
+    ("patch", "/api/v1/projects/{id}"),
+    ("delete", "/api/v1/projects/{id}"),
+    ("post", "/api/v1/projects/{id}/archive"),
+    ("post", "/api/v1/projects/{id}/restore"),
+    ("get", "/api/v1/projects/{id}/aggregation"),
+    ("post", "/api/v1/projects/{id}/aggregation/recount"),
+    ("get", "/api/v1/projects/{id}/members"),
+    ("put", "/api/v1/projects/{id}/members/{user_id}"),
+    ("delete", "/api/v1/projects/{id}/members/{user_id}"),
+    ("get", "/api/v1/projects/{id}/statuses"),
+    ("post", "/api/v1/projects/{id}/statuses"),
+    ("patch", "/api/v1/statuses/{id}"),
+    ("delete", "/api/v1/statuses/{id}"),
+    ("post", "/api/v1/projects/{id}/tasks"),
+    ("post", "/api/v1/projects/{id}/tasks/batch"),
+    ("get", "/api/v1/projects/{id}/tasks"),
+    ("get", "/api/v1/tasks/{id}"),
+    ("get", "/api/v1/projects/{id}/tasks/by-key/{key}"),
+    ("patch", "/api/v1/tasks/{id}"),
+    ("post", "/api/v1/tasks/{id}/move"),
+    ("post", "/api/v1/tasks/{id}/archive"),
+    ("post", "/api/v1/tasks/{id}/unarchive"),
+    ("delete", "/api/v1/tasks/{id}"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+];
+
+async fn every_api_route_is_in_the_openapi_document_and_docs_are_served(
+    app: TestApp,
+) -> anyhow::Result<()> {
+    let answer = app
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await?;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = answer.body["paths"].as_object().unwrap();
+    for (method, path) in ROUTES {
+        let item = paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} missing from the OpenAPI document"));
+        assert!(
+            item.get(*method).is_some(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+    }
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(
+        documented,
+        ROUTES.len(),
+        "no undocumented extras, no missing routes"
+    );
+
+    let docs = app.call(Method::GET, "/docs/", None, None).await?;
+    assert_eq!(docs.status, StatusCode::OK);
+    let redirect = app.call(Method::GET, "/docs", None, None).await?;
+    assert!(redirect.status.is_redirection());
+    let bundle = app
+        .client
+        .get(app.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await?;
+    assert_eq!(
+        bundle.status(),
+        StatusCode::OK,
+        "assets are embedded, not fetched from a CDN"
+    );
+    Ok(())
+}
+
+async fn health_readiness_metrics_request_ids_and_unknown_routes(
+    app: TestApp,
+) -> anyhow::Result<()> {
+    let health = app.call(Method::GET, "/healthz", None, None).await?;
+    assert_eq!(
+        (health.status, health.text("status").as_str()),
+        (StatusCode::OK, "ok")
+    );
+    let ready = app.call(Method::GET, "/readyz", None, None).await?;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.text("database"), "up");
+    assert!(
+        ready
+            .header("x-request-id")
+            .is_some_and(|id| !id.is_empty())
+    );
+    let echoed = app
+        .call_with(
+            Method::GET,
+            "/healthz",
+            None,
+            None,
+            &[("x-request-id", "abc-123")],
+        )
+        .await?;
+    assert_eq!(echoed.header("x-request-id"), Some("abc-123"));
+
+    let missing = app
+        .call(Method::GET, "/api/v1/nothing-here", None, None)
+        .await?;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        missing.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(missing.text("code"), "not_found");
+
+    let owner = app.register("metrics").await?;
+    let project = app.project(&owner, "MET").await?;
+    app.task(&owner, &project, "counted").await?;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    for name in [
+        "tasklane_http_request_duration_seconds",
+        "tasklane_db_statements_per_request",
+        "tasklane_task_creation_duration_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    Ok(())
+}
+
+both_databases!(
+    every_api_route_is_in_the_openapi_document_and_docs_are_served,
+    health_readiness_metrics_request_ids_and_unknown_routes,
+);
