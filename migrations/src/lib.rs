@@ -4,6 +4,7 @@
 //! in the task's own project (composite foreign keys), counters that cannot go negative.
 
 mod m20261129_000001_initial;
+mod m20261129_000002_task_versions;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -15,7 +16,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261129_000001_initial::Migration)]
+        vec![
+            Box::new(m20261129_000001_initial::Migration),
+            Box::new(m20261129_000002_task_versions::Migration),
+        ]
     }
 }
 

@@ -2,6 +2,8 @@
 //! on an ephemeral port over a fresh database — a SQLite file or a PostgreSQL schema per test —
 //! and drives it over real HTTP.
 
+pub mod redis;
+
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
@@ -64,10 +66,17 @@ pub struct Session {
 /// # Errors
 /// When no port can be bound or the state cannot be built.
 pub fn spawn_app(db: TestDb) -> anyhow::Result<TestApp> {
+    spawn_app_with(db, Caches::new(Arc::new(MemoryCache::default())))
+}
+
+/// As [`spawn_app`], with the given caches (Redis, for the degradation tests).
+///
+/// # Errors
+/// When no port can be bound or the state cannot be built.
+pub fn spawn_app_with(db: TestDb, caches: Caches) -> anyhow::Result<TestApp> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let address = listener.local_addr()?;
     let secret = JwtSecret(b"test secret, at least thirty-two bytes long".to_vec());
-    let caches = Caches::new(Arc::new(MemoryCache::default()));
     let state = AppState::new(
         db.store.clone(),
         caches,
@@ -141,6 +150,20 @@ impl TestApp {
             headers,
             body,
         })
+    }
+
+    /// The `/metrics` text.
+    ///
+    /// # Errors
+    /// When the request fails.
+    pub async fn metrics(&self) -> anyhow::Result<Metrics> {
+        let response = self.client.get(self.url("/metrics")).send().await?;
+        anyhow::ensure!(
+            response.status() == StatusCode::OK,
+            "/metrics answered {}",
+            response.status()
+        );
+        Ok(Metrics(response.text().await?))
     }
 
     /// `GET` with a token.
@@ -242,6 +265,52 @@ impl TestApp {
             .await?;
         anyhow::ensure!(answer.status == StatusCode::OK, "member: {answer:?}");
         Ok(())
+    }
+}
+
+/// A `/metrics` scrape in Prometheus text format.
+#[derive(Debug, Clone)]
+pub struct Metrics(pub String);
+
+impl Metrics {
+    /// The value of one series, named as it appears on the page, e.g.
+    /// `tasklane_agg_bootstrap_cache_total{result="hit"}` or `tasklane_redis_up`.
+    pub fn value(&self, series: &str) -> Option<f64> {
+        self.0.lines().find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok()).flatten()
+        })
+    }
+
+    /// Whether any sample of the metric `name` (a histogram's `_bucket`, `_sum` or `_count`
+    /// included) is on the page.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.lines().any(|line| {
+            let rest = line.strip_prefix(name).unwrap_or("#");
+            let rest = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| rest.strip_prefix(suffix))
+                .unwrap_or(rest);
+            !line.starts_with('#') && rest.starts_with(['{', ' '])
+        })
+    }
+
+    /// The sum of every sample of `name` whose labels include all of `labels`
+    /// (e.g. `[("result", "hit")]`); for a histogram pass `name_count`.
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.0
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| {
+                let (series, value) = line.rsplit_once(' ')?;
+                let rest = series.strip_prefix(name)?;
+                let matches = (rest.is_empty() || rest.starts_with('{'))
+                    && labels
+                        .iter()
+                        .all(|(key, v)| rest.contains(&format!("{key}=\"{v}\"")));
+                matches.then(|| value.parse::<f64>().ok()).flatten()
+            })
+            .sum()
     }
 }
 

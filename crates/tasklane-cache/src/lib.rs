@@ -1,19 +1,24 @@
 //! # tasklane-cache
 //!
 //! Cache adapters. [`RawCache`] is the small key-value API every backend implements (get, set
-//! with a TTL, set-if-absent, delete, take); [`MemoryCache`] keeps entries in the process with
-//! TTLs and a size bound, [`NoCache`] keeps nothing. [`Caches`] puts the domain's typed uses on
+//! with a TTL, set-if-absent, delete, take); [`RedisCache`] puts a timeout on every call and a
+//! circuit breaker in front of Redis, [`MemoryCache`] keeps entries in the process with TTLs and
+//! a size bound, [`NoCache`] keeps nothing. [`Caches`] puts the domain's typed uses on
 //! top: the aggregation bootstrap values (`project_agg_init:{id}`) and single-use tickets.
 
+mod breaker;
 mod memory;
+mod redis;
 mod typed;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use breaker::Breaker;
 pub use memory::MemoryCache;
-pub use typed::Caches;
+pub use redis::{REDIS_FAILURES_TOTAL, REDIS_UP, RedisCache, RedisOptions};
+pub use typed::{Caches, HIT_RATIO};
 
 /// A cache operation that did not complete (backend down, too slow, bad value).
 #[derive(Debug, thiserror::Error)]

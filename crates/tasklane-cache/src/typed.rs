@@ -1,31 +1,36 @@
 //! The domain's uses of a raw cache: the aggregation bootstrap values and single-use tickets.
-//! Values only, never objects: counts are stored as six comma-separated numbers.
+//! Values only, never objects: a bootstrap entry is seven comma-separated numbers, the six
+//! counts and the tasks version they were read at.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tasklane_domain::aggregation::Counts;
 use tasklane_domain::ids::ProjectId;
-use tasklane_domain::ports::{AggregationCache, CacheError, bootstrap_key};
+use tasklane_domain::ports::{AggregationCache, BootstrapValues, CacheError, bootstrap_key};
 
 use crate::{RawCache, RawCacheError};
+
+/// The hit ratio gauge of the bootstrap cache, over the last [`WINDOW`] look-ups.
+pub const HIT_RATIO: &str = "tasklane_redis_cache_hit_ratio";
+/// How many look-ups the hit ratio covers.
+pub const WINDOW: usize = 1000;
 
 /// The typed caches over one raw backend.
 #[derive(Debug, Clone)]
 pub struct Caches {
     raw: Arc<dyn RawCache>,
+    recent: Arc<Mutex<VecDeque<bool>>>,
 }
 
-fn encode(counts: &Counts) -> Vec<u8> {
-    format!(
-        "{},{},{},{},{},{}",
-        counts.total, counts.todo, counts.in_progress, counts.in_review, counts.issue, counts.done
-    )
-    .into_bytes()
+fn encode(values: &BootstrapValues) -> Vec<u8> {
+    let numbers = values.counts.to_array().map(|n| n.to_string());
+    format!("{},{}", numbers.join(","), values.tasks_version).into_bytes()
 }
 
-fn decode(bytes: &[u8]) -> Result<Counts, CacheError> {
+fn decode(bytes: &[u8]) -> Result<BootstrapValues, CacheError> {
     let bad = || CacheError(anyhow::anyhow!("unreadable bootstrap value"));
     let text = std::str::from_utf8(bytes).map_err(|_| bad())?;
     let numbers: Vec<u64> = text
@@ -33,7 +38,16 @@ fn decode(bytes: &[u8]) -> Result<Counts, CacheError> {
         .map(str::parse)
         .collect::<Result<_, _>>()
         .map_err(|_| bad())?;
-    let [total, todo, in_progress, in_review, issue, done] = numbers[..] else {
+    let [
+        total,
+        todo,
+        in_progress,
+        in_review,
+        issue,
+        done,
+        tasks_version,
+    ] = numbers[..]
+    else {
         return Err(bad());
     };
     let counts = Counts {
@@ -44,7 +58,13 @@ fn decode(bytes: &[u8]) -> Result<Counts, CacheError> {
         issue,
         done,
     };
-    counts.is_consistent().then_some(counts).ok_or_else(bad)
+    counts
+        .is_consistent()
+        .then_some(BootstrapValues {
+            counts,
+            tasks_version,
+        })
+        .ok_or_else(bad)
 }
 
 fn ticket_key(ticket: &str) -> String {
@@ -54,7 +74,24 @@ fn ticket_key(ticket: &str) -> String {
 impl Caches {
     /// Typed caches over `raw`.
     pub fn new(raw: Arc<dyn RawCache>) -> Self {
-        Self { raw }
+        Self {
+            raw,
+            recent: Arc::new(Mutex::new(VecDeque::with_capacity(WINDOW))),
+        }
+    }
+
+    /// Records a bootstrap look-up (a hit, or a miss or error) and publishes the ratio.
+    fn record_lookup(&self, hit: bool) {
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recent.len() == WINDOW {
+            recent.pop_front();
+        }
+        recent.push_back(hit);
+        let hits = recent.iter().filter(|h| **h).count();
+        metrics::gauge!(HIT_RATIO).set(hits as f64 / recent.len() as f64);
     }
 
     /// Whether the backend is believed reachable.
@@ -65,6 +102,11 @@ impl Caches {
     /// Whether the backend is Redis.
     pub fn is_redis(&self) -> bool {
         self.raw.is_redis()
+    }
+
+    /// Whether Redis is in use and believed up (false for the in-process cache).
+    pub fn redis_available(&self) -> bool {
+        self.raw.is_redis() && self.raw.is_available()
     }
 
     /// Stores a single-use ticket for `ttl`, holding `value` (the user it was issued to).
@@ -97,22 +139,27 @@ impl Caches {
 
 #[async_trait]
 impl AggregationCache for Caches {
-    async fn get_bootstrap(&self, project_id: ProjectId) -> Result<Option<Counts>, CacheError> {
-        match self.raw.get(&bootstrap_key(project_id)).await {
+    async fn get_bootstrap(
+        &self,
+        project_id: ProjectId,
+    ) -> Result<Option<BootstrapValues>, CacheError> {
+        let found = match self.raw.get(&bootstrap_key(project_id)).await {
             Ok(Some(bytes)) => decode(&bytes).map(Some),
             Ok(None) => Ok(None),
             Err(error) => Err(CacheError(error.into())),
-        }
+        };
+        self.record_lookup(matches!(found, Ok(Some(_))));
+        found
     }
 
     async fn put_bootstrap(
         &self,
         project_id: ProjectId,
-        counts: Counts,
+        values: BootstrapValues,
         ttl: Duration,
     ) -> Result<(), CacheError> {
         self.raw
-            .set(&bootstrap_key(project_id), encode(&counts), ttl)
+            .set(&bootstrap_key(project_id), encode(&values), ttl)
             .await
             .map_err(|e| CacheError(e.into()))
     }
@@ -134,23 +181,26 @@ mod tests {
     async fn bootstrap_values_round_trip_as_plain_numbers_and_tickets_work_once() {
         let caches = Caches::new(Arc::new(MemoryCache::default()));
         let project = ProjectId::generate();
-        let counts = Counts {
-            total: 3,
-            todo: 1,
-            done: 2,
-            ..Counts::ZERO
+        let values = BootstrapValues {
+            counts: Counts {
+                total: 3,
+                todo: 1,
+                done: 2,
+                ..Counts::ZERO
+            },
+            tasks_version: 17,
         };
         caches
-            .put_bootstrap(project, counts, Duration::from_secs(3600))
+            .put_bootstrap(project, values, Duration::from_secs(3600))
             .await
             .unwrap();
-        assert_eq!(caches.get_bootstrap(project).await.unwrap(), Some(counts));
-        assert_eq!(encode(&counts), b"3,1,0,0,0,2");
+        assert_eq!(caches.get_bootstrap(project).await.unwrap(), Some(values));
+        assert_eq!(encode(&values), b"3,1,0,0,0,2,17");
         caches.delete_bootstrap(project).await.unwrap();
         assert_eq!(caches.get_bootstrap(project).await.unwrap(), None);
-        assert!(decode(b"3,1,0,0,0").is_err());
+        assert!(decode(b"3,1,0,0,0,2").is_err(), "the version is required");
         assert!(
-            decode(b"9,1,0,0,0,2").is_err(),
+            decode(b"9,1,0,0,0,2,1").is_err(),
             "inconsistent totals are refused"
         );
 

@@ -81,6 +81,18 @@ impl Counts {
             })
     }
 
+    /// The six counters in storage order: total, todo, in progress, in review, issue, done.
+    pub const fn to_array(&self) -> [u64; 6] {
+        [
+            self.total,
+            self.todo,
+            self.in_progress,
+            self.in_review,
+            self.issue,
+            self.done,
+        ]
+    }
+
     /// Whether `total` equals the sum of the five categories.
     pub const fn is_consistent(&self) -> bool {
         self.total == self.todo + self.in_progress + self.in_review + self.issue + self.done

@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use tasklane_cache::{Caches, MemoryCache};
+use tasklane_cache::{Caches, MemoryCache, RawCache, RedisCache, RedisOptions};
 use tasklane_domain::ids::ProjectId;
 use tasklane_domain::ports::{AggregationRepository, NoopBroadcaster};
 use tasklane_server::settings::{LogFormat, Settings};
@@ -105,16 +105,34 @@ async fn recount(settings: &Settings, project: Option<ProjectId>) -> anyhow::Res
     Ok(())
 }
 
+/// Redis when `TASKLANE_REDIS_URL` is set (a Redis that is down at start does not stop the
+/// server), the in-process cache otherwise.
+async fn build_caches(settings: &Settings) -> anyhow::Result<Caches> {
+    let Some(url) = &settings.redis_url else {
+        // Nothing remote to wait for; the gauge says Redis is not in use.
+        metrics::gauge!(tasklane_cache::REDIS_UP).set(0.0);
+        return Ok(Caches::new(Arc::new(MemoryCache::default())));
+    };
+    let options = RedisOptions {
+        timeout: settings.redis_timeout,
+        probe_interval: settings.redis_probe_interval,
+        prefix: settings.redis_prefix.clone(),
+        ..RedisOptions::default()
+    };
+    let redis = RedisCache::connect(url, options).await?;
+    if !redis.is_available() {
+        tracing::warn!("Redis is not answering; serving without it until it does");
+    }
+    Ok(Caches::new(redis))
+}
+
 async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let secret = settings.resolve_jwt_secret()?;
     let store = store(&settings).await?;
     store.migrate_up().await?;
-    if settings.redis_url.is_some() {
-        tracing::warn!(
-            "TASKLANE_REDIS_URL is set but Redis support arrives with issue 5; using the in-process cache"
-        );
-    }
-    let caches = Caches::new(Arc::new(MemoryCache::default()));
+    // The recorder first, so that the cache's first gauge values are not lost.
+    tasklane_server::metrics::handle()?;
+    let caches = build_caches(&settings).await?;
     let state = AppState::new(
         store.clone(),
         caches,

@@ -38,6 +38,7 @@ pub fn handle() -> anyhow::Result<PrometheusHandle> {
     match metrics::set_global_recorder(recorder) {
         Ok(()) => {
             let _ = HANDLE.set(handle.clone());
+            register();
             Ok(handle)
         }
         // Another thread won the race: use its handle.
@@ -45,6 +46,59 @@ pub fn handle() -> anyhow::Result<PrometheusHandle> {
             .get()
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("a foreign metrics recorder is installed")),
+    }
+}
+
+/// Describes every metric and gives counters and gauges their first value, so that each name is
+/// on `/metrics` from the start, not only after its first event.
+fn register() {
+    use tasklane_domain::metrics as domain;
+    metrics::describe_counter!(
+        domain::AGG_BOOTSTRAP_CACHE_TOTAL,
+        "Aggregation bootstrap cache look-ups by result"
+    );
+    for result in ["hit", "miss", "error"] {
+        metrics::counter!(domain::AGG_BOOTSTRAP_CACHE_TOTAL, "result" => result).increment(0);
+    }
+    metrics::describe_counter!(
+        domain::AGG_CONFLICTS_TOTAL,
+        "Aggregation inserts that lost a race to a concurrent insert"
+    );
+    metrics::counter!(domain::AGG_CONFLICTS_TOTAL).increment(0);
+    metrics::describe_counter!(
+        domain::WS_BROADCAST_FAILURES_TOTAL,
+        "Events that could not be broadcast"
+    );
+    metrics::counter!(domain::WS_BROADCAST_FAILURES_TOTAL).increment(0);
+    metrics::describe_histogram!(
+        domain::TASK_CREATION_DURATION_SECONDS,
+        metrics::Unit::Seconds,
+        "Task creation time"
+    );
+    metrics::describe_histogram!(
+        tasklane_store::STATEMENTS_PER_REQUEST,
+        "SQL statements per request"
+    );
+    metrics::describe_histogram!(
+        HTTP_REQUEST_DURATION_SECONDS,
+        metrics::Unit::Seconds,
+        "HTTP request time"
+    );
+    metrics::describe_gauge!(
+        tasklane_cache::REDIS_UP,
+        "1 when Redis answers, 0 while it is skipped"
+    );
+    metrics::describe_gauge!(
+        tasklane_cache::HIT_RATIO,
+        "Bootstrap cache hits over the last 1000 look-ups"
+    );
+    metrics::gauge!(tasklane_cache::HIT_RATIO).set(0.0);
+    metrics::describe_counter!(
+        tasklane_cache::REDIS_FAILURES_TOTAL,
+        "Redis calls that failed, timed out or were skipped while the breaker was open"
+    );
+    for reason in ["timeout", "error", "skipped"] {
+        metrics::counter!(tasklane_cache::REDIS_FAILURES_TOTAL, "reason" => reason).increment(0);
     }
 }
 

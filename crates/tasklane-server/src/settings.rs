@@ -40,6 +40,13 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// Redis (`TASKLANE_REDIS_URL`); without it the cache and broadcaster are in-process.
     pub redis_url: Option<String>,
+    /// The longest a Redis call may take (`TASKLANE_REDIS_TIMEOUT_MS`, default 50).
+    pub redis_timeout: Duration,
+    /// How long Redis is skipped after repeated failures before a probe
+    /// (`TASKLANE_REDIS_PROBE_INTERVAL_MS`, default 1000).
+    pub redis_probe_interval: Duration,
+    /// Prepended to every Redis key (`TASKLANE_REDIS_PREFIX`, default `tasklane:`).
+    pub redis_prefix: String,
     /// Where the embedded default keeps its files (`TASKLANE_DATA_DIR`, default `./data`).
     pub data_dir: PathBuf,
     /// The access-token secret (`TASKLANE_JWT_SECRET`; the embedded default generates one and
@@ -71,6 +78,9 @@ impl Default for Settings {
             database_url: "sqlite://data/tasklane.db".into(),
             db_max_connections: 32,
             redis_url: None,
+            redis_timeout: Duration::from_millis(50),
+            redis_probe_interval: Duration::from_secs(1),
+            redis_prefix: "tasklane:".into(),
             data_dir: PathBuf::from("data"),
             jwt_secret: None,
             access_token_ttl: Duration::from_secs(900),
@@ -120,6 +130,18 @@ impl Settings {
             settings.db_max_connections = number("TASKLANE_DB_MAX_CONNECTIONS", &v)?;
         }
         settings.redis_url = get("TASKLANE_REDIS_URL");
+        if let Some(v) = get("TASKLANE_REDIS_TIMEOUT_MS") {
+            settings.redis_timeout =
+                Duration::from_millis(number::<u64>("TASKLANE_REDIS_TIMEOUT_MS", &v)?.max(1));
+        }
+        if let Some(v) = get("TASKLANE_REDIS_PROBE_INTERVAL_MS") {
+            settings.redis_probe_interval = Duration::from_millis(
+                number::<u64>("TASKLANE_REDIS_PROBE_INTERVAL_MS", &v)?.max(1),
+            );
+        }
+        if let Some(v) = get("TASKLANE_REDIS_PREFIX") {
+            settings.redis_prefix = v;
+        }
         if let Some(v) = get("TASKLANE_JWT_SECRET") {
             if v.len() < 32 {
                 bail!("TASKLANE_JWT_SECRET must be at least 32 characters");

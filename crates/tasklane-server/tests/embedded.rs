@@ -5,24 +5,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-#[tokio::test]
-async fn the_embedded_default_starts_from_an_empty_data_directory_serves_and_stops_cleanly()
--> anyhow::Result<()> {
-    let data = std::env::temp_dir().join(format!(
-        "tasklane-embedded-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
+/// Starts the binary over `data` with only `extra` configured; returns it and its base URL.
+fn start(data: &Path, extra: &[(&str, &str)]) -> anyhow::Result<(Child, String)> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tasklane"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TASKLANE_DATA_DIR", &data)
+        .env("TASKLANE_DATA_DIR", data)
         .env("TASKLANE_BIND", "127.0.0.1:0")
         .env("NO_COLOR", "1")
+        .envs(extra.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
@@ -40,6 +37,85 @@ async fn the_embedded_default_starts_from_an_empty_data_directory_serves_and_sto
         }
     });
     let base = lines.recv_timeout(Duration::from_secs(60))?;
+    Ok((child, base))
+}
+
+async fn stop(child: Child) -> anyhow::Result<()> {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()?;
+    let mut child = child;
+    let status = tokio::task::spawn_blocking(move || child.wait()).await??;
+    assert!(
+        status.success(),
+        "graceful shutdown exits cleanly: {status}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn with_redis_configured_but_down_the_binary_starts_and_reports_degraded()
+-> anyhow::Result<()> {
+    let data = std::env::temp_dir().join(format!(
+        "tasklane-no-redis-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let (child, base) = start(&data, &[("TASKLANE_REDIS_URL", &url)])?;
+    let client = reqwest::Client::new();
+    let ready: Value = client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        (&ready["database"], &ready["redis"]),
+        (&json!("up"), &json!("degraded"))
+    );
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics.lines().any(|line| line == "tasklane_redis_up 0"),
+        "{metrics}"
+    );
+    let session: Value = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"email": "r@example.com", "password": "correct horse", "display_name": "R"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = session["access_token"].as_str().unwrap();
+    let project = client
+        .post(format!("{base}/api/v1/projects"))
+        .bearer_auth(token)
+        .json(&json!({"key": "RED", "name": "Red"}))
+        .send()
+        .await?;
+    assert_eq!(project.status(), 201);
+    stop(child).await?;
+    let _ = std::fs::remove_dir_all(&data);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_embedded_default_starts_from_an_empty_data_directory_serves_and_stops_cleanly()
+-> anyhow::Result<()> {
+    let data = std::env::temp_dir().join(format!(
+        "tasklane-embedded-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let (child, base) = start(&data, &[])?;
     let client = reqwest::Client::new();
     let call = |method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>| {
         let mut request = client.request(method, format!("{base}{path}"));
@@ -105,15 +181,7 @@ async fn the_embedded_default_starts_from_an_empty_data_directory_serves_and_sto
         "the generated secret is kept"
     );
 
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()?;
-    let status = tokio::task::spawn_blocking(move || child.wait()).await??;
-    assert!(
-        status.success(),
-        "graceful shutdown exits cleanly: {status}"
-    );
+    stop(child).await?;
     let _ = std::fs::remove_dir_all(&data);
     Ok(())
 }

@@ -8,7 +8,9 @@ use sea_orm::{ConnectionTrait, DbErr};
 use tasklane_domain::aggregation::{Aggregation, Counts};
 use tasklane_domain::errors::RepoError;
 use tasklane_domain::ids::ProjectId;
-use tasklane_domain::ports::{AggregationRepair, AggregationRepository, InsertAggregationError};
+use tasklane_domain::ports::{
+    AggregationRepair, AggregationRepository, AggregationSnapshot, InsertAggregationError,
+};
 use tasklane_domain::values::StatusCategory;
 
 use crate::Store;
@@ -41,17 +43,11 @@ pub(crate) async fn recount_in(
 }
 
 fn counter_values(counts: &Counts) -> Vec<sea_orm::Value> {
-    [
-        counts.total,
-        counts.todo,
-        counts.in_progress,
-        counts.in_review,
-        counts.issue,
-        counts.done,
-    ]
-    .into_iter()
-    .map(|n| int(n).into())
-    .collect()
+    counts
+        .to_array()
+        .into_iter()
+        .map(|n| int(n).into())
+        .collect()
 }
 
 #[async_trait]
@@ -79,6 +75,31 @@ impl AggregationRepository for Store {
             counts,
             updated_at: row.time("updated_at").map_err(repo_error)?,
         }))
+    }
+
+    #[tracing::instrument(skip_all, fields(%project_id))]
+    async fn aggregation_snapshot(
+        &self,
+        project_id: ProjectId,
+    ) -> Result<AggregationSnapshot, RepoError> {
+        let d = self.dialect;
+        // One statement, so the counts and the version belong to the same moment.
+        let stmt = d.stmt(
+            "SELECT a.total, a.todo, a.in_progress, a.in_review, a.issue, a.done, \
+                    COALESCE((SELECT v.version FROM project_task_versions v WHERE v.project_id = $1), 0) AS tasks_version \
+             FROM (SELECT 1 AS one) o LEFT JOIN project_aggregations a ON a.project_id = $1",
+            vec![d.id(project_id)],
+        );
+        let row = one(&self.reader, stmt)
+            .await
+            .map_err(repo_error)?
+            .ok_or_else(|| RepoError::other("the snapshot query returned no row"))?;
+        let row = d.row(&row);
+        Ok(AggregationSnapshot {
+            counts: convert::counts(&row).map_err(repo_error)?,
+            tasks_version: convert::count(row.int("tasks_version").map_err(repo_error)?)
+                .map_err(repo_error)?,
+        })
     }
 
     #[tracing::instrument(skip_all, fields(%project_id))]

@@ -96,6 +96,11 @@ async fn health_readiness_metrics_request_ids_and_unknown_routes(
     let ready = app.call(Method::GET, "/readyz", None, None).await?;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.text("database"), "up");
+    assert_eq!(
+        ready.text("redis"),
+        "not_configured",
+        "the in-process cache"
+    );
     assert!(
         ready
             .header("x-request-id")

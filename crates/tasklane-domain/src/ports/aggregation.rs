@@ -27,6 +27,19 @@ pub struct AggregationRepair {
     pub after: Aggregation,
 }
 
+/// The row's counts and the project's tasks version, read together in one statement.
+///
+/// The tasks version grows with every change to the row's counts and lives outside the row, so it
+/// survives the row's deletion: cached bootstrap values carry the version they were read at, and a
+/// hit is used only while it is still current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AggregationSnapshot {
+    /// The row's counters; `None` when the row is missing.
+    pub counts: Option<Counts>,
+    /// The project's tasks version (0 before its first counted change).
+    pub tasks_version: u64,
+}
+
 /// Per-project aggregation rows.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -39,6 +52,15 @@ pub trait AggregationRepository: Send + Sync {
         &self,
         project_id: ProjectId,
     ) -> Result<Option<Aggregation>, RepoError>;
+
+    /// The row's counts (if any) and the project's tasks version, from one consistent read.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the store fails.
+    async fn aggregation_snapshot(
+        &self,
+        project_id: ProjectId,
+    ) -> Result<AggregationSnapshot, RepoError>;
 
     /// Counts the project's non-archived tasks per category with one aggregate query
     /// (`GROUP BY`); MUST NOT load tasks.

@@ -17,6 +17,16 @@ pub fn bootstrap_key(project_id: ProjectId) -> String {
     format!("project_agg_init:{project_id}")
 }
 
+/// What the bootstrap key holds: the counts and the tasks version they were read at (see
+/// [`crate::ports::AggregationSnapshot`]). Values only, never objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootstrapValues {
+    /// The aggregation counts.
+    pub counts: Counts,
+    /// The project's tasks version when the counts were read.
+    pub tasks_version: u64,
+}
+
 /// Cached aggregation counts, used only to create a missing aggregation row without a recount.
 ///
 /// Every method is bounded in time by the adapter (a timeout on every remote call); callers treat
@@ -24,20 +34,23 @@ pub fn bootstrap_key(project_id: ProjectId) -> String {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AggregationCache: Send + Sync {
-    /// The counts cached under [`bootstrap_key`]`(project_id)`, if any.
+    /// The values cached under [`bootstrap_key`]`(project_id)`, if any.
     ///
     /// # Errors
     /// [`CacheError`] when the cache cannot answer within its timeout or holds an unreadable value.
-    async fn get_bootstrap(&self, project_id: ProjectId) -> Result<Option<Counts>, CacheError>;
+    async fn get_bootstrap(
+        &self,
+        project_id: ProjectId,
+    ) -> Result<Option<BootstrapValues>, CacheError>;
 
-    /// Stores `counts` under [`bootstrap_key`]`(project_id)` for `ttl`.
+    /// Stores `values` under [`bootstrap_key`]`(project_id)` for `ttl`.
     ///
     /// # Errors
     /// [`CacheError`] when the write did not happen.
     async fn put_bootstrap(
         &self,
         project_id: ProjectId,
-        counts: Counts,
+        values: BootstrapValues,
         ttl: Duration,
     ) -> Result<(), CacheError>;
 

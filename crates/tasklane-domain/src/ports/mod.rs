@@ -22,13 +22,15 @@ mod projects;
 mod tasks;
 mod users;
 
-pub use aggregation::{AggregationRepair, AggregationRepository, InsertAggregationError};
+pub use aggregation::{
+    AggregationRepair, AggregationRepository, AggregationSnapshot, InsertAggregationError,
+};
 pub use auth::{
     IdempotencyRepository, IdempotencyRequest, IdempotencyStart, NewRefreshToken,
     RefreshTokenRepository, Rotation,
 };
 pub use broadcast::{BroadcastError, EventBroadcaster, NoopBroadcaster};
-pub use cache::{AggregationCache, CacheError, bootstrap_key};
+pub use cache::{AggregationCache, BootstrapValues, CacheError, bootstrap_key};
 pub use clock::{Clock, SystemClock};
 pub use passwords::PasswordHasher;
 pub use projects::{

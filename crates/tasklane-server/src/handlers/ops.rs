@@ -20,16 +20,12 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// `GET /readyz`: the database answers. Redis down is `degraded`, not down: the server works
-/// without it.
+/// without it. Without `TASKLANE_REDIS_URL` Redis is `not_configured`.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "the database is down")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = state.store.ping().await.is_ok();
-    let redis = if state.caches.is_available() {
-        "up"
-    } else {
-        "degraded"
-    };
+    let redis = redis_state(&state);
     let body = Readiness {
         status: if database { "ready" } else { "unavailable" },
         database: if database { "up" } else { "down" },
@@ -44,10 +40,26 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+fn redis_state(state: &AppState) -> &'static str {
+    match (state.caches.is_redis(), state.caches.is_available()) {
+        (false, _) => "not_configured",
+        (true, true) => "up",
+        (true, false) => "degraded",
+    }
+}
+
 /// `GET /metrics`: Prometheus text format.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    // The breaker keeps the gauge current; setting it here as well makes the scrape exact even
+    // for a state reached before the recorder was installed.
+    let redis_up = if state.caches.redis_available() {
+        1.0
+    } else {
+        0.0
+    };
+    ::metrics::gauge!(tasklane_cache::REDIS_UP).set(redis_up);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

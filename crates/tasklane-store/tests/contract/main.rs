@@ -25,8 +25,8 @@ use tasklane_domain::aggregation::Counts;
 use tasklane_domain::ids::{ProjectId, StatusId, UserId};
 use tasklane_domain::model::Task;
 use tasklane_domain::ports::{
-    AggregationCache, AggregationRepository, CacheError, NoopBroadcaster, PasswordHasher,
-    SystemClock,
+    AggregationCache, AggregationRepository, BootstrapValues, CacheError, NoopBroadcaster,
+    PasswordHasher, SystemClock,
 };
 use tasklane_domain::services::projects::{NewProjectInput, ProjectView};
 use tasklane_domain::services::tasks::NewTaskInput;
@@ -80,11 +80,16 @@ struct NoCache;
 
 #[async_trait]
 impl AggregationCache for NoCache {
-    async fn get_bootstrap(&self, _: ProjectId) -> Result<Option<Counts>, CacheError> {
+    async fn get_bootstrap(&self, _: ProjectId) -> Result<Option<BootstrapValues>, CacheError> {
         Ok(None)
     }
 
-    async fn put_bootstrap(&self, _: ProjectId, _: Counts, _: Duration) -> Result<(), CacheError> {
+    async fn put_bootstrap(
+        &self,
+        _: ProjectId,
+        _: BootstrapValues,
+        _: Duration,
+    ) -> Result<(), CacheError> {
         Ok(())
     }
 

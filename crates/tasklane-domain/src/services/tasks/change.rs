@@ -21,7 +21,7 @@ use crate::ports::{
     TaskUpdatePlan, TaskUpdated,
 };
 use crate::rank::{self, Placement};
-use crate::services::bootstrap::ensure_aggregation;
+use crate::services::bootstrap::{CacheFollowUp, ensure_aggregation};
 use crate::services::effects::{publish, status_change_event};
 use crate::validation::ValidationErrors;
 use crate::values::{StatusCategory, StoryPoints, TaskDescription, TaskTitle};
@@ -575,18 +575,25 @@ impl TaskService {
             actor,
             lookup,
         };
-        let mut bootstrapped = false;
+        let mut follow_up = None;
         loop {
             match run(self.ports.tasks.clone(), request.clone()).await {
-                Ok(done) => return Ok(done),
-                Err(TxError::AggregationMissing) if !bootstrapped => {
-                    bootstrapped = true;
+                Ok(done) => {
+                    if let Some(follow_up) = follow_up {
+                        CacheFollowUp::after_commit(
+                            follow_up,
+                            &self.ports,
+                            self.settings.bootstrap_ttl,
+                        );
+                    }
+                    return Ok(done);
+                }
+                Err(TxError::AggregationMissing) if follow_up.is_none() => {
                     let project_id = self
                         .project_of(task_id, actor)
                         .await
                         .ok_or_else(|| RepoError::other("task vanished during bootstrap"))?;
-                    ensure_aggregation(&self.ports, project_id, self.settings.bootstrap_ttl)
-                        .await?;
+                    follow_up = Some(ensure_aggregation(&self.ports, project_id).await?.1);
                 }
                 Err(error) => return Err(error.into_operation_error()),
             }

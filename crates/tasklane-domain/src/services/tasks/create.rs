@@ -13,7 +13,7 @@ use crate::model::{Project, Task};
 use crate::ports::{
     CreateTasksContext, CreateTasksPlan, CreateTasksRequest, TaskDraft, TasksCreated,
 };
-use crate::services::bootstrap::{BootstrapSource, ensure_aggregation};
+use crate::services::bootstrap::{BootstrapSource, CacheFollowUp, ensure_aggregation};
 use crate::services::effects::{publish, status_change_event};
 use crate::validation::ValidationErrors;
 use crate::values::{Priority, StatusCategory, StoryPoints, TaskDescription, TaskTitle, TaskType};
@@ -219,11 +219,19 @@ impl TaskService {
         };
         let at = self.ports.clock.now();
         let mut bootstrap = None;
+        let mut follow_up = None;
         loop {
             let drafts = tasks.clone();
             let decide = Box::new(move |context| plan(context, &drafts, batch, at));
             match self.ports.tasks.create_tasks(request.clone(), decide).await {
                 Ok(created) => {
+                    if let Some(follow_up) = follow_up {
+                        CacheFollowUp::after_commit(
+                            follow_up,
+                            &self.ports,
+                            self.settings.bootstrap_ttl,
+                        );
+                    }
                     self.publish_creation(actor, &created, at);
                     return Ok(Creation {
                         tasks: created.tasks,
@@ -235,8 +243,9 @@ impl TaskService {
                 }
                 // The transaction rolled back; create the row, then run the creation again.
                 Err(TxError::AggregationMissing) if bootstrap.is_none() => {
-                    let ttl = self.settings.bootstrap_ttl;
-                    bootstrap = Some(ensure_aggregation(&self.ports, project_id, ttl).await?);
+                    let (source, cache) = ensure_aggregation(&self.ports, project_id).await?;
+                    bootstrap = Some(source);
+                    follow_up = Some(cache);
                 }
                 Err(error) => return Err(error.into_operation_error()),
             }

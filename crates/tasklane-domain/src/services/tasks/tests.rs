@@ -15,8 +15,9 @@ use crate::events::{EventPayload, RestoredVia, TaskField};
 use crate::metrics::{AGG_BOOTSTRAP_CACHE_TOTAL, AGG_CONFLICTS_TOTAL, WS_BROADCAST_FAILURES_TOTAL};
 use crate::model::Member;
 use crate::ports::{
-    ArchivedByJob, CacheError, InsertAggregationError, MockAggregationCache, MockEventBroadcaster,
-    Neighbour, ParentCandidate, SubtaskState, TaskRead, TaskUpdatePlan, TaskUpdated,
+    AggregationSnapshot, ArchivedByJob, BootstrapValues, CacheError, InsertAggregationError,
+    MockAggregationCache, MockEventBroadcaster, Neighbour, ParentCandidate, SubtaskState, TaskRead,
+    TaskUpdatePlan, TaskUpdated,
 };
 use crate::rank::{Placement, Rank};
 use crate::services::testing::{Board, Counters, Harness, counts, now, settle, user};
@@ -57,12 +58,41 @@ fn count_cache_writes(cache: &mut MockAggregationCache) -> Arc<AtomicUsize> {
     writes
 }
 
+/// The store's consistent read of the row (if any) and the tasks version.
+fn snapshot(counts: Option<Counts>, tasks_version: u64) -> AggregationSnapshot {
+    AggregationSnapshot {
+        counts,
+        tasks_version,
+    }
+}
+
 fn aggregation_row(board: &Board, counts: Counts) -> Aggregation {
     Aggregation {
         project_id: board.project_id,
         counts,
         updated_at: now(),
     }
+}
+
+/// The row is missing, the cache misses, the recount gives `recount` and the insert wins.
+fn bootstrap_by_recount(h: &mut Harness, board: &Board, recount: Counts) {
+    h.aggregations
+        .expect_get_aggregation()
+        .times(1)
+        .returning(|_| Ok(None));
+    h.cache
+        .expect_get_bootstrap()
+        .times(1)
+        .returning(|_| Ok(None));
+    h.aggregations
+        .expect_recount()
+        .times(1)
+        .returning(move |_| Ok(recount));
+    let row = aggregation_row(board, recount);
+    h.aggregations
+        .expect_insert_aggregation()
+        .times(1)
+        .returning(move |_, _, _| Ok(row.clone()));
 }
 
 /// A first creation that finds the row missing (the store rolls back), then a second that
@@ -134,10 +164,17 @@ async fn create_when_the_aggregation_is_missing_uses_a_cache_hit_and_deletes_the
         .expect_get_aggregation()
         .times(1)
         .returning(|_| Ok(None));
-    h.cache
-        .expect_get_bootstrap()
+    h.cache.expect_get_bootstrap().times(1).returning(move |_| {
+        Ok(Some(BootstrapValues {
+            counts: cached,
+            tasks_version: 7,
+        }))
+    });
+    // The entry was read at the version that is still current: no change since.
+    h.aggregations
+        .expect_aggregation_snapshot()
         .times(1)
-        .returning(move |_| Ok(Some(cached)));
+        .returning(|_| Ok(snapshot(None, 7)));
     h.aggregations.expect_recount().never();
     let row = aggregation_row(&board, cached);
     h.aggregations
@@ -204,9 +241,21 @@ async fn create_when_the_aggregation_is_missing_and_the_cache_misses_recounts_wi
             set.store(true, Ordering::SeqCst);
             Ok(row.clone())
         });
+    // After the commit the row holds the recount and the new task, at version 1.
+    h.aggregations
+        .expect_aggregation_snapshot()
+        .times(1)
+        .returning(|_| Ok(snapshot(Some(counts(4, 1, 0, 0, 0)), 1)));
     h.cache
         .expect_put_bootstrap()
-        .withf(move |_, c, ttl| *c == recount && *ttl == Duration::from_secs(3600))
+        .withf(|_, values, ttl| {
+            *values
+                == BootstrapValues {
+                    counts: counts(4, 1, 0, 0, 0),
+                    tasks_version: 1,
+                }
+                && *ttl == Duration::from_secs(3600)
+        })
         .times(1)
         .returning(move |_, _, _| {
             assert!(
@@ -266,6 +315,9 @@ async fn create_with_the_cache_erroring_on_read_recounts_counts_an_error_and_suc
         .expect_insert_aggregation()
         .times(1)
         .returning(move |_, _, _| Ok(row.clone()));
+    h.aggregations
+        .expect_aggregation_snapshot()
+        .returning(|_| Ok(snapshot(Some(counts(2, 0, 0, 0, 0)), 1)));
     h.cache
         .expect_put_bootstrap()
         .returning(|_, _, _| Err(CacheError(anyhow::anyhow!("still down"))));
@@ -294,17 +346,10 @@ async fn create_with_the_cache_erroring_on_write_still_succeeds_and_counts_an_er
     let recount = counts(0, 0, 0, 0, 0);
     let mut h = Harness::new();
     let mut seq = Sequence::new();
+    bootstrap_by_recount(&mut h, &board, recount);
     h.aggregations
-        .expect_get_aggregation()
-        .returning(|_| Ok(None));
-    h.cache.expect_get_bootstrap().returning(|_| Ok(None));
-    h.aggregations
-        .expect_recount()
-        .returning(move |_| Ok(recount));
-    let row = aggregation_row(&board, recount);
-    h.aggregations
-        .expect_insert_aggregation()
-        .returning(move |_, _, _| Ok(row.clone()));
+        .expect_aggregation_snapshot()
+        .returning(|_| Ok(snapshot(Some(counts(1, 0, 0, 0, 0)), 1)));
     h.cache
         .expect_put_bootstrap()
         .times(1)
@@ -330,6 +375,78 @@ async fn create_with_the_cache_erroring_on_write_still_succeeds_and_counts_an_er
         1
     );
     assert_eq!(recorder.names(), ["task_created"]);
+}
+
+#[tokio::test]
+async fn create_with_a_stale_cache_entry_recounts_instead_of_trusting_it() {
+    let board = Board::new();
+    let recount = counts(3, 0, 0, 0, 0);
+    let mut h = Harness::new();
+    let mut seq = Sequence::new();
+    h.aggregations
+        .expect_get_aggregation()
+        .times(1)
+        .returning(|_| Ok(None));
+    // Cached at version 4; tasks changed since (version 6): the counts may be wrong.
+    h.cache.expect_get_bootstrap().times(1).returning(|_| {
+        Ok(Some(BootstrapValues {
+            counts: counts(9, 0, 0, 0, 0),
+            tasks_version: 4,
+        }))
+    });
+    let mut snapshots = Sequence::new();
+    h.aggregations
+        .expect_aggregation_snapshot()
+        .times(1)
+        .in_sequence(&mut snapshots)
+        .returning(|_| Ok(snapshot(None, 6)));
+    h.aggregations
+        .expect_recount()
+        .times(1)
+        .returning(move |_| Ok(recount));
+    let row = aggregation_row(&board, recount);
+    h.aggregations
+        .expect_insert_aggregation()
+        .withf(move |_, c, _| *c == recount)
+        .times(1)
+        .returning(move |_, _, _| Ok(row.clone()));
+    h.aggregations
+        .expect_aggregation_snapshot()
+        .times(1)
+        .in_sequence(&mut snapshots)
+        .returning(|_| Ok(snapshot(Some(counts(4, 0, 0, 0, 0)), 7)));
+    h.cache
+        .expect_put_bootstrap()
+        .withf(|_, values, _| values.tasks_version == 7 && values.counts.total == 4)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    h.cache.expect_delete_bootstrap().never();
+    store_misses_then_creates(&mut h, &board, recount, &mut seq);
+    let (services, _) = h.build();
+    let metrics = Counters::default();
+    let _guard = metrics::set_default_local_recorder(&metrics);
+
+    let created = services
+        .tasks
+        .create_task(crate::ids::UserId::generate(), board.project_id, input("t"))
+        .await
+        .unwrap();
+    settle().await;
+
+    assert_eq!(
+        created.bootstrap,
+        Some(crate::services::BootstrapSource::Recount)
+    );
+    assert_eq!(created.aggregation.after, counts(4, 0, 0, 0, 0));
+    assert_eq!(
+        metrics.get(&format!("{AGG_BOOTSTRAP_CACHE_TOTAL}{{result=miss}}")),
+        1,
+        "a stale entry is a miss"
+    );
+    assert_eq!(
+        metrics.get(&format!("{AGG_BOOTSTRAP_CACHE_TOTAL}{{result=hit}}")),
+        0
+    );
 }
 
 #[tokio::test]
@@ -1348,20 +1465,10 @@ async fn a_change_that_finds_the_aggregation_missing_bootstraps_it_and_runs_agai
             task: Some(read.clone()),
         })
     });
+    bootstrap_by_recount(&mut h, &board, counts(1, 0, 0, 0, 0));
     h.aggregations
-        .expect_get_aggregation()
-        .times(1)
-        .returning(|_| Ok(None));
-    h.cache.expect_get_bootstrap().returning(|_| Ok(None));
-    h.aggregations
-        .expect_recount()
-        .times(1)
-        .returning(|_| Ok(counts(1, 0, 0, 0, 0)));
-    let row = aggregation_row(&board, counts(1, 0, 0, 0, 0));
-    h.aggregations
-        .expect_insert_aggregation()
-        .times(1)
-        .returning(move |_, _, _| Ok(row.clone()));
+        .expect_aggregation_snapshot()
+        .returning(|_| Ok(snapshot(Some(counts(1, 0, 0, 0, 1)), 1)));
     h.cache.expect_put_bootstrap().returning(|_, _, _| Ok(()));
     let (services, _) = h.build();
 
@@ -1534,4 +1641,48 @@ async fn listing_validates_limit_search_and_cursor_before_reading() {
             .unwrap_err();
         assert_eq!(error.field_errors().unwrap().errors()[0].field, field);
     }
+}
+
+#[tokio::test]
+async fn a_creation_that_fails_after_the_bootstrap_leaves_no_cache_key() {
+    let board = Board::new();
+    let recount = counts(2, 0, 0, 0, 0);
+    let mut h = Harness::new();
+    let mut seq = Sequence::new();
+    bootstrap_by_recount(&mut h, &board, recount);
+    let writes = count_cache_writes(&mut h.cache);
+    h.aggregations.expect_aggregation_snapshot().never();
+    let first = board.clone();
+    h.tasks
+        .expect_create_tasks()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, decide| {
+            decide(first.create_context(Some(Role::Editor), false)).map_err(TxError::Rejected)?;
+            Err(TxError::AggregationMissing)
+        });
+    h.tasks
+        .expect_create_tasks()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| {
+            Err(TxError::Store(RepoError::Other(anyhow::anyhow!(
+                "serialization failure"
+            ))))
+        });
+    let (services, recorder) = h.build();
+
+    let result = services
+        .tasks
+        .create_task(crate::ids::UserId::generate(), board.project_id, input("t"))
+        .await;
+    settle().await;
+
+    assert!(result.is_err());
+    assert_eq!(
+        writes.load(Ordering::SeqCst),
+        0,
+        "the recount is cached only after a commit"
+    );
+    assert!(recorder.events().is_empty());
 }

@@ -41,7 +41,7 @@ async fn create_once(
     metrics::histogram!(
         tasklane_domain::metrics::TASK_CREATION_DURATION_SECONDS,
         "cache_hit" => cache_hit.to_string(),
-        "redis_available" => state.caches.is_available().to_string()
+        "redis_available" => state.caches.redis_available().to_string()
     )
     .record(started.elapsed().as_secs_f64());
     Ok(result?)
