@@ -18,7 +18,7 @@ use async_trait::async_trait;
 pub use breaker::Breaker;
 pub use memory::MemoryCache;
 pub use redis::{REDIS_FAILURES_TOTAL, REDIS_UP, RedisCache, RedisOptions};
-pub use typed::{Caches, HIT_RATIO};
+pub use typed::Caches;
 
 /// A cache operation that did not complete (backend down, too slow, bad value).
 #[derive(Debug, thiserror::Error)]

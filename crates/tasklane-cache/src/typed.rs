@@ -2,8 +2,7 @@
 //! Values only, never objects: a bootstrap entry is seven comma-separated numbers, the six
 //! counts and the tasks version they were read at.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,16 +12,10 @@ use tasklane_domain::ports::{AggregationCache, BootstrapValues, CacheError, boot
 
 use crate::{RawCache, RawCacheError};
 
-/// The hit ratio gauge of the bootstrap cache, over the last [`WINDOW`] look-ups.
-pub const HIT_RATIO: &str = "tasklane_redis_cache_hit_ratio";
-/// How many look-ups the hit ratio covers.
-pub const WINDOW: usize = 1000;
-
 /// The typed caches over one raw backend.
 #[derive(Debug, Clone)]
 pub struct Caches {
     raw: Arc<dyn RawCache>,
-    recent: Arc<Mutex<VecDeque<bool>>>,
 }
 
 fn encode(values: &BootstrapValues) -> Vec<u8> {
@@ -74,24 +67,7 @@ fn ticket_key(ticket: &str) -> String {
 impl Caches {
     /// Typed caches over `raw`.
     pub fn new(raw: Arc<dyn RawCache>) -> Self {
-        Self {
-            raw,
-            recent: Arc::new(Mutex::new(VecDeque::with_capacity(WINDOW))),
-        }
-    }
-
-    /// Records a bootstrap look-up (a hit, or a miss or error) and publishes the ratio.
-    fn record_lookup(&self, hit: bool) {
-        let mut recent = self
-            .recent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if recent.len() == WINDOW {
-            recent.pop_front();
-        }
-        recent.push_back(hit);
-        let hits = recent.iter().filter(|h| **h).count();
-        metrics::gauge!(HIT_RATIO).set(hits as f64 / recent.len() as f64);
+        Self { raw }
     }
 
     /// Whether the backend is believed reachable.
@@ -143,13 +119,11 @@ impl AggregationCache for Caches {
         &self,
         project_id: ProjectId,
     ) -> Result<Option<BootstrapValues>, CacheError> {
-        let found = match self.raw.get(&bootstrap_key(project_id)).await {
+        match self.raw.get(&bootstrap_key(project_id)).await {
             Ok(Some(bytes)) => decode(&bytes).map(Some),
             Ok(None) => Ok(None),
             Err(error) => Err(CacheError(error.into())),
-        };
-        self.record_lookup(matches!(found, Ok(Some(_))));
-        found
+        }
     }
 
     async fn put_bootstrap(

@@ -89,10 +89,10 @@ fn register() {
         "1 when Redis answers, 0 while it is skipped"
     );
     metrics::describe_gauge!(
-        tasklane_cache::HIT_RATIO,
+        domain::REDIS_CACHE_HIT_RATIO,
         "Bootstrap cache hits over the last 1000 look-ups"
     );
-    metrics::gauge!(tasklane_cache::HIT_RATIO).set(0.0);
+    metrics::gauge!(domain::REDIS_CACHE_HIT_RATIO).set(0.0);
     metrics::describe_counter!(
         tasklane_cache::REDIS_FAILURES_TOTAL,
         "Redis calls that failed, timed out or were skipped while the breaker was open"

@@ -119,11 +119,11 @@ pub(crate) async fn ensure_aggregation(
     }
     let (counts, source) = match ports.cache.get_bootstrap(project_id).await {
         Ok(Some(cached)) if is_current(ports, project_id, cached).await? => {
-            metrics::bootstrap_cache(CacheResult::Hit);
+            metrics::bootstrap_lookup(CacheResult::Hit);
             (cached.counts, BootstrapSource::CacheHit)
         }
         Ok(_) => {
-            metrics::bootstrap_cache(CacheResult::Miss);
+            metrics::bootstrap_lookup(CacheResult::Miss);
             (
                 ports.aggregations.recount(project_id).await?,
                 BootstrapSource::Recount,
@@ -133,7 +133,7 @@ pub(crate) async fn ensure_aggregation(
             // Debug, not warn: the cache adapter logs its outages once per state change, and every
             // failure is counted; a log line per request would flood the logs during an outage.
             tracing::debug!(error = %error, "bootstrap cache read failed; recounting");
-            metrics::bootstrap_cache(CacheResult::Error);
+            metrics::bootstrap_lookup(CacheResult::Error);
             (
                 ports.aggregations.recount(project_id).await?,
                 BootstrapSource::Recount,
