@@ -32,6 +32,7 @@ pub mod events;
 pub mod ids;
 pub mod metrics;
 pub mod model;
+pub mod ordering;
 pub mod ports;
 pub mod rank;
 pub mod services;

@@ -168,6 +168,7 @@ impl AggregationRepository for Store {
                 values,
             );
             exec(txn, upsert).await?;
+            self.gates.hold_until_published(&[project_id]).await;
             Ok(AggregationRepair {
                 before,
                 after: Aggregation {

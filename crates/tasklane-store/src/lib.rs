@@ -18,6 +18,7 @@ mod convert;
 mod counter;
 mod db;
 mod errors;
+mod order;
 mod projects;
 mod tasks;
 #[cfg(feature = "testing")]
@@ -25,6 +26,7 @@ pub mod testing;
 mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -66,6 +68,8 @@ pub struct Store {
     writer: DatabaseConnection,
     /// Where reads go (PostgreSQL: the same pool).
     reader: DatabaseConnection,
+    /// Keeps the events of one project in commit order (see `order.rs`).
+    gates: Arc<order::ProjectGates>,
 }
 
 impl std::fmt::Debug for Store {
@@ -97,6 +101,7 @@ impl Store {
                 dialect: Dialect::Postgres,
                 reader: db.clone(),
                 writer: db,
+                gates: Arc::default(),
             })
         } else if url.starts_with("sqlite:") {
             Self::connect_sqlite(url, options).await
@@ -145,6 +150,7 @@ impl Store {
             dialect: Dialect::Sqlite,
             writer,
             reader,
+            gates: Arc::default(),
         })
     }
 

@@ -154,10 +154,9 @@ async fn change_project<E>(
         let patch = decide(context).map_err(Fail::Rejected)?;
         let project =
             project.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a project")))?;
-        Ok(ProjectRead {
-            project: apply_patch(txn, d, project, patch).await?,
-            role,
-        })
+        let project = apply_patch(txn, d, project, patch).await?;
+        store.gates.hold_until_published(&[project.id]).await;
+        Ok(ProjectRead { project, role })
     })
     .map_err(Fail::into_tx)
 }
@@ -589,6 +588,7 @@ impl ProjectRepository for Store {
                 ),
             )
             .await?;
+            self.gates.hold_until_published(&[request.project_id]).await;
             Ok(())
         })
         .map_err(Fail::into_tx)
@@ -650,6 +650,7 @@ impl ProjectRepository for Store {
                 vec![d.id(request.project_id), d.id(request.user_id), role.as_str().into(), d.time(request.at)],
             );
             let row = one(txn, stmt).await?.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("membership not written")))?;
+            self.gates.hold_until_published(&[request.project_id]).await;
             Ok(MembershipChange {
                 member: Some(Member { user, role, added_at: d.row(&row).time("added_at")? }),
                 previous_role,
@@ -677,6 +678,7 @@ impl ProjectRepository for Store {
                 vec![d.id(request.project_id), d.id(request.user_id)],
             );
             exec(txn, stmt).await?;
+            self.gates.hold_until_published(&[request.project_id]).await;
             Ok(MembershipChange {
                 member: None,
                 previous_role,

@@ -104,31 +104,34 @@ impl MemberService {
         user_id: UserId,
         role: Role,
     ) -> Result<Member, SetMemberRoleError> {
-        let at = self.ports.clock.now();
-        let request = MembershipRequest {
-            project_id,
-            actor,
-            user_id,
-            at,
-        };
-        let change = self
-            .ports
-            .projects
-            .set_member_role(request, Box::new(move |c| decide_role(c, role)))
-            .await
-            .map_err(|e| e.into_operation_error())?;
-        let member = change.member.ok_or_else(|| {
-            crate::errors::RepoError::other("membership missing after it was set")
-        })?;
-        let payload = EventPayload::MemberAdded { user_id, role };
-        let event = DomainEvent {
-            project_id,
-            actor_id: actor,
-            at,
-            payload,
-        };
-        publish(self.ports.broadcaster.as_ref(), vec![event]);
-        Ok(member)
+        crate::ordering::scope(async {
+            let at = self.ports.clock.now();
+            let request = MembershipRequest {
+                project_id,
+                actor,
+                user_id,
+                at,
+            };
+            let change = self
+                .ports
+                .projects
+                .set_member_role(request, Box::new(move |c| decide_role(c, role)))
+                .await
+                .map_err(|e| e.into_operation_error())?;
+            let member = change.member.ok_or_else(|| {
+                crate::errors::RepoError::other("membership missing after it was set")
+            })?;
+            let payload = EventPayload::MemberAdded { user_id, role };
+            let event = DomainEvent {
+                project_id,
+                actor_id: actor,
+                at,
+                payload,
+            };
+            publish(self.ports.broadcaster.as_ref(), vec![event]);
+            Ok(member)
+        })
+        .await
     }
 
     /// Removes `user_id` from the project (owners, or the member themself).
@@ -142,30 +145,33 @@ impl MemberService {
         project_id: ProjectId,
         user_id: UserId,
     ) -> Result<(), RemoveMemberError> {
-        let at = self.ports.clock.now();
-        let request = MembershipRequest {
-            project_id,
-            actor,
-            user_id,
-            at,
-        };
-        let removing_self = actor == user_id;
-        let change = self
-            .ports
-            .projects
-            .remove_member(request, Box::new(move |c| decide_removal(c, removing_self)))
-            .await
-            .map_err(|e| e.into_operation_error())?;
-        if let Some(role) = change.previous_role {
-            let payload = EventPayload::MemberRemoved { user_id, role };
-            let event = DomainEvent {
+        crate::ordering::scope(async {
+            let at = self.ports.clock.now();
+            let request = MembershipRequest {
                 project_id,
-                actor_id: actor,
+                actor,
+                user_id,
                 at,
-                payload,
             };
-            publish(self.ports.broadcaster.as_ref(), vec![event]);
-        }
-        Ok(())
+            let removing_self = actor == user_id;
+            let change = self
+                .ports
+                .projects
+                .remove_member(request, Box::new(move |c| decide_removal(c, removing_self)))
+                .await
+                .map_err(|e| e.into_operation_error())?;
+            if let Some(role) = change.previous_role {
+                let payload = EventPayload::MemberRemoved { user_id, role };
+                let event = DomainEvent {
+                    project_id,
+                    actor_id: actor,
+                    at,
+                    payload,
+                };
+                publish(self.ports.broadcaster.as_ref(), vec![event]);
+            }
+            Ok(())
+        })
+        .await
     }
 }

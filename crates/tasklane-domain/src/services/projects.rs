@@ -330,58 +330,61 @@ impl ProjectService {
         input: ProjectUpdateInput,
         if_match: Option<u64>,
     ) -> Result<ProjectView, UpdateProjectError> {
-        let mut errors = ValidationErrors::new();
-        let name = input
-            .name
-            .as_deref()
-            .and_then(|n| errors.check("name", ProjectName::new(n)));
-        let description = input
-            .description
-            .as_deref()
-            .and_then(|d| errors.check("description", ProjectDescription::new(d)));
-        if input == ProjectUpdateInput::default() {
-            errors.add("body", "give name or description");
-        }
-        errors.into_result()?;
-        let at = self.ports.clock.now();
-        let decide = Box::new(move |context: ProjectContext| {
-            let project = allowed(context, Action::EditProject)?;
-            if let Some(expected) = if_match
-                && expected != project.row_version
-            {
-                return Err(UpdateProjectError::VersionMismatch {
-                    current: project.row_version,
-                });
+        crate::ordering::scope(async {
+            let mut errors = ValidationErrors::new();
+            let name = input
+                .name
+                .as_deref()
+                .and_then(|n| errors.check("name", ProjectName::new(n)));
+            let description = input
+                .description
+                .as_deref()
+                .and_then(|d| errors.check("description", ProjectDescription::new(d)));
+            if input == ProjectUpdateInput::default() {
+                errors.add("body", "give name or description");
             }
-            if project.is_archived() {
-                return Err(UpdateProjectError::Archived);
-            }
-            Ok(ProjectPatch {
-                name: name.clone(),
-                description: description.clone(),
-                archived_at: None,
+            errors.into_result()?;
+            let at = self.ports.clock.now();
+            let decide = Box::new(move |context: ProjectContext| {
+                let project = allowed(context, Action::EditProject)?;
+                if let Some(expected) = if_match
+                    && expected != project.row_version
+                {
+                    return Err(UpdateProjectError::VersionMismatch {
+                        current: project.row_version,
+                    });
+                }
+                if project.is_archived() {
+                    return Err(UpdateProjectError::Archived);
+                }
+                Ok(ProjectPatch {
+                    name: name.clone(),
+                    description: description.clone(),
+                    archived_at: None,
+                    at,
+                })
+            });
+            let request = ProjectChangeRequest { project_id, actor };
+            let read = self
+                .ports
+                .projects
+                .update_project(request, decide)
+                .await
+                .map_err(|e| e.into_operation_error())?;
+            let project = Box::new(read.project.clone());
+            let event = self.event(
+                project_id,
+                actor,
                 at,
-            })
-        });
-        let request = ProjectChangeRequest { project_id, actor };
-        let read = self
-            .ports
-            .projects
-            .update_project(request, decide)
-            .await
-            .map_err(|e| e.into_operation_error())?;
-        let project = Box::new(read.project.clone());
-        let event = self.event(
-            project_id,
-            actor,
-            at,
-            EventPayload::ProjectUpdated { project },
-        );
-        publish(self.ports.broadcaster.as_ref(), vec![event]);
-        let role = read
-            .role
-            .ok_or_else(|| RepoError::other("updated project without a role"))?;
-        Ok(self.view(read.project, role))
+                EventPayload::ProjectUpdated { project },
+            );
+            publish(self.ports.broadcaster.as_ref(), vec![event]);
+            let role = read
+                .role
+                .ok_or_else(|| RepoError::other("updated project without a role"))?;
+            Ok(self.view(read.project, role))
+        })
+        .await
     }
 
     /// Archives (`archive = true`) or restores the project (owners).
@@ -395,41 +398,44 @@ impl ProjectService {
         project_id: ProjectId,
         archive: bool,
     ) -> Result<ProjectView, ArchiveProjectError> {
-        let at = self.ports.clock.now();
-        let decide = Box::new(move |context: ProjectContext| {
-            let project = allowed(context, Action::ArchiveProject)?;
-            if project.is_archived() == archive {
-                return Err(ArchiveProjectError::AlreadyInState { archived: archive });
-            }
-            Ok(ProjectPatch {
-                name: None,
-                description: None,
-                archived_at: Some(archive.then_some(at)),
-                at,
-            })
-        });
-        let request = ProjectChangeRequest { project_id, actor };
-        let project = self
-            .ports
-            .projects
-            .set_project_archived(request, decide)
-            .await
-            .map_err(|e| e.into_operation_error())?
-            .project;
-        let boxed = Box::new(project.clone());
-        let payload = if archive {
-            EventPayload::ProjectArchived { project: boxed }
-        } else {
-            EventPayload::ProjectRestored {
-                project: boxed,
-                restored_via: RestoredVia::Manual,
-            }
-        };
-        publish(
-            self.ports.broadcaster.as_ref(),
-            vec![self.event(project_id, actor, at, payload)],
-        );
-        Ok(self.view(project, Role::Owner))
+        crate::ordering::scope(async {
+            let at = self.ports.clock.now();
+            let decide = Box::new(move |context: ProjectContext| {
+                let project = allowed(context, Action::ArchiveProject)?;
+                if project.is_archived() == archive {
+                    return Err(ArchiveProjectError::AlreadyInState { archived: archive });
+                }
+                Ok(ProjectPatch {
+                    name: None,
+                    description: None,
+                    archived_at: Some(archive.then_some(at)),
+                    at,
+                })
+            });
+            let request = ProjectChangeRequest { project_id, actor };
+            let project = self
+                .ports
+                .projects
+                .set_project_archived(request, decide)
+                .await
+                .map_err(|e| e.into_operation_error())?
+                .project;
+            let boxed = Box::new(project.clone());
+            let payload = if archive {
+                EventPayload::ProjectArchived { project: boxed }
+            } else {
+                EventPayload::ProjectRestored {
+                    project: boxed,
+                    restored_via: RestoredVia::Manual,
+                }
+            };
+            publish(
+                self.ports.broadcaster.as_ref(),
+                vec![self.event(project_id, actor, at, payload)],
+            );
+            Ok(self.view(project, Role::Owner))
+        })
+        .await
     }
 
     /// Deletes the project with everything in it (owners).
@@ -442,22 +448,25 @@ impl ProjectService {
         actor: UserId,
         project_id: ProjectId,
     ) -> Result<(), DeleteProjectError> {
-        let at = self.ports.clock.now();
-        let decide = Box::new(|context: ProjectContext| {
-            allowed(context, Action::DeleteProject)?;
+        crate::ordering::scope(async {
+            let at = self.ports.clock.now();
+            let decide = Box::new(|context: ProjectContext| {
+                allowed(context, Action::DeleteProject)?;
+                Ok(())
+            });
+            let request = ProjectChangeRequest { project_id, actor };
+            self.ports
+                .projects
+                .delete_project(request, decide)
+                .await
+                .map_err(|e| e.into_operation_error())?;
+            publish(
+                self.ports.broadcaster.as_ref(),
+                vec![self.event(project_id, actor, at, EventPayload::ProjectDeleted)],
+            );
             Ok(())
-        });
-        let request = ProjectChangeRequest { project_id, actor };
-        self.ports
-            .projects
-            .delete_project(request, decide)
-            .await
-            .map_err(|e| e.into_operation_error())?;
-        publish(
-            self.ports.broadcaster.as_ref(),
-            vec![self.event(project_id, actor, at, EventPayload::ProjectDeleted)],
-        );
-        Ok(())
+        })
+        .await
     }
 
     /// Recomputes the aggregation from the tasks and repairs the row (owners).
@@ -470,35 +479,38 @@ impl ProjectService {
         actor: UserId,
         project_id: ProjectId,
     ) -> Result<Recount, RecountError> {
-        let read = self.ports.projects.get_project(project_id, actor).await?;
-        let read = read.ok_or(AccessDenied::NotFound)?;
-        authorize(read.role, Action::RecountAggregation)?;
-        let at = self.ports.clock.now();
-        let repair = self
-            .ports
-            .aggregations
-            .repair_aggregation(project_id, at)
-            .await?;
-        let drift = repair.before != Some(repair.after.counts);
-        if let Some(before) = repair.before {
-            let change = AggregationChange {
-                before,
-                after: repair.after.counts,
-            };
-            let policy = self.settings.derivation_policy;
-            let event = status_change_event(project_id, &change, policy, actor, at);
-            publish(self.ports.broadcaster.as_ref(), event.into_iter().collect());
-        }
-        if drift {
-            tracing::warn!(?repair.before, after = ?repair.after.counts, "aggregation drift repaired");
-        }
-        Ok(Recount {
-            before: repair.before,
-            after: AggregationView {
-                derived_status: self.settings.derivation_policy.derive(&repair.after.counts),
-                aggregation: repair.after,
-            },
-            drift,
+        crate::ordering::scope(async {
+            let read = self.ports.projects.get_project(project_id, actor).await?;
+            let read = read.ok_or(AccessDenied::NotFound)?;
+            authorize(read.role, Action::RecountAggregation)?;
+            let at = self.ports.clock.now();
+            let repair = self
+                .ports
+                .aggregations
+                .repair_aggregation(project_id, at)
+                .await?;
+            let drift = repair.before != Some(repair.after.counts);
+            if let Some(before) = repair.before {
+                let change = AggregationChange {
+                    before,
+                    after: repair.after.counts,
+                };
+                let policy = self.settings.derivation_policy;
+                let event = status_change_event(project_id, &change, policy, actor, at);
+                publish(self.ports.broadcaster.as_ref(), event.into_iter().collect());
+            }
+            if drift {
+                tracing::warn!(?repair.before, after = ?repair.after.counts, "aggregation drift repaired");
+            }
+            Ok(Recount {
+                before: repair.before,
+                after: AggregationView {
+                    derived_status: self.settings.derivation_policy.derive(&repair.after.counts),
+                    aggregation: repair.after,
+                },
+                drift,
+            })
         })
+        .await
     }
 }

@@ -526,6 +526,7 @@ pub(super) async fn update<E>(
         } else {
             None
         };
+        store.gates.hold_until_published(&[task.project_id]).await;
         Ok(TaskUpdated {
             task: task_after(&task, &plan, rank, row_version),
             previous: task,
@@ -578,6 +579,7 @@ pub(super) async fn delete<E>(
                 }
             }
         };
+        store.gates.hold_until_published(&[task.project_id]).await;
         Ok(TaskDeleted { task, subtree, aggregation })
     })
     .map_err(Fail::into_tx)

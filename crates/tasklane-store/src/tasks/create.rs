@@ -439,7 +439,7 @@ pub(super) async fn create_tasks(
         let plan = decide(context).map_err(Fail::Rejected)?;
         let state =
             state.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a project")))?;
-        match d {
+        let created = match d {
             Dialect::Postgres => {
                 let (sql, values) = create_statement_pg(&plan, &state);
                 let rows = all(txn, d.stmt(&sql, values))
@@ -448,7 +448,9 @@ pub(super) async fn create_tasks(
                 read_pg_result(d, &rows, &plan, &state)?
             }
             Dialect::Sqlite => write_sqlite(txn, &plan, &state).await,
-        }
+        }?;
+        store.gates.hold_until_published(&[request.project_id]).await;
+        Ok(created)
     })
     .map_err(Fail::into_tx)
 }

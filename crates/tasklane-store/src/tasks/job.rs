@@ -75,6 +75,8 @@ pub(super) async fn archive_done_tasks(
             let tasks = rows.iter().map(|row| convert::task(&d.row(row))).collect::<Result<_, DbErr>>()?;
             batches.push(ArchivedByJob { project_id, tasks, aggregation });
         }
+        let projects: Vec<ProjectId> = batches.iter().map(|b| b.project_id).collect();
+        store.gates.hold_until_published(&projects).await;
         Ok(batches)
     })
     .map_err(Fail::into_repo)

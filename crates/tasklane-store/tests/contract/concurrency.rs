@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use futures::future::join_all;
 use tasklane_domain::errors::{Classify, ErrorClass};
+use tasklane_domain::events::{DomainEvent, EventPayload};
 use tasklane_domain::ids::ProjectId;
 use tasklane_domain::services::tasks::{MoveInput, NewTaskInput};
 use tasklane_domain::values::Role;
@@ -69,6 +70,17 @@ async fn two_hundred_concurrent_creations_get_numbers_1_to_200_and_an_exact_aggr
     );
     let counts = world.assert_exact(project).await?;
     assert_eq!(counts.total, 200);
+    // Published in commit order: the numbers were handed out in commit order.
+    let published: Vec<u64> = world
+        .published
+        .events()
+        .iter()
+        .filter_map(|event| match &event.payload {
+            EventPayload::TaskCreated { task } => Some(task.number()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(published, (1..=200).collect::<Vec<u64>>(), "commit order");
     Ok(())
 }
 
@@ -169,7 +181,42 @@ async fn two_hundred_concurrent_moves_archives_unarchives_and_deletes_keep_the_a
     }
     assert!(succeeded > 50, "most operations went through ({succeeded})");
     world.assert_exact(project).await?;
+    assert_published_in_commit_order(&world.published.events());
     Ok(())
+}
+
+/// Events in commit order: each task's versions only grow, and each derived-status change
+/// starts where the previous one ended.
+fn assert_published_in_commit_order(events: &[DomainEvent]) {
+    let mut versions = std::collections::HashMap::new();
+    let mut status = None;
+    for event in events {
+        match &event.payload {
+            EventPayload::TaskMoved { task, .. }
+            | EventPayload::TaskArchived { task }
+            | EventPayload::TaskUnarchived { task }
+            | EventPayload::TaskUpdated { task, .. } => {
+                let last = versions.insert(task.id, task.row_version);
+                assert!(
+                    last.is_none_or(|last| last < task.row_version),
+                    "task {} published version {} after {last:?}",
+                    task.id,
+                    task.row_version
+                );
+            }
+            EventPayload::ProjectStatusChanged {
+                old_status,
+                new_status,
+                ..
+            } => {
+                if let Some(previous) = status {
+                    assert_eq!(*old_status, previous, "a status change out of order");
+                }
+                status = Some(*new_status);
+            }
+            _ => {}
+        }
+    }
 }
 
 async fn fifty_concurrent_first_writes_without_an_aggregation_row_never_fail(

@@ -22,11 +22,12 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use tasklane_domain::aggregation::Counts;
+use tasklane_domain::events::DomainEvent;
 use tasklane_domain::ids::{ProjectId, StatusId, UserId};
 use tasklane_domain::model::Task;
 use tasklane_domain::ports::{
-    AggregationCache, AggregationRepository, BootstrapValues, CacheError, NoopBroadcaster,
-    PasswordHasher, SystemClock,
+    AggregationCache, AggregationRepository, BootstrapValues, BroadcastError, CacheError,
+    EventBroadcaster, PasswordHasher, SystemClock,
 };
 use tasklane_domain::services::projects::{NewProjectInput, ProjectView};
 use tasklane_domain::services::tasks::NewTaskInput;
@@ -98,28 +99,52 @@ impl AggregationCache for NoCache {
     }
 }
 
+/// Keeps every published event, in the order `publish` was called.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder(std::sync::Mutex<Vec<DomainEvent>>);
+
+impl EventBroadcaster for Recorder {
+    fn publish(&self, event: DomainEvent) -> Result<(), BroadcastError> {
+        self.0
+            .lock()
+            .map_err(|_| BroadcastError(anyhow::anyhow!("poisoned")))?
+            .push(event);
+        Ok(())
+    }
+}
+
+impl Recorder {
+    pub(crate) fn events(&self) -> Vec<DomainEvent> {
+        self.0.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
 /// A database with the domain's services on top of it.
 pub(crate) struct World {
     pub db: TestDb,
     pub services: Services,
+    /// What the services published.
+    pub published: Arc<Recorder>,
 }
 
 impl World {
     pub(crate) fn new(db: TestDb) -> World {
         let store = Arc::new(db.store.clone());
+        let published = Arc::new(Recorder::default());
         let ports = Ports {
             users: store.clone(),
             projects: store.clone(),
             tasks: store.clone(),
             aggregations: store,
             cache: Arc::new(NoCache),
-            broadcaster: Arc::new(NoopBroadcaster),
+            broadcaster: published.clone(),
             clock: Arc::new(SystemClock),
             passwords: Arc::new(PlainHasher),
         };
         World {
             db,
             services: Services::new(ports, DomainSettings::default()),
+            published,
         }
     }
 

@@ -361,27 +361,30 @@ impl TaskService {
         input: TaskUpdateInput,
         if_match: Option<u64>,
     ) -> Result<Task, UpdateTaskError> {
-        let update = validate_update(&input)?;
-        let lookup = TaskLookup {
-            status_id: update.status_id,
-            assignee_id: update.assignee_id.flatten(),
-            parent_id: update.parent_id.flatten(),
-            ..TaskLookup::default()
-        };
-        let at = self.ports.clock.now();
-        let updated = self
-            .change(actor, task_id, lookup, |tasks, request| {
-                let update = update.clone();
-                let decide = Box::new(move |c| plan_update(c, &update, if_match, at));
-                async move { tasks.update_task(request, decide).await }
-            })
-            .await?;
-        let changed = changed_fields(&updated.previous, &updated.task);
-        self.publish_change(actor, &updated, at, |task| EventPayload::TaskUpdated {
-            task,
-            changed,
-        });
-        Ok(updated.task)
+        crate::ordering::scope(async {
+            let update = validate_update(&input)?;
+            let lookup = TaskLookup {
+                status_id: update.status_id,
+                assignee_id: update.assignee_id.flatten(),
+                parent_id: update.parent_id.flatten(),
+                ..TaskLookup::default()
+            };
+            let at = self.ports.clock.now();
+            let updated = self
+                .change(actor, task_id, lookup, |tasks, request| {
+                    let update = update.clone();
+                    let decide = Box::new(move |c| plan_update(c, &update, if_match, at));
+                    async move { tasks.update_task(request, decide).await }
+                })
+                .await?;
+            let changed = changed_fields(&updated.previous, &updated.task);
+            self.publish_change(actor, &updated, at, |task| EventPayload::TaskUpdated {
+                task,
+                changed,
+            });
+            Ok(updated.task)
+        })
+        .await
     }
 
     /// Moves a task to another status and/or place in its column.
@@ -398,31 +401,36 @@ impl TaskService {
         input: MoveInput,
         if_match: Option<u64>,
     ) -> Result<Task, MoveTaskError> {
-        if input == MoveInput::default() {
-            return Err(
-                ValidationErrors::single("body", "give status_id, after_id or before_id").into(),
-            );
-        }
-        let lookup = TaskLookup {
-            status_id: input.status_id,
-            after_id: input.after_id,
-            before_id: input.before_id,
-            ..TaskLookup::default()
-        };
-        let at = self.ports.clock.now();
-        let moved = self
-            .change(actor, task_id, lookup, |tasks, request| {
-                let decide = Box::new(move |c| plan_move(c, input, if_match, at));
-                async move { tasks.move_task(request, decide).await }
-            })
-            .await?;
-        let (from_status_id, to_status_id) = (moved.previous.status.id, moved.task.status.id);
-        self.publish_change(actor, &moved, at, |task| EventPayload::TaskMoved {
-            task,
-            from_status_id,
-            to_status_id,
-        });
-        Ok(moved.task)
+        crate::ordering::scope(async {
+            if input == MoveInput::default() {
+                return Err(ValidationErrors::single(
+                    "body",
+                    "give status_id, after_id or before_id",
+                )
+                .into());
+            }
+            let lookup = TaskLookup {
+                status_id: input.status_id,
+                after_id: input.after_id,
+                before_id: input.before_id,
+                ..TaskLookup::default()
+            };
+            let at = self.ports.clock.now();
+            let moved = self
+                .change(actor, task_id, lookup, |tasks, request| {
+                    let decide = Box::new(move |c| plan_move(c, input, if_match, at));
+                    async move { tasks.move_task(request, decide).await }
+                })
+                .await?;
+            let (from_status_id, to_status_id) = (moved.previous.status.id, moved.task.status.id);
+            self.publish_change(actor, &moved, at, |task| EventPayload::TaskMoved {
+                task,
+                from_status_id,
+                to_status_id,
+            });
+            Ok(moved.task)
+        })
+        .await
     }
 
     /// Archives (`archive = true`) or unarchives a task. Unarchiving a task of an archived
@@ -439,21 +447,24 @@ impl TaskService {
         archive: bool,
         if_match: Option<u64>,
     ) -> Result<Task, ArchiveTaskError> {
-        let at = self.ports.clock.now();
-        let done = self
-            .change(actor, task_id, TaskLookup::default(), |tasks, request| {
-                let decide = Box::new(move |c| plan_archive(c, archive, if_match, at));
-                async move { tasks.set_task_archived(request, decide).await }
-            })
-            .await?;
-        self.publish_change(actor, &done, at, |task| {
-            if archive {
-                EventPayload::TaskArchived { task }
-            } else {
-                EventPayload::TaskUnarchived { task }
-            }
-        });
-        Ok(done.task)
+        crate::ordering::scope(async {
+            let at = self.ports.clock.now();
+            let done = self
+                .change(actor, task_id, TaskLookup::default(), |tasks, request| {
+                    let decide = Box::new(move |c| plan_archive(c, archive, if_match, at));
+                    async move { tasks.set_task_archived(request, decide).await }
+                })
+                .await?;
+            self.publish_change(actor, &done, at, |task| {
+                if archive {
+                    EventPayload::TaskArchived { task }
+                } else {
+                    EventPayload::TaskUnarchived { task }
+                }
+            });
+            Ok(done.task)
+        })
+        .await
     }
 
     /// Deletes a task and its sub-tasks.
@@ -468,40 +479,43 @@ impl TaskService {
         task_id: TaskId,
         if_match: Option<u64>,
     ) -> Result<(), DeleteTaskError> {
-        let at = self.ports.clock.now();
-        let lookup = TaskLookup {
-            subtree: true,
-            ..TaskLookup::default()
-        };
-        let deleted = self
-            .change(actor, task_id, lookup, |tasks, request| {
-                let decide = Box::new(move |c| plan_delete(c, if_match, at));
-                async move { tasks.delete_task(request, decide).await }
-            })
-            .await?;
-        let project_id = deleted.task.project_id;
-        let event = |payload| DomainEvent {
-            project_id,
-            actor_id: actor,
-            at,
-            payload,
-        };
-        let mut events = vec![event(EventPayload::TaskDeleted {
-            task_id: deleted.task.id,
-            key: deleted.task.key.clone(),
-        })];
-        events.extend(deleted.subtree.iter().map(|s| {
-            event(EventPayload::TaskDeleted {
-                task_id: s.id,
-                key: s.key.clone(),
-            })
-        }));
-        let policy = self.settings.derivation_policy;
-        if let Some(change) = &deleted.aggregation {
-            events.extend(status_change_event(project_id, change, policy, actor, at));
-        }
-        publish(self.ports.broadcaster.as_ref(), events);
-        Ok(())
+        crate::ordering::scope(async {
+            let at = self.ports.clock.now();
+            let lookup = TaskLookup {
+                subtree: true,
+                ..TaskLookup::default()
+            };
+            let deleted = self
+                .change(actor, task_id, lookup, |tasks, request| {
+                    let decide = Box::new(move |c| plan_delete(c, if_match, at));
+                    async move { tasks.delete_task(request, decide).await }
+                })
+                .await?;
+            let project_id = deleted.task.project_id;
+            let event = |payload| DomainEvent {
+                project_id,
+                actor_id: actor,
+                at,
+                payload,
+            };
+            let mut events = vec![event(EventPayload::TaskDeleted {
+                task_id: deleted.task.id,
+                key: deleted.task.key.clone(),
+            })];
+            events.extend(deleted.subtree.iter().map(|s| {
+                event(EventPayload::TaskDeleted {
+                    task_id: s.id,
+                    key: s.key.clone(),
+                })
+            }));
+            let policy = self.settings.derivation_policy;
+            if let Some(change) = &deleted.aggregation {
+                events.extend(status_change_event(project_id, change, policy, actor, at));
+            }
+            publish(self.ports.broadcaster.as_ref(), events);
+            Ok(())
+        })
+        .await
     }
 
     /// Archives done tasks whose `completed_at` is older than the configured number of days, in
@@ -512,48 +526,51 @@ impl TaskService {
     /// [`RepoError`] when the store fails; batches already committed stay archived.
     #[tracing::instrument(skip_all)]
     pub async fn archive_done_tasks(&self) -> Result<u64, RepoError> {
-        let now = self.ports.clock.now();
-        let cutoff = now - Duration::days(i64::from(self.settings.archive_after_days));
-        let mut archived = 0;
-        loop {
-            let batches = self
-                .ports
-                .tasks
-                .archive_done_tasks(cutoff, ARCHIVE_BATCH, now)
-                .await?;
-            let count: usize = batches.iter().map(|b| b.tasks.len()).sum();
-            for batch in batches {
-                let project_id = batch.project_id;
-                let event = |payload| DomainEvent {
-                    project_id,
-                    actor_id: SYSTEM_ACTOR,
-                    at: now,
-                    payload,
-                };
-                let mut events: Vec<DomainEvent> = batch
+        crate::ordering::scope(async {
+            let now = self.ports.clock.now();
+            let cutoff = now - Duration::days(i64::from(self.settings.archive_after_days));
+            let mut archived = 0;
+            loop {
+                let batches = self
+                    .ports
                     .tasks
-                    .into_iter()
-                    .map(|task| {
-                        event(EventPayload::TaskArchived {
-                            task: Box::new(task),
+                    .archive_done_tasks(cutoff, ARCHIVE_BATCH, now)
+                    .await?;
+                let count: usize = batches.iter().map(|b| b.tasks.len()).sum();
+                for batch in batches {
+                    let project_id = batch.project_id;
+                    let event = |payload| DomainEvent {
+                        project_id,
+                        actor_id: SYSTEM_ACTOR,
+                        at: now,
+                        payload,
+                    };
+                    let mut events: Vec<DomainEvent> = batch
+                        .tasks
+                        .into_iter()
+                        .map(|task| {
+                            event(EventPayload::TaskArchived {
+                                task: Box::new(task),
+                            })
                         })
-                    })
-                    .collect();
-                let policy = self.settings.derivation_policy;
-                events.extend(status_change_event(
-                    project_id,
-                    &batch.aggregation,
-                    policy,
-                    SYSTEM_ACTOR,
-                    now,
-                ));
-                publish(self.ports.broadcaster.as_ref(), events);
+                        .collect();
+                    let policy = self.settings.derivation_policy;
+                    events.extend(status_change_event(
+                        project_id,
+                        &batch.aggregation,
+                        policy,
+                        SYSTEM_ACTOR,
+                        now,
+                    ));
+                    publish(self.ports.broadcaster.as_ref(), events);
+                }
+                archived += count as u64;
+                if count < ARCHIVE_BATCH as usize {
+                    return Ok(archived);
+                }
             }
-            archived += count as u64;
-            if count < ARCHIVE_BATCH as usize {
-                return Ok(archived);
-            }
-        }
+        })
+        .await
     }
 
     /// Runs one task change through the store. When the store reports the project's

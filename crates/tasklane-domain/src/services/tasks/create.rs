@@ -200,56 +200,59 @@ impl TaskService {
         inputs: Vec<NewTaskInput>,
         batch: bool,
     ) -> Result<Creation, CreateTaskError> {
-        let mut errors = ValidationErrors::new();
-        let mut tasks = Vec::with_capacity(inputs.len());
-        for (index, input) in inputs.iter().enumerate() {
-            match validate(input) {
-                Ok(task) => tasks.push(task),
-                Err(found) if batch => errors.absorb(&format!("tasks[{index}]."), found),
-                Err(found) => errors = found,
+        crate::ordering::scope(async {
+            let mut errors = ValidationErrors::new();
+            let mut tasks = Vec::with_capacity(inputs.len());
+            for (index, input) in inputs.iter().enumerate() {
+                match validate(input) {
+                    Ok(task) => tasks.push(task),
+                    Err(found) if batch => errors.absorb(&format!("tasks[{index}]."), found),
+                    Err(found) => errors = found,
+                }
             }
-        }
-        errors.into_result()?;
+            errors.into_result()?;
 
-        let request = CreateTasksRequest {
-            project_id,
-            actor,
-            assignee_ids: unique(tasks.iter().filter_map(|t| t.assignee_id)),
-            parent_ids: unique(tasks.iter().filter_map(|t| t.parent_id)),
-        };
-        let at = self.ports.clock.now();
-        let mut bootstrap = None;
-        let mut follow_up = None;
-        loop {
-            let drafts = tasks.clone();
-            let decide = Box::new(move |context| plan(context, &drafts, batch, at));
-            match self.ports.tasks.create_tasks(request.clone(), decide).await {
-                Ok(created) => {
-                    if let Some(follow_up) = follow_up {
-                        CacheFollowUp::after_commit(
-                            follow_up,
-                            &self.ports,
-                            self.settings.bootstrap_ttl,
-                        );
+            let request = CreateTasksRequest {
+                project_id,
+                actor,
+                assignee_ids: unique(tasks.iter().filter_map(|t| t.assignee_id)),
+                parent_ids: unique(tasks.iter().filter_map(|t| t.parent_id)),
+            };
+            let at = self.ports.clock.now();
+            let mut bootstrap = None;
+            let mut follow_up = None;
+            loop {
+                let drafts = tasks.clone();
+                let decide = Box::new(move |context| plan(context, &drafts, batch, at));
+                match self.ports.tasks.create_tasks(request.clone(), decide).await {
+                    Ok(created) => {
+                        if let Some(follow_up) = follow_up {
+                            CacheFollowUp::after_commit(
+                                follow_up,
+                                &self.ports,
+                                self.settings.bootstrap_ttl,
+                            );
+                        }
+                        self.publish_creation(actor, &created, at);
+                        return Ok(Creation {
+                            tasks: created.tasks,
+                            project: created.project,
+                            aggregation: created.aggregation,
+                            project_restored: created.project_restored,
+                            bootstrap,
+                        });
                     }
-                    self.publish_creation(actor, &created, at);
-                    return Ok(Creation {
-                        tasks: created.tasks,
-                        project: created.project,
-                        aggregation: created.aggregation,
-                        project_restored: created.project_restored,
-                        bootstrap,
-                    });
+                    // The transaction rolled back; create the row, then run the creation again.
+                    Err(TxError::AggregationMissing) if bootstrap.is_none() => {
+                        let (source, cache) = ensure_aggregation(&self.ports, project_id).await?;
+                        bootstrap = Some(source);
+                        follow_up = Some(cache);
+                    }
+                    Err(error) => return Err(error.into_operation_error()),
                 }
-                // The transaction rolled back; create the row, then run the creation again.
-                Err(TxError::AggregationMissing) if bootstrap.is_none() => {
-                    let (source, cache) = ensure_aggregation(&self.ports, project_id).await?;
-                    bootstrap = Some(source);
-                    follow_up = Some(cache);
-                }
-                Err(error) => return Err(error.into_operation_error()),
             }
-        }
+        })
+        .await
     }
 
     fn publish_creation(&self, actor: UserId, created: &TasksCreated, at: DateTime<Utc>) {
