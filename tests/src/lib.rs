@@ -3,6 +3,7 @@
 //! and drives it over real HTTP.
 
 pub mod redis;
+pub mod ws;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use anyhow::Context;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tasklane_cache::{Caches, MemoryCache};
-use tasklane_domain::ports::NoopBroadcaster;
+use tasklane_domain::ports::EventBroadcaster;
+use tasklane_realtime::{RealtimeHub, RealtimeOptions, RelayOptions};
 use tasklane_server::settings::{JwtSecret, Settings};
 use tasklane_server::{AppState, run};
 use tasklane_store::testing::TestDb;
@@ -21,8 +23,8 @@ use tasklane_store::testing::TestDb;
 pub struct TestApp {
     /// Where it listens.
     pub address: SocketAddr,
-    /// Its database.
-    pub db: TestDb,
+    /// Its database (shared when several instances run over one database).
+    pub db: Arc<TestDb>,
     /// A client without cookies or redirects.
     pub client: reqwest::Client,
 }
@@ -66,7 +68,7 @@ pub struct Session {
 /// # Errors
 /// When no port can be bound or the state cannot be built.
 pub fn spawn_app(db: TestDb) -> anyhow::Result<TestApp> {
-    spawn_app_with(db, Caches::new(Arc::new(MemoryCache::default())))
+    spawn_app_config(Arc::new(db), AppConfig::default())
 }
 
 /// As [`spawn_app`], with the given caches (Redis, for the degradation tests).
@@ -74,14 +76,69 @@ pub fn spawn_app(db: TestDb) -> anyhow::Result<TestApp> {
 /// # Errors
 /// When no port can be bound or the state cannot be built.
 pub fn spawn_app_with(db: TestDb, caches: Caches) -> anyhow::Result<TestApp> {
+    let config = AppConfig {
+        caches,
+        ..AppConfig::default()
+    };
+    spawn_app_config(Arc::new(db), config)
+}
+
+/// How to build one server instance.
+pub struct AppConfig {
+    /// Its caches (the in-process cache by default).
+    pub caches: Caches,
+    /// The realtime limits.
+    pub realtime: RealtimeOptions,
+    /// The Redis relay to other instances, if any.
+    pub relay: Option<RelayOptions>,
+    /// A broadcaster to use instead of the hub (a blocked or failing one).
+    pub broadcaster: Option<Arc<dyn EventBroadcaster>>,
+    /// Its settings.
+    pub settings: Settings,
+}
+
+impl std::fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("realtime", &self.realtime)
+            .field("relay", &self.relay)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            caches: Caches::new(Arc::new(MemoryCache::default())),
+            realtime: RealtimeOptions::default(),
+            relay: None,
+            broadcaster: None,
+            settings: Settings::default(),
+        }
+    }
+}
+
+/// Starts a server instance over `db` (several may share one) as `config` says.
+///
+/// # Errors
+/// When no port can be bound or the state cannot be built.
+pub fn spawn_app_config(db: Arc<TestDb>, config: AppConfig) -> anyhow::Result<TestApp> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let address = listener.local_addr()?;
     let secret = JwtSecret(b"test secret, at least thirty-two bytes long".to_vec());
-    let state = AppState::new(
+    let settings = config.settings;
+    let hub = RealtimeHub::start(
+        config.realtime,
+        tasklane_server::realtime::encoder(settings.derivation_policy),
+        config.relay,
+    )?;
+    let broadcaster = config.broadcaster.unwrap_or_else(|| Arc::new(hub.handle()));
+    let state = AppState::with_broadcaster(
         db.store.clone(),
-        caches,
-        Arc::new(NoopBroadcaster),
-        &Settings::default(),
+        config.caches,
+        &hub,
+        broadcaster,
+        &settings,
         &secret,
     )?;
     tokio::spawn(run(listener, state)?);

@@ -10,12 +10,14 @@ use tasklane_domain::aggregation::Counts;
 use tasklane_domain::ids::ProjectId;
 use tasklane_domain::ports::{AggregationCache, BootstrapValues, CacheError, bootstrap_key};
 
-use crate::{RawCache, RawCacheError};
+use crate::{MemoryCache, RawCache, RawCacheError};
 
 /// The typed caches over one raw backend.
 #[derive(Debug, Clone)]
 pub struct Caches {
     raw: Arc<dyn RawCache>,
+    /// Tickets issued while the backend was down (this instance can still redeem them).
+    local_tickets: Arc<MemoryCache>,
 }
 
 fn encode(values: &BootstrapValues) -> Vec<u8> {
@@ -67,7 +69,10 @@ fn ticket_key(ticket: &str) -> String {
 impl Caches {
     /// Typed caches over `raw`.
     pub fn new(raw: Arc<dyn RawCache>) -> Self {
-        Self { raw }
+        Self {
+            raw,
+            local_tickets: Arc::new(MemoryCache::new(10_000)),
+        }
     }
 
     /// Whether the backend is believed reachable.
@@ -85,31 +90,41 @@ impl Caches {
         self.raw.is_redis() && self.raw.is_available()
     }
 
-    /// Stores a single-use ticket for `ttl`, holding `value` (the user it was issued to).
+    /// Stores a single-use ticket for `ttl`, holding `value` (the user it was issued to). While
+    /// the backend is down the ticket is kept in this process instead, so that a client of this
+    /// instance can still connect.
     ///
     /// # Errors
-    /// When the backend cannot store it (the client cannot connect then; it may ask again).
+    /// When neither the backend nor the process can keep it.
     pub async fn put_ticket(
         &self,
         ticket: &str,
         value: &str,
         ttl: Duration,
     ) -> Result<(), RawCacheError> {
-        self.raw
-            .set(&ticket_key(ticket), value.as_bytes().to_vec(), ttl)
-            .await
+        let key = ticket_key(ticket);
+        let bytes = value.as_bytes().to_vec();
+        match self.raw.set(&key, bytes.clone(), ttl).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                tracing::debug!(%error, "ticket kept in process while the cache is down");
+                self.local_tickets.set(&key, bytes, ttl).await
+            }
+        }
     }
 
     /// Consumes a ticket: its value the first time, `None` ever after or once expired.
     ///
     /// # Errors
-    /// When the backend cannot answer.
+    /// When the backend cannot answer and the ticket is not one kept in this process.
     pub async fn take_ticket(&self, ticket: &str) -> Result<Option<String>, RawCacheError> {
-        Ok(self
-            .raw
-            .take(&ticket_key(ticket))
-            .await?
-            .and_then(|bytes| String::from_utf8(bytes).ok()))
+        let key = ticket_key(ticket);
+        let local = self.local_tickets.take(&key).await?;
+        let found = match local {
+            Some(bytes) => Some(bytes),
+            None => self.raw.take(&key).await?,
+        };
+        Ok(found.and_then(|bytes| String::from_utf8(bytes).ok()))
     }
 }
 

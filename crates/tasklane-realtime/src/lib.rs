@@ -1,1 +1,159 @@
-//! The WebSocket rooms hub and the cross-instance relay; implements `EventBroadcaster`. Filled by issue 6.
+//! Tasklane's realtime layer (REALTIME.md): the WebSocket endpoint with ticket authentication,
+//! rooms per project, task and user with authorised joins, the hub behind the domain's
+//! `EventBroadcaster` (publishing never blocks a request), bounded per-socket queues, heartbeats,
+//! and the Redis pub/sub relay that fans events out across instances.
+//!
+//! Wiring: [`RealtimeHub::start`] first (its [`HubHandle`] is the services' broadcaster), then
+//! [`Realtime::new`] with a [`Directory`] built over those services, then [`connect`] in the
+//! server's `/api/v1/ws` route.
+
+mod connection;
+mod directory;
+mod envelope;
+mod hub;
+pub mod metrics;
+pub mod protocol;
+mod relay;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use connection::connect;
+pub use directory::Directory;
+pub use envelope::EncodeData;
+pub use hub::{CLOSE_TOO_SLOW, HubHandle};
+pub use relay::{FanoutState, RelayOptions};
+
+use crate::directory::MembershipCache;
+use crate::hub::Hub;
+
+/// Limits and timings of the realtime layer (REALTIME.md's values by default).
+#[derive(Debug, Clone)]
+pub struct RealtimeOptions {
+    /// Frames a socket may have queued before it counts as fallen behind and is closed. The
+    /// default holds two full task batches (500 events each); the queue allocates as it fills,
+    /// so an idle socket pays nothing for it.
+    pub queue_capacity: usize,
+    /// Commands (events included) waiting for the hub before publishing fails.
+    pub hub_capacity: usize,
+    /// How often the server pings.
+    pub ping_interval: Duration,
+    /// A socket silent for this long is closed.
+    pub idle_timeout: Duration,
+    /// The largest client frame answered normally (larger: `too_large`).
+    pub max_frame: usize,
+    /// At most this many client frames…
+    pub rate_limit: usize,
+    /// …in this window (more: `rate_limited`, the frame is dropped).
+    pub rate_window: Duration,
+    /// How long a membership answer is trusted (membership changes evict it at once).
+    pub membership_ttl: Duration,
+}
+
+impl Default for RealtimeOptions {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 1024,
+            hub_capacity: 65_536,
+            ping_interval: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(90),
+            max_frame: 64 * 1024,
+            rate_limit: 100,
+            rate_window: Duration::from_secs(10),
+            membership_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The running hub (and relay): publish through [`RealtimeHub::handle`].
+#[derive(Debug, Clone)]
+pub struct RealtimeHub {
+    handle: HubHandle,
+    fanout: Option<FanoutState>,
+    options: RealtimeOptions,
+}
+
+impl RealtimeHub {
+    /// Spawns the hub, and the relay when `relay` is given (a Redis that is down does not fail
+    /// this: the relay keeps trying). Must run inside a Tokio runtime.
+    ///
+    /// # Errors
+    /// When the relay's Redis URL is malformed.
+    pub fn start(
+        options: RealtimeOptions,
+        encode: EncodeData,
+        relay: Option<RelayOptions>,
+    ) -> anyhow::Result<RealtimeHub> {
+        let membership = Arc::new(MembershipCache::new(options.membership_ttl));
+        let (relay_sender, relay_receiver) = match relay {
+            Some(_) => {
+                let (sender, receiver) = tokio::sync::mpsc::channel(options.hub_capacity.max(1));
+                (Some(sender), Some(receiver))
+            }
+            None => (None, None),
+        };
+        let (hub, handle) = Hub::new(options.hub_capacity, encode, relay_sender, membership);
+        tokio::spawn(hub.run());
+        let fanout = match (relay, relay_receiver) {
+            (Some(relay), Some(receiver)) => Some(relay::start(relay, receiver, handle.clone())?),
+            _ => {
+                metrics::fanout_up(false);
+                None
+            }
+        };
+        Ok(RealtimeHub {
+            handle,
+            fanout,
+            options,
+        })
+    }
+
+    /// The broadcaster to give the services.
+    pub fn handle(&self) -> HubHandle {
+        self.handle.clone()
+    }
+
+    /// The relay's state; `None` without Redis.
+    pub fn fanout(&self) -> Option<FanoutState> {
+        self.fanout.clone()
+    }
+}
+
+/// Everything the WebSocket endpoint needs (cheap to clone; one per server).
+#[derive(Clone)]
+pub struct Realtime {
+    hub: HubHandle,
+    directory: Arc<dyn Directory>,
+    options: RealtimeOptions,
+    fanout: Option<FanoutState>,
+}
+
+impl std::fmt::Debug for Realtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Realtime")
+            .field("hub", &self.hub)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Realtime {
+    /// The endpoint over a started hub and a directory.
+    pub fn new(hub: &RealtimeHub, directory: Arc<dyn Directory>) -> Realtime {
+        Realtime {
+            hub: hub.handle(),
+            directory,
+            options: hub.options.clone(),
+            fanout: hub.fanout(),
+        }
+    }
+
+    /// How events reach other instances: `local` (no Redis configured), `up`, or `degraded`
+    /// (Redis configured but the subscription is down).
+    pub fn fanout_state(&self) -> &'static str {
+        match &self.fanout {
+            None => "local",
+            Some(state) if state.is_up() => "up",
+            Some(_) => "degraded",
+        }
+    }
+}

@@ -12,6 +12,7 @@ pub mod error;
 pub mod handlers;
 pub mod limits;
 pub mod metrics;
+pub mod realtime;
 pub mod settings;
 pub mod state;
 
@@ -45,6 +46,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "members", description = "Project members"),
         (name = "statuses", description = "Workflow statuses"),
         (name = "tasks", description = "Tasks"),
+        (name = "realtime", description = "The WebSocket of REALTIME.md"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use tasklane_cache::{Caches, MemoryCache, RawCache, RedisCache, RedisOptions};
 use tasklane_domain::ids::ProjectId;
-use tasklane_domain::ports::{AggregationRepository, NoopBroadcaster};
+use tasklane_domain::ports::AggregationRepository;
+use tasklane_realtime::{RealtimeHub, RealtimeOptions, RelayOptions};
 use tasklane_server::settings::{LogFormat, Settings};
 use tasklane_server::{AppState, run};
 use tasklane_store::{Store, StoreOptions};
@@ -133,13 +134,20 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     // The recorder first, so that the cache's first gauge values are not lost.
     tasklane_server::metrics::handle()?;
     let caches = build_caches(&settings).await?;
-    let state = AppState::new(
-        store.clone(),
-        caches,
-        Arc::new(NoopBroadcaster),
-        &settings,
-        &secret,
+    let hub = RealtimeHub::start(
+        RealtimeOptions {
+            queue_capacity: settings.ws_queue_capacity,
+            ..RealtimeOptions::default()
+        },
+        tasklane_server::realtime::encoder(settings.derivation_policy),
+        settings.redis_url.as_ref().map(|url| RelayOptions {
+            url: url.clone(),
+            channel: format!("{}events", settings.redis_prefix),
+            timeout: settings.redis_timeout,
+            retry_interval: settings.redis_probe_interval,
+        }),
     )?;
+    let state = AppState::new(store.clone(), caches, &hub, &settings, &secret)?;
 
     let job_state = state.clone();
     let interval = settings.archive_interval;

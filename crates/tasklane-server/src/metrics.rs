@@ -100,6 +100,23 @@ fn register() {
     for reason in ["timeout", "error", "skipped"] {
         metrics::counter!(tasklane_cache::REDIS_FAILURES_TOTAL, "reason" => reason).increment(0);
     }
+    use tasklane_realtime::metrics as realtime;
+    metrics::describe_gauge!(realtime::WS_CONNECTIONS, "Open WebSocket connections");
+    metrics::gauge!(realtime::WS_CONNECTIONS).set(0.0);
+    metrics::describe_counter!(
+        realtime::WS_FRAMES_QUEUED_TOTAL,
+        "Frames queued for WebSocket clients"
+    );
+    metrics::counter!(realtime::WS_FRAMES_QUEUED_TOTAL).increment(0);
+    metrics::describe_counter!(
+        realtime::WS_SLOW_CONSUMERS_CLOSED_TOTAL,
+        "WebSocket clients closed because they fell behind"
+    );
+    metrics::counter!(realtime::WS_SLOW_CONSUMERS_CLOSED_TOTAL).increment(0);
+    metrics::describe_gauge!(
+        realtime::WS_FANOUT_UP,
+        "1 while events of other instances arrive through Redis pub/sub"
+    );
 }
 
 /// The request id of this request (set by [`observe`]).

@@ -68,6 +68,11 @@ pub struct Settings {
     /// Register, login and refresh attempts per client address per minute
     /// (`TASKLANE_AUTH_ATTEMPTS_PER_MINUTE`, default 30).
     pub auth_attempts_per_minute: usize,
+    /// How long a WebSocket ticket lives (`TASKLANE_WS_TICKET_TTL_SECS`, default 30).
+    pub ws_ticket_ttl: Duration,
+    /// Frames a socket may have queued before it is closed as too slow
+    /// (`TASKLANE_WS_QUEUE_CAPACITY`, default 1024).
+    pub ws_queue_capacity: usize,
 }
 
 impl Default for Settings {
@@ -90,6 +95,8 @@ impl Default for Settings {
             archive_interval: Duration::from_secs(3600),
             log_format: LogFormat::Text,
             auth_attempts_per_minute: 30,
+            ws_ticket_ttl: Duration::from_secs(30),
+            ws_queue_capacity: 1024,
         }
     }
 }
@@ -168,6 +175,13 @@ impl Settings {
         }
         if let Some(v) = get("TASKLANE_AUTH_ATTEMPTS_PER_MINUTE") {
             settings.auth_attempts_per_minute = number("TASKLANE_AUTH_ATTEMPTS_PER_MINUTE", &v)?;
+        }
+        if let Some(v) = get("TASKLANE_WS_TICKET_TTL_SECS") {
+            settings.ws_ticket_ttl =
+                Duration::from_secs(number::<u64>("TASKLANE_WS_TICKET_TTL_SECS", &v)?.max(1));
+        }
+        if let Some(v) = get("TASKLANE_WS_QUEUE_CAPACITY") {
+            settings.ws_queue_capacity = number::<usize>("TASKLANE_WS_QUEUE_CAPACITY", &v)?.max(1);
         }
         if let Some(v) = get("TASKLANE_LOG_FORMAT") {
             settings.log_format = match v.as_str() {

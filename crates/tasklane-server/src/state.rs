@@ -7,12 +7,14 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tasklane_cache::Caches;
 use tasklane_domain::ports::{Clock, EventBroadcaster, SystemClock};
 use tasklane_domain::services::{DomainSettings, Ports, Services};
+use tasklane_realtime::{Realtime, RealtimeHub};
 use tasklane_store::Store;
 
 use crate::auth::Argon2Hasher;
 use crate::auth::tokens::AccessTokens;
 use crate::limits::RateLimiter;
 use crate::metrics;
+use crate::realtime::ServicesDirectory;
 use crate::settings::{JwtSecret, Settings};
 
 /// The application state, cloned into every worker.
@@ -34,6 +36,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The limit on credential attempts per client address.
     pub auth_limiter: Arc<RateLimiter>,
+    /// The WebSocket endpoint's hub and directory.
+    pub realtime: Realtime,
+    /// How long a WebSocket ticket lives.
+    pub ws_ticket_ttl: Duration,
 }
 
 impl std::fmt::Debug for AppState {
@@ -45,13 +51,30 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Wires the domain's services to `store`, `caches` and `broadcaster`.
+    /// Wires the domain's services to `store`, `caches` and the realtime `hub`, whose handle is
+    /// the broadcaster.
     ///
     /// # Errors
     /// When the password hasher or the token keys cannot be set up.
     pub fn new(
         store: Store,
         caches: Caches,
+        hub: &RealtimeHub,
+        settings: &Settings,
+        secret: &JwtSecret,
+    ) -> anyhow::Result<AppState> {
+        Self::with_broadcaster(store, caches, hub, Arc::new(hub.handle()), settings, secret)
+    }
+
+    /// As [`AppState::new`], with the services publishing to `broadcaster` instead of the hub
+    /// (tests of a blocked or failing broadcaster).
+    ///
+    /// # Errors
+    /// When the password hasher or the token keys cannot be set up.
+    pub fn with_broadcaster(
+        store: Store,
+        caches: Caches,
+        hub: &RealtimeHub,
         broadcaster: Arc<dyn EventBroadcaster>,
         settings: &Settings,
         secret: &JwtSecret,
@@ -73,8 +96,12 @@ impl AppState {
             archive_after_days: settings.archive_after_days,
             ..DomainSettings::default()
         };
+        let services = Services::new(ports, domain);
+        let directory = ServicesDirectory::new(services.clone(), caches.clone());
         Ok(AppState {
-            services: Services::new(ports, domain),
+            realtime: Realtime::new(hub, Arc::new(directory)),
+            ws_ticket_ttl: settings.ws_ticket_ttl,
+            services,
             store,
             caches,
             access_tokens: AccessTokens::new(secret, settings.access_token_ttl)?,

@@ -58,6 +58,10 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &gates.gate(project)));
         drop(first);
         let again = gates.gate(project);
-        assert_eq!(Arc::strong_count(&again), 1, "a new lock once the old one was dropped");
+        assert_eq!(
+            Arc::strong_count(&again),
+            1,
+            "a new lock once the old one was dropped"
+        );
     }
 }

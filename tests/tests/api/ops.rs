@@ -38,6 +38,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/tasks/{id}/archive"),
     ("post", "/api/v1/tasks/{id}/unarchive"),
     ("delete", "/api/v1/tasks/{id}"),
+    ("get", "/api/v1/ws"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -100,6 +101,11 @@ async fn health_readiness_metrics_request_ids_and_unknown_routes(
         ready.text("redis"),
         "not_configured",
         "the in-process cache"
+    );
+    assert_eq!(
+        ready.text("fanout"),
+        "local",
+        "no Redis: this instance's sockets only"
     );
     assert!(
         ready

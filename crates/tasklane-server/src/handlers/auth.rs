@@ -1,7 +1,5 @@
 //! `/auth/*` and `/me`: registration, login, refresh with rotation, logout, WebSocket tickets.
 
-use std::time::Duration;
-
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use tasklane_domain::model::User;
 use tasklane_domain::ports::{NewRefreshToken, RefreshTokenRepository, Rotation};
@@ -14,9 +12,6 @@ use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, SessionDto, Tick
 use crate::error::{ApiError, Problem};
 use crate::handlers::no_content;
 use crate::state::AppState;
-
-/// How long a WebSocket ticket lives.
-const TICKET_TTL: Duration = Duration::from_secs(30);
 
 /// The session answer: a new access token for `user`, and `refresh_token`.
 fn session_body(
@@ -170,7 +165,7 @@ pub async fn ws_ticket(state: web::Data<AppState>, actor: Actor) -> Result<HttpR
     let ticket = new_refresh_token().map_err(ApiError::internal)?;
     state
         .caches
-        .put_ticket(&ticket, &actor.0.to_string(), TICKET_TTL)
+        .put_ticket(&ticket, &actor.0.to_string(), state.ws_ticket_ttl)
         .await
         .map_err(|e| {
             ApiError::new(
@@ -181,7 +176,7 @@ pub async fn ws_ticket(state: web::Data<AppState>, actor: Actor) -> Result<HttpR
         })?;
     Ok(HttpResponse::Ok().json(TicketDto {
         ticket,
-        expires_in: TICKET_TTL.as_secs(),
+        expires_in: state.ws_ticket_ttl.as_secs(),
     }))
 }
 

@@ -7,6 +7,7 @@ pub mod ops;
 pub mod projects;
 pub mod statuses;
 pub mod tasks;
+pub mod ws;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
@@ -49,7 +50,8 @@ pub fn api(config: &mut ServiceConfig) {
             .service(tasks::change::move_task)
             .service(tasks::change::archive)
             .service(tasks::change::unarchive)
-            .service(tasks::change::delete),
+            .service(tasks::change::delete)
+            .service(ws::connect),
     );
 }
 

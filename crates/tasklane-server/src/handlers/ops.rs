@@ -10,6 +10,7 @@ struct Readiness {
     status: &'static str,
     database: &'static str,
     redis: &'static str,
+    fanout: &'static str,
 }
 
 /// `GET /healthz`: the process is up.
@@ -20,7 +21,9 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// `GET /readyz`: the database answers. Redis down is `degraded`, not down: the server works
-/// without it. Without `TASKLANE_REDIS_URL` Redis is `not_configured`.
+/// without it. Without `TASKLANE_REDIS_URL` Redis is `not_configured`. `fanout` says how events
+/// reach other instances: `up` (Redis pub/sub), `degraded` (Redis down: this instance's sockets
+/// only) or `local` (no Redis configured).
 #[utoipa::path(tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "the database is down")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
@@ -30,6 +33,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         status: if database { "ready" } else { "unavailable" },
         database: if database { "up" } else { "down" },
         redis,
+        fanout: state.realtime.fanout_state(),
     };
     if database {
         HttpResponse::Ok().json(body)

@@ -449,7 +449,10 @@ pub(super) async fn create_tasks(
             }
             Dialect::Sqlite => write_sqlite(txn, &plan, &state).await,
         }?;
-        store.gates.hold_until_published(&[request.project_id]).await;
+        store
+            .gates
+            .hold_until_published(&[request.project_id])
+            .await;
         Ok(created)
     })
     .map_err(Fail::into_tx)

@@ -1,0 +1,364 @@
+//! One WebSocket connection: the ticket check at the handshake, then one `select!` loop over the
+//! client's frames, the hub's queue for this socket, a kick from the hub, and the heartbeat.
+//! Whatever ends the loop, the socket is unregistered from the hub.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
+use serde_json::json;
+use tasklane_domain::ids::{ProjectId, UserId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Realtime;
+use crate::hub::{Command, ConnId, JoinOutcome};
+use crate::protocol::{self, ClientFrame, FrameError, Room};
+
+/// Frames larger than this are refused by the WebSocket layer itself (the socket closes, 1009);
+/// frames up to it get a `too_large` answer when over the protocol's limit.
+const MAX_WIRE_FRAME: usize = 1024 * 1024;
+
+/// Answers the handshake: 401 (problem+json) for a missing, unknown, expired or reused ticket,
+/// before any upgrade; otherwise upgrades and serves the socket.
+///
+/// # Errors
+/// When the request is not a WebSocket handshake.
+pub async fn connect(
+    realtime: &Realtime,
+    request: &HttpRequest,
+    body: web::Payload,
+    ticket: Option<&str>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let Some(ticket) = ticket.filter(|t| !t.is_empty()) else {
+        return Ok(problem(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a ticket is required: POST /api/v1/auth/ws-ticket",
+        ));
+    };
+    let user = match realtime.directory.redeem_ticket(ticket).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            return Ok(problem(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "the ticket is unknown, expired or already used",
+            ));
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "ticket check failed");
+            return Ok(problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "tickets cannot be checked right now; try again",
+            ));
+        }
+    };
+    let (response, session, stream) = actix_ws::handle(request, body)?;
+    let stream = stream
+        .max_frame_size(MAX_WIRE_FRAME)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_WIRE_FRAME);
+    actix_web::rt::spawn(serve(realtime.clone(), user, session, stream));
+    Ok(response)
+}
+
+fn problem(status: StatusCode, code: &str, detail: &str) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.insert_header(("Retry-After", "5"));
+    }
+    response.content_type("application/problem+json").body(
+        json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "code": code,
+            "detail": detail,
+        })
+        .to_string(),
+    )
+}
+
+/// At most `limit` frames in any `window`.
+struct RateLimit {
+    limit: usize,
+    window: Duration,
+    recent: VecDeque<Instant>,
+}
+
+impl RateLimit {
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        while self
+            .recent
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= self.window)
+        {
+            self.recent.pop_front();
+        }
+        if self.recent.len() >= self.limit {
+            return false;
+        }
+        self.recent.push_back(now);
+        true
+    }
+}
+
+/// What the loop sends next.
+enum Write {
+    Text(String),
+    Pong(Vec<u8>),
+    Ping,
+}
+
+impl Write {
+    /// Sends it; false when the client is gone.
+    async fn to(self, session: &mut Session) -> bool {
+        match self {
+            Write::Text(text) => session.text(text).await.is_ok(),
+            Write::Pong(payload) => session.pong(&payload).await.is_ok(),
+            Write::Ping => session.ping(b"").await.is_ok(),
+        }
+    }
+}
+
+fn kicked(code: Result<u16, oneshot::error::RecvError>) -> End {
+    let code = code.unwrap_or(crate::hub::CLOSE_TOO_SLOW);
+    End::Close(CloseCode::from(code), "fell behind")
+}
+
+/// Why the loop ended, and the close code to send (none when the client is gone).
+enum End {
+    Close(CloseCode, &'static str),
+    Gone,
+}
+
+struct Connection {
+    realtime: Realtime,
+    id: ConnId,
+    user: UserId,
+    session: Session,
+}
+
+async fn serve(
+    realtime: Realtime,
+    user: UserId,
+    session: Session,
+    mut stream: actix_ws::AggregatedMessageStream,
+) {
+    let options = realtime.options.clone();
+    let id = realtime.hub.next_conn_id();
+    let mut connection = Connection {
+        realtime,
+        id,
+        user,
+        session,
+    };
+    let (outbox_sender, mut outbox) = mpsc::channel::<Arc<str>>(options.queue_capacity.max(1));
+    let (kick_sender, mut kick) = oneshot::channel::<u16>();
+    let hello = protocol::frame(
+        "connected",
+        json!({"user_id": user.to_string(), "connection_id": id.to_string()}),
+    );
+    if connection.session.text(hello).await.is_err() {
+        return;
+    }
+    let registered = connection
+        .realtime
+        .hub
+        .send(Command::Register {
+            id,
+            user,
+            outbox: outbox_sender,
+            kick: kick_sender,
+        })
+        .await;
+    if !registered {
+        return;
+    }
+    tracing::debug!(connection = id, %user, "socket open");
+    let mut limit = RateLimit {
+        limit: options.rate_limit,
+        window: options.rate_window,
+        recent: VecDeque::new(),
+    };
+    let mut heartbeat = tokio::time::interval(options.ping_interval);
+    heartbeat.tick().await;
+    let mut last_heard = Instant::now();
+
+    let end = loop {
+        let write = tokio::select! {
+            code = &mut kick => break kicked(code),
+            frame = outbox.recv() => match frame {
+                Some(frame) => Write::Text(frame.to_string()),
+                None => break End::Close(CloseCode::Again, "fell behind"),
+            },
+            message = stream.recv() => {
+                last_heard = Instant::now();
+                match message {
+                    Some(Ok(AggregatedMessage::Text(text))) => {
+                        match connection.answer(&mut limit, Some(&text), options.max_frame).await {
+                            Some(answer) => Write::Text(answer),
+                            None => continue,
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Binary(_))) => {
+                        match connection.answer(&mut limit, None, options.max_frame).await {
+                            Some(answer) => Write::Text(answer),
+                            None => continue,
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Ping(payload))) => Write::Pong(payload.to_vec()),
+                    Some(Ok(AggregatedMessage::Pong(_))) => continue,
+                    Some(Ok(AggregatedMessage::Close(_))) => break End::Close(CloseCode::Normal, "bye"),
+                    Some(Err(error)) => {
+                        tracing::debug!(connection = id, %error, "protocol error");
+                        break End::Close(CloseCode::Size, "frame over 1 MiB or malformed");
+                    }
+                    None => break End::Gone,
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() >= options.idle_timeout {
+                    break End::Close(CloseCode::Away, "silent for too long");
+                }
+                Write::Ping
+            }
+        };
+        // A client that does not read makes the write wait; the hub then kicks it.
+        let session = &mut connection.session;
+        let written = tokio::select! {
+            written = write.to(session) => written,
+            code = &mut kick => break kicked(code),
+        };
+        if !written {
+            break End::Gone;
+        }
+    };
+    connection.realtime.hub.send(Command::Unregister(id)).await;
+    if let End::Close(code, description) = end {
+        let reason = CloseReason {
+            code,
+            description: Some(description.to_owned()),
+        };
+        // A client that does not read cannot take a close frame either: give up after a second.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            connection.session.close(Some(reason)),
+        )
+        .await;
+    }
+    tracing::debug!(connection = id, "socket closed");
+}
+
+impl Connection {
+    /// The answer to one client frame (`None` when the answer is queued by the hub, as `joined`
+    /// and `left` are, to keep them in order with events). `text` is `None` for a binary frame.
+    async fn answer(
+        &mut self,
+        limit: &mut RateLimit,
+        text: Option<&str>,
+        max_frame: usize,
+    ) -> Option<String> {
+        if !limit.allow() {
+            return Some(protocol::error(FrameError::RateLimited));
+        }
+        let Some(text) = text else {
+            return Some(protocol::error(FrameError::InvalidJson));
+        };
+        if text.len() > max_frame {
+            return Some(protocol::error(FrameError::TooLarge));
+        }
+        match protocol::parse(text) {
+            Ok(ClientFrame::Ping) => Some(protocol::frame("pong", json!({}))),
+            Ok(ClientFrame::Join(room)) => match self.join(room).await {
+                Ok(()) => None,
+                Err(error) => Some(protocol::error(error)),
+            },
+            Ok(ClientFrame::Leave(room)) => {
+                self.realtime
+                    .hub
+                    .send(Command::Leave { id: self.id, room })
+                    .await;
+                None
+            }
+            Err(error) => Some(protocol::error(error)),
+        }
+    }
+
+    /// Checks the room against the user's memberships and joins it; rechecks when a membership
+    /// was removed meanwhile.
+    async fn join(&self, room: Room) -> Result<(), FrameError> {
+        for _ in 0..3 {
+            let epoch = self.realtime.hub.epoch();
+            let (project, user_projects) = self.authorize(room).await?;
+            let (reply, outcome) = oneshot::channel();
+            let command = Command::Join {
+                id: self.id,
+                room,
+                project,
+                user_projects,
+                epoch,
+                reply,
+            };
+            if !self.realtime.hub.send(command).await {
+                return Err(FrameError::Unavailable);
+            }
+            match outcome.await {
+                Ok(JoinOutcome::Joined) => return Ok(()),
+                Ok(JoinOutcome::Recheck) => {}
+                Err(_) => return Err(FrameError::Unavailable),
+            }
+        }
+        Err(FrameError::Unavailable)
+    }
+
+    async fn authorize(
+        &self,
+        room: Room,
+    ) -> Result<(Option<ProjectId>, Option<Vec<ProjectId>>), FrameError> {
+        let directory = &self.realtime.directory;
+        let unavailable = |error: anyhow::Error| {
+            tracing::warn!(error = %error, "room check failed");
+            FrameError::Unavailable
+        };
+        match room {
+            Room::User(user) if user == self.user => {
+                let projects = directory.projects_of(user).await.map_err(unavailable)?;
+                Ok((None, Some(projects)))
+            }
+            Room::User(_) => Err(FrameError::Forbidden),
+            Room::Project(project) => {
+                let cache = &self.realtime.hub.membership;
+                let member = match cache.get(self.user, project) {
+                    Some(member) => member,
+                    None => {
+                        let member = directory
+                            .is_member(self.user, project)
+                            .await
+                            .map_err(unavailable)?;
+                        cache.put(self.user, project, member);
+                        member
+                    }
+                };
+                if member {
+                    Ok((Some(project), None))
+                } else {
+                    Err(FrameError::Forbidden)
+                }
+            }
+            Room::Task(task) => match directory
+                .visible_task_project(self.user, task)
+                .await
+                .map_err(unavailable)?
+            {
+                Some(project) => Ok((Some(project), None)),
+                None => Err(FrameError::Forbidden),
+            },
+        }
+    }
+}

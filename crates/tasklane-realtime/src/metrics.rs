@@ -1,0 +1,31 @@
+//! The realtime layer's metrics (the server installs the Prometheus recorder and describes them).
+
+/// Open WebSocket connections on this instance.
+pub const WS_CONNECTIONS: &str = "tasklane_ws_connections";
+/// Frames queued for sockets (events and answers).
+pub const WS_FRAMES_QUEUED_TOTAL: &str = "tasklane_ws_frames_queued_total";
+/// Sockets closed because they fell behind (1013).
+pub const WS_SLOW_CONSUMERS_CLOSED_TOTAL: &str = "tasklane_ws_slow_consumers_closed_total";
+/// 1 while this instance is subscribed to the other instances' events through Redis, 0 while it
+/// delivers only its own (Redis configured but down, or not configured).
+pub const WS_FANOUT_UP: &str = "tasklane_ws_fanout_up";
+
+pub(crate) fn connections(open: usize) {
+    metrics::gauge!(WS_CONNECTIONS).set(open as f64);
+}
+
+pub(crate) fn delivered() {
+    metrics::counter!(WS_FRAMES_QUEUED_TOTAL).increment(1);
+}
+
+pub(crate) fn slow_consumer_closed() {
+    metrics::counter!(WS_SLOW_CONSUMERS_CLOSED_TOTAL).increment(1);
+}
+
+pub(crate) fn broadcast_failed() {
+    metrics::counter!(tasklane_domain::metrics::WS_BROADCAST_FAILURES_TOTAL).increment(1);
+}
+
+pub(crate) fn fanout_up(up: bool) {
+    metrics::gauge!(WS_FANOUT_UP).set(if up { 1.0 } else { 0.0 });
+}

@@ -1,0 +1,38 @@
+//! `GET /api/v1/ws`: the realtime WebSocket (REALTIME.md). The ticket is checked before the
+//! upgrade; the socket itself is served by `tasklane-realtime`.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::state::AppState;
+
+/// The handshake's query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct WsQuery {
+    /// A ticket from `POST /api/v1/auth/ws-ticket` (single use, 30 s).
+    pub ticket: Option<String>,
+}
+
+/// Upgrades to the realtime WebSocket. A missing, unknown, expired or reused ticket is 401
+/// before the upgrade.
+///
+/// # Errors
+/// When the request is not a WebSocket handshake (400).
+#[utoipa::path(
+    tag = "realtime",
+    params(WsQuery),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol of REALTIME.md"),
+        (status = 401, body = crate::error::Problem, description = "No valid ticket"),
+    )
+)]
+#[get("/ws")]
+pub async fn connect(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Payload,
+    query: web::Query<WsQuery>,
+) -> Result<HttpResponse, actix_web::Error> {
+    tasklane_realtime::connect(&state.realtime, &request, body, query.ticket.as_deref()).await
+}

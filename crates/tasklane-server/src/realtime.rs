@@ -1,0 +1,163 @@
+//! The server's side of the realtime layer: event frames in the HTTP API's JSON (the DTOs live
+//! here), and the directory the WebSocket endpoint asks about tickets and memberships.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use tasklane_cache::Caches;
+use tasklane_domain::aggregation::DerivationPolicy;
+use tasklane_domain::errors::{Classify, ErrorClass};
+use tasklane_domain::events::{DomainEvent, EventPayload};
+use tasklane_domain::ids::{ProjectId, TaskId, UserId};
+use tasklane_domain::model::Project;
+use tasklane_domain::services::Services;
+use tasklane_domain::services::projects::ProjectListInput;
+use tasklane_domain::values::Role;
+use tasklane_realtime::{Directory, EncodeData};
+
+use crate::dto::{AggregationDto, DerivedStatusDto, ProjectDto, RoleDto, TaskDto};
+
+/// Builds the `data` of every event frame from plain domain data, with the HTTP API's JSON.
+pub fn encoder(policy: DerivationPolicy) -> EncodeData {
+    Arc::new(move |event| event_data(event, policy))
+}
+
+fn event_data(event: &DomainEvent, policy: DerivationPolicy) -> Value {
+    let task = |task: &tasklane_domain::model::Task| json!(TaskDto::from(task));
+    let fields = match &event.payload {
+        EventPayload::TaskCreated { task: t }
+        | EventPayload::TaskArchived { task: t }
+        | EventPayload::TaskUnarchived { task: t } => json!({"task": task(t)}),
+        EventPayload::TaskUpdated { task: t, changed } => json!({
+            "task": task(t),
+            "changed": changed.iter().map(|field| field.as_str()).collect::<Vec<_>>(),
+        }),
+        EventPayload::TaskMoved {
+            task: t,
+            from_status_id,
+            to_status_id,
+        } => json!({
+            "task": task(t),
+            "from_status_id": from_status_id.to_string(),
+            "to_status_id": to_status_id.to_string(),
+        }),
+        EventPayload::TaskDeleted { task_id, key } => {
+            json!({"task_id": task_id.to_string(), "key": key.to_string()})
+        }
+        EventPayload::ProjectStatusChanged {
+            old_status,
+            new_status,
+            aggregation,
+        } => json!({
+            "old_status": DerivedStatusDto::from(*old_status),
+            "new_status": DerivedStatusDto::from(*new_status),
+            "aggregation": AggregationDto::new(aggregation, *new_status),
+        }),
+        EventPayload::ProjectRestored {
+            project,
+            restored_via,
+        } => json!({
+            "project": project_json(project, policy),
+            "restored_via": restored_via.as_str(),
+        }),
+        EventPayload::ProjectUpdated { project } | EventPayload::ProjectArchived { project } => {
+            json!({"project": project_json(project, policy)})
+        }
+        EventPayload::ProjectDeleted => json!({}),
+        EventPayload::MemberAdded { user_id, role }
+        | EventPayload::MemberRemoved { user_id, role } => {
+            json!({"user_id": user_id.to_string(), "role": RoleDto::from(*role)})
+        }
+    };
+    let mut data = json!({
+        "project_id": event.project_id.to_string(),
+        "actor_id": event.actor_id.to_string(),
+        "at": event.at,
+    });
+    if let (Some(data), Value::Object(fields)) = (data.as_object_mut(), fields) {
+        data.extend(fields);
+    }
+    data
+}
+
+/// The project as in the HTTP API, without `my_role`: the frame goes to every member alike.
+fn project_json(project: &Project, policy: DerivationPolicy) -> Value {
+    let derived = policy.derive(&project.aggregation.counts);
+    let mut value = json!(ProjectDto::new(project, Role::Viewer, derived));
+    if let Some(object) = value.as_object_mut() {
+        object.remove("my_role");
+    }
+    value
+}
+
+/// Tickets from the caches, memberships from the services (the same checks as the HTTP API).
+#[derive(Debug, Clone)]
+pub struct ServicesDirectory {
+    services: Services,
+    caches: Caches,
+}
+
+impl ServicesDirectory {
+    /// A directory over `services` and the ticket store in `caches`.
+    pub fn new(services: Services, caches: Caches) -> Self {
+        Self { services, caches }
+    }
+}
+
+/// Not a member (or no such thing) is an answer; anything else is a failure to answer.
+fn visible<T>(result: Result<T, impl Classify + std::fmt::Display>) -> anyhow::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) => match error.class() {
+            ErrorClass::NotFound | ErrorClass::Forbidden => Ok(None),
+            _ => Err(anyhow::anyhow!("{error}")),
+        },
+    }
+}
+
+#[async_trait]
+impl Directory for ServicesDirectory {
+    async fn redeem_ticket(&self, ticket: &str) -> anyhow::Result<Option<UserId>> {
+        let user = self.caches.take_ticket(ticket).await?;
+        Ok(user.and_then(|id| id.parse().ok()))
+    }
+
+    async fn is_member(&self, user: UserId, project: ProjectId) -> anyhow::Result<bool> {
+        let read = self.services.projects.get_project(user, project).await;
+        Ok(visible(read)?.is_some())
+    }
+
+    async fn visible_task_project(
+        &self,
+        user: UserId,
+        task: TaskId,
+    ) -> anyhow::Result<Option<ProjectId>> {
+        let read = self.services.tasks.get_task(user, task).await;
+        Ok(visible(read)?.map(|task| task.project_id))
+    }
+
+    async fn projects_of(&self, user: UserId) -> anyhow::Result<Vec<ProjectId>> {
+        let mut projects = Vec::new();
+        let mut cursor = None;
+        loop {
+            let input = ProjectListInput {
+                limit: Some(200),
+                cursor,
+                search: None,
+                include_archived: true,
+            };
+            let page = self
+                .services
+                .projects
+                .list_projects(user, input)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            projects.extend(page.items.iter().map(|view| view.project.id));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(projects),
+            }
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Every event of REALTIME.md's table arrives after its HTTP call, once per socket, in order,
+//! with the documented fields; and no client frame makes the server broadcast.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tasklane_tests::ws::WsClient;
+use tasklane_tests::{Answer, TestApp, both_databases};
+
+/// Long enough for every frame of one call to arrive; the assertions then see all of them.
+const SETTLE: Duration = Duration::from_millis(400);
+
+/// The frames that arrived after a call: their types, and the data of each.
+async fn after(client: &mut WsClient) -> anyhow::Result<(Vec<String>, Vec<Value>)> {
+    let frames = client.drain(SETTLE).await?;
+    let types = frames
+        .iter()
+        .map(|f| f["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    Ok((types, frames.iter().map(|f| f["data"].clone()).collect()))
+}
+
+fn ok(answer: &Answer, status: StatusCode) {
+    assert_eq!(answer.status, status, "{answer:?}");
+}
+
+/// Every event: the common fields.
+fn common(data: &Value, project: &str, actor: &str) {
+    assert_eq!(data["project_id"], json!(project), "{data}");
+    assert_eq!(data["actor_id"], json!(actor), "{data}");
+    assert!(
+        data["at"].as_str().is_some_and(|at| at.len() >= 20),
+        "{data}"
+    );
+}
+
+async fn every_event_arrives_once_after_its_call_with_the_documented_fields(
+    app: TestApp,
+) -> anyhow::Result<()> {
+    let owner = app.register("owner").await?;
+    let editor = app.register("editor").await?;
+    let project = app.project(&owner, "RT").await?;
+    let (o, p) = (owner.id.as_str(), project.as_str());
+    let statuses = app
+        .get(&format!("/api/v1/projects/{p}/statuses"), &owner.token)
+        .await?
+        .body;
+    let status_of = |category: &str| {
+        statuses
+            .as_array()
+            .and_then(|list| list.iter().find(|s| s["category"] == category))
+            .map(|s| s["id"].clone())
+            .unwrap()
+    };
+    let (todo, done) = (status_of("todo"), status_of("done"));
+
+    // The owner watches the project, their user room, and (below) the task; the editor-to-be
+    // watches their own user room.
+    let mut watcher = app.ws(&owner).await?;
+    watcher.must_join(&format!("project:{p}")).await?;
+    watcher.must_join(&format!("user:{o}")).await?;
+    let mut newcomer = app.ws(&editor).await?;
+    newcomer.must_join(&format!("user:{}", editor.id)).await?;
+
+    let created = app.task(&owner, p, "first").await?;
+    let task = created["id"].as_str().unwrap().to_owned();
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(types, ["task_created"]);
+    common(&data[0], p, o);
+    assert_eq!(data[0]["task"]["key"], "RT-1");
+    assert_eq!(data[0]["task"], created, "the task JSON of the HTTP API");
+    watcher.must_join(&format!("task:{task}")).await?;
+
+    let t = format!("/api/v1/tasks/{task}");
+    ok(
+        &app.call(
+            Method::PATCH,
+            &t,
+            Some(&owner.token),
+            Some(json!({"title": "renamed"})),
+        )
+        .await?,
+        StatusCode::OK,
+    );
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(
+        types,
+        ["task_updated"],
+        "once, though in the project and the task room"
+    );
+    common(&data[0], p, o);
+    assert_eq!(data[0]["changed"], json!(["title"]));
+    assert_eq!(data[0]["task"]["title"], "renamed");
+
+    ok(
+        &app.post(
+            &format!("{t}/move"),
+            &owner.token,
+            json!({"status_id": done}),
+        )
+        .await?,
+        StatusCode::OK,
+    );
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(types, ["task_moved", "project_status_changed"]);
+    assert_eq!(
+        (&data[0]["from_status_id"], &data[0]["to_status_id"]),
+        (&todo, &done)
+    );
+    assert_eq!(data[0]["task"]["status"]["id"], done);
+    common(&data[1], p, o);
+    assert_eq!(
+        (&data[1]["old_status"], &data[1]["new_status"]),
+        (&json!("todo"), &json!("done"))
+    );
+    assert_eq!(
+        (
+            &data[1]["aggregation"]["total"],
+            &data[1]["aggregation"]["done"]
+        ),
+        (&json!(1), &json!(1))
+    );
+
+    ok(
+        &app.post(&format!("{t}/archive"), &owner.token, json!({}))
+            .await?,
+        StatusCode::OK,
+    );
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(types, ["task_archived", "project_status_changed"]);
+    assert!(data[0]["task"]["archived_at"].is_string());
+    assert_eq!(data[1]["new_status"], "todo");
+
+    ok(
+        &app.post(&format!("{t}/unarchive"), &owner.token, json!({}))
+            .await?,
+        StatusCode::OK,
+    );
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(types, ["task_unarchived", "project_status_changed"]);
+    assert!(data[0]["task"]["archived_at"].is_null());
+
+    ok(
+        &app.call(Method::DELETE, &t, Some(&owner.token), None)
+            .await?,
+        StatusCode::NO_CONTENT,
+    );
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(types, ["task_deleted", "project_status_changed"]);
+    assert_eq!(
+        (&data[0]["task_id"], &data[0]["key"]),
+        (&json!(task), &json!("RT-1"))
+    );
+
+    let project_path = format!("/api/v1/projects/{p}");
+    ok(
+        &app.call(
+            Method::PATCH,
+            &project_path,
+            Some(&owner.token),
+            Some(json!({"name": "Renamed"})),
+        )
+        .await?,
+        StatusCode::OK,
+    );
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(
+        types,
+        ["project_updated"],
+        "once, though in the project and the user room"
+    );
+    common(&data[0], p, o);
+    assert_eq!(data[0]["project"]["name"], "Renamed");
+    assert!(
+        data[0]["project"].get("my_role").is_none(),
+        "the same frame for every member"
+    );
+
+    app.member(&owner, p, &editor, "editor").await?;
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(types, ["member_added"]);
+    assert_eq!(
+        (&data[0]["user_id"], &data[0]["role"]),
+        (&json!(editor.id), &json!("editor"))
+    );
+    let (types, _) = after(&mut newcomer).await?;
+    assert_eq!(types, ["member_added"], "in the member's user room");
+
+    let member_path = format!("{project_path}/members/{}", editor.id);
+    ok(
+        &app.call(Method::DELETE, &member_path, Some(&owner.token), None)
+            .await?,
+        StatusCode::NO_CONTENT,
+    );
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(types, ["member_removed"]);
+    assert_eq!(
+        (&data[0]["user_id"], &data[0]["role"]),
+        (&json!(editor.id), &json!("editor"))
+    );
+    let (types, _) = after(&mut newcomer).await?;
+    assert_eq!(types, ["member_removed"]);
+
+    ok(
+        &app.post(&format!("{project_path}/archive"), &owner.token, json!({}))
+            .await?,
+        StatusCode::OK,
+    );
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(types, ["project_archived"]);
+    assert!(data[0]["project"]["archived_at"].is_string());
+
+    app.task(&owner, p, "brings it back").await?;
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(types, ["project_restored", "task_created"]);
+    assert_eq!(data[0]["restored_via"], "task_created");
+    assert!(data[0]["project"]["archived_at"].is_null());
+
+    ok(
+        &app.call(Method::DELETE, &project_path, Some(&owner.token), None)
+            .await?,
+        StatusCode::NO_CONTENT,
+    );
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(
+        types,
+        ["project_deleted", "left", "left"],
+        "then out of the project and task rooms"
+    );
+    common(&data[0], p, o);
+    assert_eq!(data[1]["reason"], "project_deleted");
+    Ok(())
+}
+
+async fn no_client_frame_makes_the_server_broadcast(app: TestApp) -> anyhow::Result<()> {
+    let owner = app.register("owner").await?;
+    let project = app.project(&owner, "QUIET").await?;
+    let room = format!("project:{project}");
+    let mut talker = app.ws(&owner).await?;
+    let mut listener = app.ws(&owner).await?;
+    talker.must_join(&room).await?;
+    listener.must_join(&room).await?;
+    let forged =
+        json!({"project_id": project, "task": {"id": uuid::Uuid::new_v4(), "title": "forged"}});
+    for kind in [
+        "task_created",
+        "task_updated",
+        "project_deleted",
+        "member_removed",
+    ] {
+        talker.send(kind, forged.clone()).await?;
+        assert_eq!(talker.expect("error").await?["code"], "unknown_type");
+    }
+    talker
+        .send_text(
+            json!({"type": "join", "data": {"room": room, "event": "task_created"}}).to_string(),
+        )
+        .await?;
+    assert!(
+        listener.drain(SETTLE).await?.is_empty(),
+        "the other socket heard nothing"
+    );
+    Ok(())
+}
+
+both_databases!(
+    every_event_arrives_once_after_its_call_with_the_documented_fields,
+    no_client_frame_makes_the_server_broadcast,
+);
