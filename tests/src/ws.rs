@@ -135,8 +135,10 @@ impl WsClient {
     /// # Errors
     /// When the socket ends.
     pub async fn next(&mut self, wait: Duration) -> anyhow::Result<Option<Value>> {
+        // One deadline for the whole wait: pings and pongs in between do not extend it.
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let message = match tokio::time::timeout(wait, self.stream.next()).await {
+            let message = match tokio::time::timeout_at(deadline, self.stream.next()).await {
                 Err(_) => return Ok(None),
                 Ok(None) => bail!("the socket ended"),
                 Ok(Some(message)) => message.context("reading a frame")?,

@@ -29,24 +29,26 @@ pub fn handle() -> anyhow::Result<PrometheusHandle> {
     if let Some(handle) = HANDLE.get() {
         return Ok(handle.clone());
     }
+    // One installer at a time: a second caller must not see "already installed" before the
+    // first has stored its handle.
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALLING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
     let recorder = PrometheusBuilder::new()
         .set_buckets(&[
             0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ])?
         .build_recorder();
     let handle = recorder.handle();
-    match metrics::set_global_recorder(recorder) {
-        Ok(()) => {
-            let _ = HANDLE.set(handle.clone());
-            register();
-            Ok(handle)
-        }
-        // Another thread won the race: use its handle.
-        Err(_) => HANDLE
-            .get()
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("a foreign metrics recorder is installed")),
-    }
+    metrics::set_global_recorder(recorder)
+        .map_err(|_| anyhow::anyhow!("a foreign metrics recorder is installed"))?;
+    let _ = HANDLE.set(handle.clone());
+    register();
+    Ok(handle)
 }
 
 /// Describes every metric and gives counters and gauges their first value, so that each name is

@@ -52,3 +52,30 @@ async fn every_client_frame_gets_its_answer_and_the_socket_stays_open() -> anyho
     assert_eq!(created["task"]["title"], "after the burst");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_pings_and_closes_a_socket_that_stays_silent() -> anyhow::Result<()> {
+    let config = tasklane_tests::AppConfig {
+        realtime: tasklane_realtime::RealtimeOptions {
+            ping_interval: Duration::from_millis(100),
+            idle_timeout: Duration::from_millis(400),
+            ..tasklane_realtime::RealtimeOptions::default()
+        },
+        ..tasklane_tests::AppConfig::default()
+    };
+    let db = std::sync::Arc::new(tasklane_store::testing::TestDb::postgres().await?);
+    let w = crate::world(tasklane_tests::spawn_app_config(db, config)?).await?;
+
+    // A reading client answers the pings (tungstenite does), so it stays.
+    let mut lively = w.app.ws(&w.owner).await?;
+    assert!(lively.drain(Duration::from_millis(800)).await?.is_empty());
+    lively.send("ping", json!({})).await?;
+    lively.expect("pong").await?;
+
+    // A client that neither reads nor writes is closed as gone away (1001).
+    let mut silent = w.app.ws(&w.owner).await?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (_, ended) = silent.read_to_end(Duration::from_secs(2)).await;
+    assert_eq!(ended, Some(tasklane_tests::ws::Ended::Closed(1001)));
+    Ok(())
+}
