@@ -2,7 +2,10 @@
 //!
 //! Commands:
 //! - `cargo xtask ci`: what CI runs (`.ci/run`): fmt check, clippy with `-D warnings`, the tests.
+//! - `cargo xtask bench [--scenario S1,...] [--target URL] [--duration SECS] [--quick]`: the
+//!   benchmarks of PERFORMANCE.md (see [`bench`]).
 
+mod bench;
 mod tidy;
 
 use std::process::Command;
@@ -23,8 +26,11 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Some("bench") => bench::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask <task>\n\ntasks:\n  ci    run what CI runs (.ci/run)");
+            eprintln!(
+                "usage: cargo xtask <task>\n\ntasks:\n  ci       run what CI runs (.ci/run)\n  bench    the benchmarks of PERFORMANCE.md (--scenario, --target, --duration, --quick)"
+            );
             bail!("unknown task {task:?}")
         }
     }

@@ -1,0 +1,84 @@
+//! The raw-SQL baseline: the store adapter's own statements for a task creation, issued in this
+//! process straight to PostgreSQL through the same adapter and domain decision the server uses,
+//! with no HTTP, JSON, authentication, broadcast or metrics in between. The ratio server/raw is
+//! what the server layer costs on top of what the database allows.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use tasklane_cache::{Caches, NoCache};
+use tasklane_domain::ids::{ProjectId, UserId};
+use tasklane_domain::ports::{NoopBroadcaster, PasswordHasher, SystemClock};
+use tasklane_domain::services::tasks::NewTaskInput;
+use tasklane_domain::services::{DomainSettings, Ports, Services};
+use tasklane_domain::values::Password;
+use tasklane_store::{Store, StoreOptions};
+
+use crate::load::Sample;
+
+/// The baseline never hashes passwords.
+struct NoPasswords;
+
+#[async_trait]
+impl PasswordHasher for NoPasswords {
+    async fn hash(&self, _: &Password) -> anyhow::Result<String> {
+        anyhow::bail!("the baseline creates no users")
+    }
+
+    async fn verify(&self, _: &Password, _: Option<String>) -> bool {
+        false
+    }
+}
+
+/// The adapter over its own pool, the same size as the server's.
+#[derive(Clone)]
+pub struct Raw {
+    services: Services,
+}
+
+impl Raw {
+    /// Connects to `database_url` with `pool` connections.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    pub async fn connect(database_url: &str, pool: u32) -> anyhow::Result<Raw> {
+        let options = StoreOptions {
+            max_connections: pool,
+            ..StoreOptions::default()
+        };
+        let store = Arc::new(Store::connect(database_url, &options).await?);
+        let ports = Ports {
+            users: store.clone(),
+            projects: store.clone(),
+            tasks: store.clone(),
+            aggregations: store,
+            cache: Arc::new(Caches::new(Arc::new(NoCache))),
+            broadcaster: Arc::new(NoopBroadcaster),
+            clock: Arc::new(SystemClock),
+            passwords: Arc::new(NoPasswords),
+        };
+        Ok(Raw {
+            services: Services::new(ports, DomainSettings::default()),
+        })
+    }
+
+    /// One task creation, its statements counted.
+    pub async fn create(&self, actor: UserId, project: ProjectId, title: String) -> Sample {
+        let started = Instant::now();
+        let input = NewTaskInput {
+            title,
+            ..NewTaskInput::default()
+        };
+        let (result, statements) = tasklane_store::count_statements(
+            self.services.tasks.create_task(actor, project, input),
+        )
+        .await;
+        Sample {
+            latency: started.elapsed(),
+            ok: result.is_ok(),
+            server_error: result.is_err(),
+            statements: Some(statements),
+        }
+    }
+}
