@@ -57,11 +57,25 @@ fn transport_error(started: Instant) -> Sample {
     }
 }
 
-/// A project key unique within the run: the prefix letter and a sequence number.
+/// A project key unique to this run (a run tag from the clock, then a sequence number), so that
+/// runs against one `--target` do not collide.
 fn key(prefix: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let mut n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        (0..4)
+            .map(|_| {
+                let letter = char::from(b'A' + (n % 26) as u8);
+                n /= 26;
+                letter
+            })
+            .collect()
+    });
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{prefix}{n:06}")
+    format!("{prefix}{run}{n:05}")
 }
 
 impl Bench {
@@ -71,6 +85,15 @@ impl Bench {
 
     fn sql(&self) -> anyhow::Result<&DatabaseConnection> {
         self.db.as_ref().context("this figure needs --database-url")
+    }
+
+    /// Refreshes the planner's statistics after preparing data, as autovacuum would have done
+    /// on a database that has been running; fresh tables otherwise get plans made for empty ones.
+    async fn analyze(&self) -> anyhow::Result<()> {
+        if self.db.is_some() {
+            self.execute("ANALYZE").await?;
+        }
+        Ok(())
     }
 
     async fn execute(&self, sql: &str) -> anyhow::Result<()> {
@@ -91,6 +114,7 @@ impl Bench {
             server_projects.push(owner.project(&key("S")).await?);
             raw_projects.push(owner.project(&key("R")).await?);
         }
+        self.analyze().await?;
         let server_projects = Arc::new(server_projects);
         let api = owner.clone();
         let projects = server_projects.clone();
@@ -148,6 +172,7 @@ impl Bench {
             let owner = self.owner("s3").await?;
             let project = owner.project(&key("B")).await?;
             let tasks = Arc::new(owner.fill(&project, 1_000).await?);
+            self.analyze().await?;
             let statuses: Arc<Vec<String>> = Arc::new(
                 owner
                     .statuses(&project)
@@ -351,7 +376,7 @@ impl Bench {
                 "UPDATE projects SET task_counter = {size} WHERE id = '{project}'"
             ))
             .await?;
-            self.execute("ANALYZE tasks").await?;
+            self.analyze().await?;
             let project_id = ProjectId::from_uuid(project.parse()?);
             let mut recounts = Vec::new();
             for _ in 0..5 {

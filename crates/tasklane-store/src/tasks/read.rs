@@ -43,6 +43,19 @@ async fn read_one(store: &Store, filter: &str, values: Vec<Value>) -> Result<Tas
     read.await.map_err(repo_error)
 }
 
+/// The project's key, read once per statement (an uncorrelated sub-query).
+const PROJECT_KEY: &str = "(SELECT key FROM projects WHERE id = $1)";
+
+/// [`convert::TASK_COLUMNS`] over a page sub-query `t` that carries its status's name, category
+/// and position.
+const PAGE_COLUMNS: &str = "t.id, t.project_id, (SELECT key FROM projects WHERE id = $1) AS project_key, \
+    t.number, t.title, t.description, t.status_id, t.status_name, t.status_category, \
+    t.priority, t.task_type, t.story_points, t.due_date, \
+    au.id AS assignee_id, au.email AS assignee_email, au.display_name AS assignee_name, au.avatar_url AS assignee_avatar, \
+    ru.id AS reporter_id, ru.email AS reporter_email, ru.display_name AS reporter_name, ru.avatar_url AS reporter_avatar, \
+    t.parent_id, (SELECT count(*) FROM tasks c WHERE c.parent_id = t.id) AS subtask_count, \
+    t.rank, t.row_version, t.created_at, t.updated_at, t.completed_at, t.archived_at, t.status_position";
+
 pub(super) async fn get_task(
     store: &Store,
     task_id: TaskId,
@@ -116,7 +129,7 @@ pub(super) async fn list_tasks(
         if let Some(search) = &query.search {
             let n = bind(&mut values, contains_pattern(search).into());
             filters.push_str(&format!(
-                " AND (lower(t.title) LIKE ${n} ESCAPE '\\' OR lower(p.key || '-' || CAST(t.number AS TEXT)) LIKE ${n} ESCAPE '\\')"
+                " AND (lower(t.title) LIKE ${n} ESCAPE '\\' OR lower({PROJECT_KEY} || '-' || CAST(t.number AS TEXT)) LIKE ${n} ESCAPE '\\')"
             ));
         }
         match &query.cursor {
@@ -137,14 +150,26 @@ pub(super) async fn list_tasks(
             }
             None => {}
         }
-        let order = match query.order {
-            TaskOrder::Board => "s.position, t.rank, t.id",
-            TaskOrder::Updated => "t.updated_at DESC, t.id DESC",
+        let (inner_order, outer_order) = match query.order {
+            TaskOrder::Board => (
+                "s.position, t.rank, t.id",
+                "t.status_position, t.rank, t.id",
+            ),
+            TaskOrder::Updated => (
+                "t.updated_at DESC, t.id DESC",
+                "t.updated_at DESC, t.id DESC",
+            ),
         };
         let limit = bind(&mut values, i64::from(query.limit + 1).into());
+        // The page is chosen first from tasks and statuses alone; users, the project key and
+        // sub-task counts are then read for its rows only, not for every task of the project.
         let sql = format!(
-            "SELECT {TASK_COLUMNS}, s.position AS status_position FROM {TASK_FROM} \
-             WHERE t.project_id = $1{filters} ORDER BY {order} LIMIT ${limit}"
+            "SELECT {PAGE_COLUMNS} FROM ( \
+               SELECT t.*, s.name AS status_name, s.category AS status_category, s.position AS status_position \
+               FROM tasks t JOIN statuses s ON s.id = t.status_id \
+               WHERE t.project_id = $1{filters} ORDER BY {inner_order} LIMIT ${limit}) t \
+             LEFT JOIN users au ON au.id = t.assignee_id LEFT JOIN users ru ON ru.id = t.reporter_id \
+             ORDER BY {outer_order}"
         );
         let rows = all(&store.reader, d.stmt(&sql, values)).await?;
         let mut items: Vec<Task> = Vec::with_capacity(rows.len());
