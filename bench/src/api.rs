@@ -94,6 +94,29 @@ impl Api {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Answer> {
+        self.send(method, path, body, true).await
+    }
+
+    /// As [`Api::call`], reading the body without parsing it.
+    ///
+    /// # Errors
+    /// When it cannot be sent.
+    pub async fn call_unparsed(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Answer> {
+        self.send(method, path, body, false).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        parse: bool,
+    ) -> anyhow::Result<Answer> {
         let started = Instant::now();
         let mut request = self
             .http
@@ -110,11 +133,19 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
         let bytes = response.bytes().await?;
+        let latency = started.elapsed();
+        // Board pages are ~70 KB: parsing them would cost the generator more CPU than the server
+        // spends; only what the bench reads is parsed.
+        let body = if parse {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
         Ok(Answer {
             status,
             statements,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            latency: started.elapsed(),
+            body,
+            latency,
         })
     }
 

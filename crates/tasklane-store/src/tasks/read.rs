@@ -12,7 +12,7 @@ use tasklane_domain::values::Role;
 
 use crate::Store;
 use crate::convert::{self, TASK_COLUMNS, TASK_FROM, parsed};
-use crate::db::{all, one};
+use crate::db::{Dialect, all, one};
 use crate::errors::repo_error;
 use crate::projects::contains_pattern;
 
@@ -46,15 +46,15 @@ async fn read_one(store: &Store, filter: &str, values: Vec<Value>) -> Result<Tas
 /// The project's key, read once per statement (an uncorrelated sub-query).
 const PROJECT_KEY: &str = "(SELECT key FROM projects WHERE id = $1)";
 
-/// [`convert::TASK_COLUMNS`] over a page sub-query `t` that carries its status's name, category
-/// and position.
+/// [`convert::TASK_COLUMNS`] for a page: `pg` holds the page's task ids with their status's
+/// name, category and position; `t` is the task row joined back by id.
 const PAGE_COLUMNS: &str = "t.id, t.project_id, (SELECT key FROM projects WHERE id = $1) AS project_key, \
-    t.number, t.title, t.description, t.status_id, t.status_name, t.status_category, \
+    t.number, t.title, t.description, t.status_id, pg.status_name, pg.status_category, \
     t.priority, t.task_type, t.story_points, t.due_date, \
     au.id AS assignee_id, au.email AS assignee_email, au.display_name AS assignee_name, au.avatar_url AS assignee_avatar, \
     ru.id AS reporter_id, ru.email AS reporter_email, ru.display_name AS reporter_name, ru.avatar_url AS reporter_avatar, \
     t.parent_id, (SELECT count(*) FROM tasks c WHERE c.parent_id = t.id) AS subtask_count, \
-    t.rank, t.row_version, t.created_at, t.updated_at, t.completed_at, t.archived_at, t.status_position";
+    t.rank, t.row_version, t.created_at, t.updated_at, t.completed_at, t.archived_at, pg.status_position";
 
 pub(super) async fn get_task(
     store: &Store,
@@ -150,24 +150,37 @@ pub(super) async fn list_tasks(
             }
             None => {}
         }
-        let (inner_order, outer_order) = match query.order {
-            TaskOrder::Board => (
-                "s.position, t.rank, t.id",
-                "t.status_position, t.rank, t.id",
-            ),
-            TaskOrder::Updated => (
-                "t.updated_at DESC, t.id DESC",
-                "t.updated_at DESC, t.id DESC",
-            ),
-        };
         let limit = bind(&mut values, i64::from(query.limit + 1).into());
-        // The page is chosen first from tasks and statuses alone; users, the project key and
-        // sub-task counts are then read for its rows only, not for every task of the project.
+        // The page is chosen first from narrow rows (ids, ranks, status positions), so that no
+        // sort carries whole tasks; the page's tasks, users, project key and sub-task counts are
+        // then read for its rows only. On PostgreSQL a board page walks each column's board index
+        // (at most a page per column) instead of sorting the whole project.
+        let page = match (query.order, d) {
+            (TaskOrder::Board, Dialect::Postgres) => format!(
+                "SELECT x.page_id, s.name AS status_name, s.category AS status_category, s.position AS status_position \
+                 FROM statuses s CROSS JOIN LATERAL ( \
+                   SELECT t.id AS page_id, t.rank FROM tasks t \
+                   WHERE t.status_id = s.id AND t.project_id = $1{filters} ORDER BY t.rank, t.id LIMIT ${limit}) x \
+                 WHERE s.project_id = $1 ORDER BY s.position, x.rank, x.page_id LIMIT ${limit}"
+            ),
+            (order, _) => {
+                let order = match order {
+                    TaskOrder::Board => "s.position, t.rank, t.id",
+                    TaskOrder::Updated => "t.updated_at DESC, t.id DESC",
+                };
+                format!(
+                    "SELECT t.id AS page_id, s.name AS status_name, s.category AS status_category, s.position AS status_position \
+                     FROM tasks t JOIN statuses s ON s.id = t.status_id \
+                     WHERE t.project_id = $1{filters} ORDER BY {order} LIMIT ${limit}"
+                )
+            }
+        };
+        let outer_order = match query.order {
+            TaskOrder::Board => "pg.status_position, t.rank, t.id",
+            TaskOrder::Updated => "t.updated_at DESC, t.id DESC",
+        };
         let sql = format!(
-            "SELECT {PAGE_COLUMNS} FROM ( \
-               SELECT t.*, s.name AS status_name, s.category AS status_category, s.position AS status_position \
-               FROM tasks t JOIN statuses s ON s.id = t.status_id \
-               WHERE t.project_id = $1{filters} ORDER BY {inner_order} LIMIT ${limit}) t \
+            "SELECT {PAGE_COLUMNS} FROM ({page}) pg JOIN tasks t ON t.id = pg.page_id \
              LEFT JOIN users au ON au.id = t.assignee_id LEFT JOIN users ru ON ru.id = t.reporter_id \
              ORDER BY {outer_order}"
         );
