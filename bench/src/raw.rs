@@ -45,6 +45,8 @@ impl Raw {
     pub async fn connect(database_url: &str, pool: u32) -> anyhow::Result<Raw> {
         let options = StoreOptions {
             max_connections: pool,
+            // The baseline is one transaction per creation, the ceiling that design can reach.
+            coalesce_creations: false,
             ..StoreOptions::default()
         };
         let store = Arc::new(Store::connect(database_url, &options).await?);

@@ -115,6 +115,7 @@ impl Bench {
             raw_projects.push(owner.project(&key("R")).await?);
         }
         self.analyze().await?;
+        let batches_before = creation_batches(&owner).await?;
         let server_projects = Arc::new(server_projects);
         let api = owner.clone();
         let projects = server_projects.clone();
@@ -130,6 +131,10 @@ impl Bench {
         })
         .await;
         let server = Stats::of(&samples, elapsed);
+        let (requests, transactions) = {
+            let after = creation_batches(&owner).await?;
+            (after.0 - batches_before.0, after.1 - batches_before.1)
+        };
 
         let raw = match &self.database_url {
             Some(url) => {
@@ -152,6 +157,15 @@ impl Bench {
         let label = format!("{clients} clients");
         self.report
             .stats(id, &label, "create", &server, raw.as_ref());
+        if transactions > 0.0 {
+            self.report.value(
+                id,
+                &label,
+                "creations per transaction",
+                format!("{:.1}", requests / transactions),
+                None,
+            );
+        }
         Ok(())
     }
 
@@ -545,4 +559,14 @@ fn redis_cli(redis: Option<&(String, String)>, args: &[&str]) -> anyhow::Result<
         .context("running redis-cli")?;
     anyhow::ensure!(output.status.success(), "redis-cli {args:?} failed");
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// The server's coalesced creation counters so far: (requests, transactions). Zero against a
+/// server that does not coalesce (or another implementation, `--target`).
+async fn creation_batches(api: &Api) -> anyhow::Result<(f64, f64)> {
+    let page = api.metrics().await.unwrap_or_default();
+    Ok((
+        metric(&page, "tasklane_task_creations_per_transaction_sum"),
+        metric(&page, "tasklane_task_creations_per_transaction_count"),
+    ))
 }

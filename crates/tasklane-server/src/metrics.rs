@@ -11,7 +11,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument;
 
 use crate::error::ApiError;
@@ -42,6 +42,10 @@ pub fn handle() -> anyhow::Result<PrometheusHandle> {
         .set_buckets(&[
             0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ])?
+        .set_buckets_for_metric(
+            Matcher::Full(tasklane_store::CREATIONS_PER_TRANSACTION.to_owned()),
+            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
+        )?
         .build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder)
@@ -80,6 +84,10 @@ fn register() {
     metrics::describe_histogram!(
         tasklane_store::STATEMENTS_PER_REQUEST,
         "SQL statements per request"
+    );
+    metrics::describe_histogram!(
+        tasklane_store::CREATIONS_PER_TRANSACTION,
+        "Task creation requests written per PostgreSQL transaction (coalesced creation)"
     );
     metrics::describe_histogram!(
         HTTP_REQUEST_DURATION_SECONDS,

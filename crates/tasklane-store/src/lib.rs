@@ -39,8 +39,9 @@ use tasklane_domain::errors::RepoError;
 use tasklane_domain::ids::ProjectId;
 use tasklane_migrations::{Migrator, MigratorTrait};
 
-pub use counter::{STATEMENTS_PER_REQUEST, count_statements, record_statements};
+pub use counter::{STATEMENTS_PER_REQUEST, count_statements, record_statements, run_to_completion};
 pub use db::Dialect;
+pub use tasks::CREATIONS_PER_TRANSACTION;
 
 /// How to connect.
 #[derive(Debug, Clone)]
@@ -49,6 +50,10 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long a request waits for a connection before the store reports `Unavailable`.
     pub acquire_timeout: Duration,
+    /// PostgreSQL: write the concurrent creations of one project in one shared transaction
+    /// (`tasks/coalesce.rs`). Off, every creation is its own transaction (the bench's raw-SQL
+    /// baseline).
+    pub coalesce_creations: bool,
 }
 
 impl Default for StoreOptions {
@@ -56,6 +61,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: 32,
             acquire_timeout: Duration::from_secs(5),
+            coalesce_creations: true,
         }
     }
 }
@@ -70,6 +76,8 @@ pub struct Store {
     reader: DatabaseConnection,
     /// Keeps the events of one project in commit order (see `order.rs`).
     gates: Arc<order::ProjectGates>,
+    /// PostgreSQL with coalescing on: the per-project creation writers.
+    coalescer: Option<Arc<tasks::Coalescer>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -102,6 +110,7 @@ impl Store {
                 reader: db.clone(),
                 writer: db,
                 gates: Arc::default(),
+                coalescer: options.coalesce_creations.then(Arc::default),
             })
         } else if url.starts_with("sqlite:") {
             Self::connect_sqlite(url, options).await
@@ -151,6 +160,7 @@ impl Store {
             writer,
             reader,
             gates: Arc::default(),
+            coalescer: None,
         })
     }
 

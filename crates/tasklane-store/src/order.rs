@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tasklane_domain::ids::ProjectId;
-use tokio::sync::Mutex as AsyncMutex;
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 /// One lock per project that has a write in flight; idle locks are forgotten.
 #[derive(Debug, Default)]
@@ -29,6 +29,12 @@ impl ProjectGates {
         let gate = Arc::new(AsyncMutex::new(()));
         gates.insert(project_id, Arc::downgrade(&gate));
         gate
+    }
+
+    /// Takes the gate of `project_id` for a caller that hands it on itself (coalesced
+    /// creations share one among the requests of a batch).
+    pub(crate) async fn acquire(&self, project_id: ProjectId) -> OwnedMutexGuard<()> {
+        self.gate(project_id).lock_owned().await
     }
 
     /// Takes the gates of `projects` (in a fixed order, so two multi-project transactions cannot

@@ -1,21 +1,24 @@
 //! Task creation. One context read (membership, project, statuses, the named assignees and
 //! parents, the reporter), the domain's decision, then the write: on PostgreSQL one
-//! data-modifying statement ([`create_statement_pg`]); on SQLite four plain statements under the
+//! data-modifying statement ([`create_statement_pg`]), shared by the concurrent creations of a
+//! project when coalescing is on (`coalesce.rs`); on SQLite four plain statements under the
 //! single writer.
 
 use std::collections::HashMap;
 
-use sea_orm::{DatabaseTransaction, DbErr, QueryResult, Value};
-use tasklane_domain::aggregation::AggregationChange;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult, Value};
+use tasklane_domain::aggregation::{Aggregation, AggregationChange, AggregationDelta};
 use tasklane_domain::errors::{Decide, TxError};
-use tasklane_domain::ids::{StatusId, TaskId};
+use tasklane_domain::ids::{ProjectId, StatusId, TaskId};
 use tasklane_domain::model::{Project, Task};
 use tasklane_domain::ports::{
-    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, ProjectState, TasksCreated,
+    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, ProjectState, TaskDraft, TasksCreated,
 };
 use tasklane_domain::rank::Rank;
 use tasklane_domain::services::tasks::CreateTaskError;
 use tasklane_domain::values::{ProjectKey, TaskKey};
+use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 use super::{
@@ -27,9 +30,10 @@ use crate::convert::{self, JSON_MEMBER, JsonMember, JsonStatus, parsed, valid};
 use crate::db::{Dialect, all, exec, in_transaction, one};
 use crate::errors::{Constraint, Fail, violates};
 
-/// The context of a creation, in one statement.
-async fn read_context(
-    txn: &DatabaseTransaction,
+/// The context of a creation, in one statement. It takes no lock: the creation itself
+/// serialises on the project row.
+pub(super) async fn read_context(
+    txn: &impl ConnectionTrait,
     d: Dialect,
     request: &CreateTasksRequest,
 ) -> Result<(CreateTasksContext, u64), DbErr> {
@@ -103,11 +107,11 @@ async fn read_context(
 
 /// For each draft, its place among the drafts of the same status (1-based), and per status how
 /// many drafts go there: the store appends them in draft order.
-fn column_slots(plan: &CreateTasksPlan) -> (Vec<u64>, Vec<(StatusId, u64)>) {
+fn column_slots<'a>(
+    drafts: impl Iterator<Item = &'a TaskDraft>,
+) -> (Vec<u64>, Vec<(StatusId, u64)>) {
     let mut per_status: Vec<(StatusId, u64)> = Vec::new();
-    let slots = plan
-        .drafts
-        .iter()
+    let slots = drafts
         .map(
             |draft| match per_status.iter_mut().find(|(id, _)| *id == draft.status.id) {
                 Some((_, n)) => {
@@ -165,8 +169,7 @@ fn committed_tasks(
 
 /// The per-draft values of the insert, in column order: id, title, description, status,
 /// priority, type, points, due date, assignee, reporter, parent, completed at.
-fn draft_values(d: Dialect, plan: &CreateTasksPlan, index: usize) -> Vec<Value> {
-    let draft = &plan.drafts[index];
+fn draft_values(d: Dialect, draft: &TaskDraft) -> Vec<Value> {
     vec![
         d.id(draft.id),
         draft.title.as_str().into(),
@@ -189,20 +192,30 @@ fn draft_values(d: Dialect, plan: &CreateTasksPlan, index: usize) -> Vec<Value> 
 
 const PROJECT_RETURNING: &str = "id, key, name, description, task_counter, row_version, archived_at, created_by, created_at, updated_at";
 
-/// The PostgreSQL creation: one statement that locks and bumps the project's counter (and
-/// restores it if archived), bumps each target column's append sequence, inserts every task
-/// with its number and rank, and updates the aggregation relatively, returning all of it.
+/// The PostgreSQL creation of `plans`, in order: one statement that locks and bumps the
+/// project's counter (and restores it if archived), bumps each target column's append sequence,
+/// inserts every task with its number and rank, and updates the aggregation relatively,
+/// returning all of it.
 ///
 /// Why one statement: the project row lock is held from the counter update to the commit, so
 /// every round trip inside that window lowers the ceiling of creations per project
 /// (PERFORMANCE.md). Numbers and ranks are computed from the locked rows inside the statement, so
 /// concurrent creations can neither repeat nor skip a number nor tie a rank.
-fn create_statement_pg(plan: &CreateTasksPlan, project: &ProjectState) -> (String, Vec<Value>) {
+fn create_statement_pg(plans: &[&CreateTasksPlan], project_id: ProjectId) -> (String, Vec<Value>) {
     let d = Dialect::Postgres;
-    let (slots, per_status) = column_slots(plan);
-    let n = plan.drafts.len() as i64;
-    let mut values = vec![d.id(project.id), n.into(), d.time(plan.at)];
-    values.extend(delta_values(&plan.delta)); // $4..$9
+    let drafts: Vec<(&TaskDraft, DateTime<Utc>)> = plans
+        .iter()
+        .flat_map(|plan| plan.drafts.iter().map(|draft| (draft, plan.at)))
+        .collect();
+    let (slots, per_status) = column_slots(drafts.iter().map(|(draft, _)| *draft));
+    let latest = plans.iter().map(|plan| plan.at).max().unwrap_or_default();
+    let delta: AggregationDelta = plans.iter().map(|plan| plan.delta).sum();
+    let mut values = vec![
+        d.id(project_id),
+        (drafts.len() as i64).into(),
+        d.time(latest),
+    ];
+    values.extend(delta_values(&delta)); // $4..$9
     let seq_rows: Vec<String> = per_status
         .iter()
         .map(|(status, count)| {
@@ -211,17 +224,20 @@ fn create_statement_pg(plan: &CreateTasksPlan, project: &ProjectState) -> (Strin
             format!("(${}::uuid, ${}::bigint)", values.len() - 1, values.len())
         })
         .collect();
-    let input_rows: Vec<String> = (0..plan.drafts.len())
-        .map(|i| {
+    let input_rows: Vec<String> = drafts
+        .iter()
+        .enumerate()
+        .map(|(i, (draft, at))| {
             let first = values.len() + 1;
-            values.extend(draft_values(d, plan, i));
+            values.extend(draft_values(d, draft));
             values.push((i as i64 + 1).into());
             values.push(convert::int(slots[i]).into());
+            values.push(d.time(*at));
             let p = |k: usize| first + k;
             format!(
                 "(${}::uuid, ${}::text, ${}::text, ${}::uuid, ${}::text, ${}::text, ${}::smallint, ${}::date, \
-                  ${}::uuid, ${}::uuid, ${}::uuid, ${}::timestamptz, ${}::bigint, ${}::bigint)",
-                p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(12), p(13)
+                  ${}::uuid, ${}::uuid, ${}::uuid, ${}::timestamptz, ${}::bigint, ${}::bigint, ${}::timestamptz)",
+                p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(12), p(13), p(14)
             )
         })
         .collect();
@@ -236,18 +252,18 @@ fn create_statement_pg(plan: &CreateTasksPlan, project: &ProjectState) -> (Strin
          seq AS (UPDATE statuses s SET append_seq = s.append_seq + c.n FROM (VALUES {seq}) AS c(id, n) \
                  WHERE s.id = c.id AND s.project_id = $1 RETURNING s.id, s.append_seq - c.n AS base), \
          i (id, title, description, status_id, priority, task_type, story_points, due_date, assignee_id, reporter_id, \
-            parent_id, completed_at, ord, col_ord) AS (VALUES {input}), \
+            parent_id, completed_at, ord, col_ord, at) AS (VALUES {input}), \
          ins AS (INSERT INTO tasks (id, project_id, number, title, description, status_id, priority, task_type, \
                    story_points, due_date, assignee_id, reporter_id, parent_id, rank, row_version, created_at, updated_at, completed_at) \
                  SELECT i.id, $1, proj.task_counter - $2 + i.ord, i.title, i.description, i.status_id, i.priority, i.task_type, \
-                   i.story_points, i.due_date, i.assignee_id, i.reporter_id, i.parent_id, {rank}, 1, $3, $3, i.completed_at \
+                   i.story_points, i.due_date, i.assignee_id, i.reporter_id, i.parent_id, {rank}, 1, i.at, i.at, i.completed_at \
                  FROM i CROSS JOIN proj JOIN seq ON seq.id = i.status_id \
                  RETURNING id, number, rank), \
          agg AS (UPDATE project_aggregations SET {deltas}, updated_at = $3 \
                  WHERE project_id = $1 AND EXISTS (SELECT 1 FROM proj) \
                  RETURNING total, todo, in_progress, in_review, issue, done, updated_at AS agg_updated_at) \
          SELECT ins.id AS task_id, ins.number AS task_number, ins.rank AS task_rank, proj.*, agg.* \
-         FROM ins CROSS JOIN proj LEFT JOIN agg ON true",
+         FROM proj LEFT JOIN ins ON true LEFT JOIN agg ON true",
         seq = seq_rows.join(", "),
         input = input_rows.join(", "),
         deltas = delta_assignments(4),
@@ -255,13 +271,15 @@ fn create_statement_pg(plan: &CreateTasksPlan, project: &ProjectState) -> (Strin
     (sql, values)
 }
 
-/// Reads what [`create_statement_pg`] returned.
+/// Reads what [`create_statement_pg`] returned: one result per plan, as if each had committed
+/// on its own right after the previous one (its numbers, the counter and the aggregation as
+/// they stood after it).
 fn read_pg_result(
     d: Dialect,
     rows: &[QueryResult],
-    plan: &CreateTasksPlan,
+    plans: &[&CreateTasksPlan],
     state: &ProjectState,
-) -> Result<Result<TasksCreated, Fail<CreateTaskError>>, DbErr> {
+) -> Result<Result<Vec<TasksCreated>, Fail<CreateTaskError>>, DbErr> {
     let Some(first) = rows.first() else {
         // The project vanished between the context read and the write.
         return Ok(Err(Fail::Rejected(
@@ -269,26 +287,81 @@ fn read_pg_result(
         )));
     };
     let head = d.row(first);
-    let Some(after) = convert::counts(&head)? else {
+    let Some(mut after) = convert::counts(&head)? else {
         return Ok(Err(Fail::AggregationMissing));
     };
-    let aggregation = after_to_change(Some(after), &plan.delta)?;
     let mut placed = HashMap::new();
     for row in rows {
         let r = d.row(row);
+        let Some(id) = r.opt_id("task_id")? else {
+            continue;
+        };
         let rank = valid("rank", Rank::parse(&r.text("task_rank")?))?;
-        placed.insert(
-            r.id("task_id")?,
-            (convert::count(r.int("task_number")?)?, rank),
-        );
+        placed.insert(id, (convert::count(r.int("task_number")?)?, rank));
+    }
+    // A draft whose status was deleted after the context read matched no column sequence and
+    // was not inserted: the client's problem, and the whole write rolls back.
+    let inserted_all = plans
+        .iter()
+        .flat_map(|plan| &plan.drafts)
+        .all(|draft| placed.contains_key(&draft.id.as_uuid()));
+    if !inserted_all {
+        return Ok(Err(Fail::Rejected(CreateTaskError::Invalid(
+            tasklane_domain::validation::ValidationErrors::single(
+                "status_id",
+                "no longer exists in this project",
+            ),
+        ))));
     }
     let project = convert::project(&head, || after)?;
-    Ok(Ok(TasksCreated {
-        tasks: committed_tasks(plan, state, &placed)?,
-        project_restored: head.opt_time("was_archived")?.is_some(),
-        project,
-        aggregation,
-    }))
+    let restored = head.opt_time("was_archived")?.is_some();
+    let mut counter = project.task_counter;
+    let mut created = Vec::with_capacity(plans.len());
+    for (index, plan) in plans.iter().enumerate().rev() {
+        let aggregation = after_to_change(Some(after), &plan.delta)?;
+        created.push(TasksCreated {
+            tasks: committed_tasks(plan, state, &placed)?,
+            project_restored: restored && index == 0,
+            project: Project {
+                task_counter: counter,
+                updated_at: plan.at,
+                aggregation: Aggregation {
+                    counts: aggregation.after,
+                    updated_at: plan.at,
+                    ..project.aggregation.clone()
+                },
+                ..project.clone()
+            },
+            aggregation,
+        });
+        after = aggregation.before;
+        counter -= plan.drafts.len() as u64;
+    }
+    created.reverse();
+    Ok(Ok(created))
+}
+
+/// Writes `plans` (creations of `state`'s project, in order) in one PostgreSQL transaction and
+/// returns one result per plan, with the project's commit-order gate taken just before `COMMIT`
+/// (see `order.rs`).
+pub(super) async fn write_pg(
+    store: &Store,
+    plans: &[&CreateTasksPlan],
+    state: &ProjectState,
+) -> Result<(Vec<TasksCreated>, OwnedMutexGuard<()>), Fail<CreateTaskError>> {
+    let d = Dialect::Postgres;
+    in_transaction!(store.writer, |txn| -> Result<
+        (Vec<TasksCreated>, OwnedMutexGuard<()>),
+        Fail<CreateTaskError>,
+    > {
+        let (sql, values) = create_statement_pg(plans, state.id);
+        let rows = all(txn, d.stmt(&sql, values))
+            .await
+            .map_err(reject_foreign_keys)?;
+        let created = read_pg_result(d, &rows, plans, state)??;
+        let gate = store.gates.acquire(state.id).await;
+        Ok((created, gate))
+    })
 }
 
 /// The SQLite creation: the single writer makes the context read current, so numbers and
@@ -317,7 +390,7 @@ async fn write_sqlite(
     let counter = convert::count(d.row(&project_row).int("task_counter")?)?;
     let first_number = counter + 1 - plan.drafts.len() as u64;
 
-    let (slots, per_status) = column_slots(plan);
+    let (slots, per_status) = column_slots(plan.drafts.iter());
     let cases: Vec<String> = (0..per_status.len())
         .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
         .collect();
@@ -363,7 +436,7 @@ async fn write_sqlite(
             })?;
         let rank = Rank::from_sequence(base + slots[i]);
         let first = values.len() + 1;
-        values.extend(draft_values(d, plan, i));
+        values.extend(draft_values(d, draft));
         values.push(convert::int(number).into());
         values.push(rank.as_str().into());
         let p: Vec<String> = (first..first + 14).map(|k| format!("${k}")).collect();
@@ -430,6 +503,11 @@ pub(super) async fn create_tasks(
     decide: &Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
 ) -> Result<TasksCreated, TxError<CreateTaskError>> {
     let d = store.dialect;
+    if d == Dialect::Postgres
+        && let Some(coalescer) = &store.coalescer
+    {
+        return super::coalesce::create(store, coalescer, request, decide).await;
+    }
     in_transaction!(store.writer, |txn| -> Result<
         TasksCreated,
         Fail<CreateTaskError>,
@@ -441,14 +519,16 @@ pub(super) async fn create_tasks(
             state.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a project")))?;
         let created = match d {
             Dialect::Postgres => {
-                let (sql, values) = create_statement_pg(&plan, &state);
+                let (sql, values) = create_statement_pg(&[&plan], state.id);
                 let rows = all(txn, d.stmt(&sql, values))
                     .await
                     .map_err(reject_foreign_keys)?;
-                read_pg_result(d, &rows, &plan, &state)?
+                read_pg_result(d, &rows, &[&plan], &state)??
+                    .pop()
+                    .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("no creation returned")))?
             }
-            Dialect::Sqlite => write_sqlite(txn, &plan, &state).await,
-        }?;
+            Dialect::Sqlite => write_sqlite(txn, &plan, &state).await?,
+        };
         store
             .gates
             .hold_until_published(&[request.project_id])

@@ -2,6 +2,7 @@
 //! is one transaction; the PostgreSQL hot paths are single data-modifying statements.
 
 mod change;
+mod coalesce;
 mod create;
 mod job;
 mod read;
@@ -20,6 +21,9 @@ use tasklane_domain::ports::{
 use tasklane_domain::services::tasks::{
     ArchiveTaskError, CreateTaskError, DeleteTaskError, MoveTaskError, UpdateTaskError,
 };
+
+pub use coalesce::CREATIONS_PER_TRANSACTION;
+pub(crate) use coalesce::Coalescer;
 
 use crate::Store;
 use crate::convert;

@@ -5,11 +5,18 @@
 use std::collections::BTreeSet;
 
 use futures::future::join_all;
-use tasklane_domain::errors::{Classify, ErrorClass};
+use tasklane_domain::aggregation::AggregationDelta;
+use tasklane_domain::errors::{Classify, Decide, ErrorClass, TxError};
 use tasklane_domain::events::{DomainEvent, EventPayload};
-use tasklane_domain::ids::ProjectId;
-use tasklane_domain::services::tasks::{MoveInput, NewTaskInput};
+use tasklane_domain::ids::{ProjectId, StatusId, TaskId};
+use tasklane_domain::ports::{
+    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, TaskDraft, TaskRepository,
+};
+
+use tasklane_domain::services::tasks::{CreateTaskError, MoveInput, NewTaskInput};
 use tasklane_domain::values::Role;
+use tasklane_domain::values::{Priority, TaskTitle, TaskType};
+use tasklane_store::Dialect;
 use tasklane_store::testing::TestDb;
 
 use crate::World;
@@ -26,6 +33,17 @@ async fn numbers(world: &World, project: ProjectId) -> anyhow::Result<Vec<i64>> 
         .iter()
         .map(|r| r.try_get_by_index::<i64>(0))
         .collect::<Result<_, _>>()?)
+}
+
+async fn scalar(world: &World, sql: &str) -> anyhow::Result<i64> {
+    let stmt = sea_orm::Statement::from_string(world.db.dialect().backend(), sql);
+    let row = sea_orm::ConnectionTrait::query_one_raw(
+        &sea_orm::Database::connect(&world.db.url).await?,
+        stmt,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("no row"))?;
+    Ok(row.try_get_by_index::<i64>(0)?)
 }
 
 async fn two_hundred_concurrent_creations_get_numbers_1_to_200_and_an_exact_aggregation(
@@ -54,7 +72,21 @@ async fn two_hundred_concurrent_creations_get_numbers_1_to_200_and_an_exact_aggr
     let results = join_all(creations).await;
     let mut ranks_per_status = std::collections::HashMap::<_, BTreeSet<String>>::new();
     for result in results {
-        let task = result??.tasks.remove(0);
+        let mut creation = result??;
+        let task = creation.tasks.remove(0);
+        // Each request sees the project as it stood right after its own creation, whether or
+        // not its write was shared with others.
+        assert_eq!(
+            creation.aggregation.after.total,
+            task.number(),
+            "per-request counts"
+        );
+        assert_eq!(creation.aggregation.before.total + 1, task.number());
+        assert_eq!(
+            creation.project.task_counter,
+            task.number(),
+            "per-request counter"
+        );
         assert!(
             ranks_per_status
                 .entry(task.status.id)
@@ -70,6 +102,18 @@ async fn two_hundred_concurrent_creations_get_numbers_1_to_200_and_an_exact_aggr
     );
     let counts = world.assert_exact(project).await?;
     assert_eq!(counts.total, 200);
+    if world.db.dialect() == Dialect::Postgres {
+        // Rows written by one transaction share its xmin: concurrent creations were coalesced.
+        let transactions = scalar(
+            &world,
+            &format!("SELECT count(DISTINCT xmin::text) FROM tasks WHERE project_id = '{project}'"),
+        )
+        .await?;
+        assert!(
+            transactions < 200,
+            "200 concurrent creations took {transactions} transactions"
+        );
+    }
     // Published in commit order: the numbers were handed out in commit order.
     let published: Vec<u64> = world
         .published
@@ -296,7 +340,74 @@ async fn concurrent_owner_removals_leave_exactly_one_owner(db: TestDb) -> anyhow
     Ok(())
 }
 
+/// On PostgreSQL concurrent creations share a transaction; one whose status vanished after its
+/// context read (simulated by its decision naming a status that does not exist) must fail alone
+/// and leave the others' numbers gap-free.
+async fn a_creation_whose_status_vanished_fails_alone_among_concurrent_creations(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let world = World::new(db);
+    let owner = world.user("owner").await?;
+    let project = world.project(owner, "ISO").await?.project.id;
+    const BAD: usize = 10;
+    let creations = (0..21).map(|i| {
+        let store = world.store().clone();
+        let title = TaskTitle::new(&format!("t{i}"));
+        tokio::spawn(async move {
+            let title = title?;
+            let request = CreateTasksRequest {
+                project_id: project,
+                actor: owner,
+                assignee_ids: Vec::new(),
+                parent_ids: Vec::new(),
+            };
+            let decide: Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError> =
+                Box::new(move |context: CreateTasksContext| {
+                    let mut status = context.statuses[0].clone();
+                    if i == BAD {
+                        status.id = StatusId::generate();
+                    }
+                    Ok(CreateTasksPlan {
+                        delta: AggregationDelta::create(status.category),
+                        drafts: vec![TaskDraft {
+                            id: TaskId::generate(),
+                            title: title.clone(),
+                            description: None,
+                            status,
+                            priority: Priority::default(),
+                            task_type: TaskType::default(),
+                            story_points: None,
+                            due_date: None,
+                            assignee: None,
+                            reporter: context.reporter.clone(),
+                            parent_id: None,
+                            completed_at: None,
+                        }],
+                        restore_project: false,
+                        at: chrono::Utc::now(),
+                    })
+                });
+            anyhow::Ok(store.create_tasks(request, decide).await)
+        })
+    });
+    for (i, result) in join_all(creations).await.into_iter().enumerate() {
+        match result?? {
+            Err(TxError::Rejected(CreateTaskError::Invalid(_))) if i == BAD => {}
+            Ok(created) if i != BAD => assert_eq!(created.tasks.len(), 1),
+            other => anyhow::bail!("creation {i}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        numbers(&world, project).await?,
+        (1..=20).collect::<Vec<i64>>(),
+        "the others are created, gap-free"
+    );
+    assert_eq!(world.assert_exact(project).await?.total, 20);
+    Ok(())
+}
+
 crate::contract!(
+    a_creation_whose_status_vanished_fails_alone_among_concurrent_creations,
     two_hundred_concurrent_creations_get_numbers_1_to_200_and_an_exact_aggregation,
     two_hundred_concurrent_moves_archives_unarchives_and_deletes_keep_the_aggregation_exact,
     fifty_concurrent_first_writes_without_an_aggregation_row_never_fail,

@@ -10,6 +10,8 @@ use tasklane_domain::ids::{ProjectId, UserId};
 use tasklane_domain::ports::{IdempotencyRepository, IdempotencyRequest, IdempotencyStart};
 use tasklane_domain::services::BootstrapSource;
 use tasklane_domain::services::tasks::{Creation, NewTaskInput};
+use tasklane_store::run_to_completion;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::auth::Actor;
@@ -24,7 +26,9 @@ const IDEMPOTENCY_STALE: Duration = Duration::from_secs(60);
 /// The longest key accepted.
 const MAX_KEY_CHARS: usize = 128;
 
-/// The creation itself, timed for `tasklane_task_creation_duration_seconds`.
+/// The creation itself, timed for `tasklane_task_creation_duration_seconds`. It runs to its end
+/// even if the client hangs up: a committed creation must also publish its events, and on
+/// PostgreSQL it may wait for its project's shared write.
 async fn create_once(
     state: &AppState,
     actor: UserId,
@@ -32,11 +36,12 @@ async fn create_once(
     input: NewTaskInput,
 ) -> Result<Creation, ApiError> {
     let started = std::time::Instant::now();
-    let result = state
-        .services
-        .tasks
-        .create_task(actor, project, input)
-        .await;
+    let tasks = state.services.tasks.clone();
+    let result = run_to_completion(
+        async move { tasks.create_task(actor, project, input).await }.in_current_span(),
+    )
+    .await
+    .map_err(ApiError::internal)?;
     let cache_hit = matches!(&result, Ok(c) if c.bootstrap == Some(BootstrapSource::CacheHit));
     metrics::histogram!(
         tasklane_domain::metrics::TASK_CREATION_DURATION_SECONDS,
@@ -192,11 +197,13 @@ pub async fn batch(
         .into_iter()
         .map(NewTaskInput::from)
         .collect();
-    let creation = state
-        .services
-        .tasks
-        .create_batch(actor.0, id.into_inner().into(), inputs)
-        .await?;
+    let tasks = state.services.tasks.clone();
+    let project = id.into_inner().into();
+    let creation = run_to_completion(
+        async move { tasks.create_batch(actor.0, project, inputs).await }.in_current_span(),
+    )
+    .await
+    .map_err(ApiError::internal)??;
     Ok(HttpResponse::Created().json(BatchDto {
         items: creation.tasks.iter().map(TaskDto::from).collect(),
     }))

@@ -1,0 +1,229 @@
+//! Coalesced creation on PostgreSQL: the concurrent creations of one project share one
+//! transaction.
+//!
+//! Why: every creation updates the same hot rows (the project's counter, the column's append
+//! sequence, the aggregation) and holds the project row lock until `COMMIT`. One transaction per
+//! request caps a hot project at one lock hand-off and one commit flush per request, and leaves
+//! dead row versions that every later statement must step over (PERFORMANCE.md, S1).
+//!
+//! How: each request reads its context and runs the domain's decision in its own task (the read
+//! takes no lock, as before), then queues the decided plan for its project. One writer task per
+//! project takes everything queued (up to [`MAX_DRAFTS_PER_TRANSACTION`]), writes it with the
+//! one creation statement, commits, and hands each request its own result: its numbers, ranks,
+//! counter and aggregation before/after, exactly as if the requests had committed one after the
+//! other in queue order. While one batch is written the next one queues, so a hot project gets
+//! one transaction per round trip instead of one per request, and a quiet one sees no delay.
+//!
+//! Failure isolation: if a batch of several fails for any reason other than a missing
+//! aggregation row, each creation is written again on its own, so one request's bad reference
+//! (a status deleted meanwhile) fails only that request.
+//!
+//! Event order: the writer takes the project's commit-order gate before `COMMIT` and shares it
+//! with the batch; each request also waits for the one before it in the batch to publish
+//! ([`Turn`]), so events leave in number order, batch after batch.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tasklane_domain::errors::{Decide, RepoError, TxError};
+use tasklane_domain::ids::ProjectId;
+use tasklane_domain::ports::{
+    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, ProjectState, TasksCreated,
+};
+use tasklane_domain::services::tasks::CreateTaskError;
+use tokio::sync::{OwnedMutexGuard, oneshot};
+
+use super::create::{read_context, write_pg};
+use crate::Store;
+use crate::errors::Fail;
+
+/// The most tasks one coalesced transaction inserts (a batch request of up to 500 always fits
+/// with others; PostgreSQL's 65,535 bind parameters allow about 4,000).
+const MAX_DRAFTS_PER_TRANSACTION: usize = 1000;
+
+/// The histogram of creation requests written per transaction.
+pub const CREATIONS_PER_TRANSACTION: &str = "tasklane_task_creations_per_transaction";
+
+/// The per-project queues of decided creations and their writers.
+#[derive(Debug, Default)]
+pub(crate) struct Coalescer {
+    queues: Mutex<HashMap<ProjectId, Queue>>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    pending: Vec<Job>,
+}
+
+/// A decided creation waiting for its project's writer.
+#[derive(Debug)]
+struct Job {
+    plan: CreateTasksPlan,
+    state: ProjectState,
+    reply: oneshot::Sender<Outcome>,
+}
+
+type Outcome = Result<(TasksCreated, Turn), Fail<CreateTaskError>>;
+
+/// A committed creation's place in its project's publication order: the gate shared by its
+/// batch, the signal of the creation before it, and its own signal for the one after it.
+#[derive(Debug)]
+struct Turn {
+    gate: Arc<OwnedMutexGuard<()>>,
+    previous: Option<oneshot::Receiver<()>>,
+    published: oneshot::Sender<()>,
+}
+
+impl Turn {
+    /// Waits until the creation before this one has published, then hands the turn to the
+    /// enclosing service operation, which keeps it until it has published in turn.
+    async fn take(self) {
+        tasklane_domain::ordering::release_held();
+        if let Some(previous) = self.previous {
+            // Sent or dropped, both mean "done": a request that went away has no events.
+            let _ = previous.await;
+        }
+        tasklane_domain::ordering::hold((self.gate, self.published));
+    }
+}
+
+impl Coalescer {
+    fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<ProjectId, Queue>> {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `job`; the first job of an idle project starts its writer.
+    fn submit(self: &Arc<Self>, store: &Store, job: Job) {
+        let project = job.state.id;
+        let mut queues = self.queues();
+        match queues.get_mut(&project) {
+            // A writer is running: it takes the job with its next batch.
+            Some(queue) => queue.pending.push(job),
+            None => {
+                queues.insert(project, Queue { pending: vec![job] });
+                tokio::spawn(write_queue(store.clone(), self.clone(), project));
+            }
+        }
+    }
+
+    /// The next batch of `project`, oldest first; none ends the writer (and forgets the queue,
+    /// under the same lock, so a later job starts a new one).
+    fn next_batch(&self, project: ProjectId) -> Vec<Job> {
+        let mut queues = self.queues();
+        let Some(queue) = queues.get_mut(&project) else {
+            return Vec::new();
+        };
+        let mut drafts = 0;
+        let mut take = 0;
+        for job in &queue.pending {
+            if take > 0 && drafts + job.plan.drafts.len() > MAX_DRAFTS_PER_TRANSACTION {
+                break;
+            }
+            drafts += job.plan.drafts.len();
+            take += 1;
+        }
+        if take == 0 {
+            queues.remove(&project);
+            return Vec::new();
+        }
+        queue.pending.drain(..take).collect()
+    }
+}
+
+/// Creates on PostgreSQL through the project's writer: the context read and the decision here,
+/// the write with whatever else is queued for the project.
+pub(super) async fn create(
+    store: &Store,
+    coalescer: &Arc<Coalescer>,
+    request: CreateTasksRequest,
+    decide: &Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
+) -> Result<TasksCreated, TxError<CreateTaskError>> {
+    let (context, _) = read_context(&store.writer, store.dialect, &request)
+        .await
+        .map_err(|error| Fail::<CreateTaskError>::from(error).into_tx())?;
+    let state = context.project.clone();
+    let plan = decide(context).map_err(TxError::Rejected)?;
+    let state =
+        state.ok_or_else(|| TxError::Store(RepoError::other("decision without a project")))?;
+    let (reply, outcome) = oneshot::channel();
+    coalescer.submit(store, Job { plan, state, reply });
+    // The shared creation statement counts as this request's second statement.
+    crate::counter::statement_sent_elsewhere();
+    let (created, turn) = outcome
+        .await
+        .map_err(|_| TxError::Store(RepoError::other("the creation writer stopped")))?
+        .map_err(Fail::into_tx)?;
+    turn.take().await;
+    Ok(created)
+}
+
+/// The writer of one project: batch after batch until its queue is empty.
+async fn write_queue(store: Store, coalescer: Arc<Coalescer>, project: ProjectId) {
+    loop {
+        let jobs = coalescer.next_batch(project);
+        if jobs.is_empty() {
+            return;
+        }
+        metrics::histogram!(CREATIONS_PER_TRANSACTION).record(jobs.len() as f64);
+        // A panic while writing fails that batch's requests (their replies are dropped), not
+        // the ones queued behind it.
+        if let Err(error) = tokio::spawn(write_batch(store.clone(), jobs)).await {
+            tracing::error!(%error, %project, "a creation batch failed to complete");
+        }
+    }
+}
+
+/// Writes one batch and answers each of its requests.
+async fn write_batch(store: Store, jobs: Vec<Job>) {
+    let plans: Vec<&CreateTasksPlan> = jobs.iter().map(|job| &job.plan).collect();
+    let Some(state) = jobs.first().map(|job| job.state.clone()) else {
+        return;
+    };
+    let written = write_pg(&store, &plans, &state).await;
+    drop(plans);
+    match written {
+        Ok((created, gate)) => hand_out(jobs, created, gate),
+        Err(Fail::AggregationMissing) => {
+            for job in jobs {
+                let _ = job.reply.send(Err(Fail::AggregationMissing));
+            }
+        }
+        Err(failure) if jobs.len() == 1 => {
+            if let Some(job) = jobs.into_iter().next() {
+                let _ = job.reply.send(Err(failure));
+            }
+        }
+        Err(failure) => {
+            tracing::debug!(
+                ?failure,
+                batch = jobs.len(),
+                "batch failed; writing each creation on its own"
+            );
+            for job in jobs {
+                let written = write_pg(&store, &[&job.plan], &job.state).await;
+                match written {
+                    Ok((created, gate)) => hand_out(vec![job], created, gate),
+                    Err(failure) => {
+                        let _ = job.reply.send(Err(failure));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Answers each request of a committed batch with its result and its turn.
+fn hand_out(jobs: Vec<Job>, created: Vec<TasksCreated>, gate: OwnedMutexGuard<()>) {
+    let gate = Arc::new(gate);
+    let mut previous = None;
+    for (job, created) in jobs.into_iter().zip(created) {
+        let (published, next) = oneshot::channel();
+        let turn = Turn {
+            gate: gate.clone(),
+            previous: previous.replace(next),
+            published,
+        };
+        // A request that went away drops its turn here, which lets the next one go.
+        let _ = job.reply.send(Ok((created, turn)));
+    }
+}
