@@ -322,15 +322,31 @@ impl Bench {
             creates.push(tokio::spawn(async move {
                 let started = Instant::now();
                 let answer = api.create(&project, "fan-out").await?;
+                anyhow::ensure!(
+                    answer.status == StatusCode::CREATED,
+                    "a create answered {}: {}",
+                    answer.status,
+                    answer.body
+                );
                 let number = answer.body["number"].as_u64().context("no number")?;
                 sent.lock().await.insert(number, (started, Instant::now()));
                 anyhow::Ok(())
             }));
         }
+        let mut reasons = Vec::new();
         for create in creates {
-            if !matches!(create.await, Ok(Ok(()))) {
-                errors += 1;
+            let failure = match create.await {
+                Ok(Ok(())) => continue,
+                Ok(Err(error)) => format!("{error:#}"),
+                Err(error) => error.to_string(),
+            };
+            errors += 1;
+            if reasons.len() < 3 && !reasons.contains(&failure) {
+                reasons.push(failure);
             }
+        }
+        for reason in reasons {
+            self.report.note(format!("S4: {reason}"));
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         stop.send(true)?;
