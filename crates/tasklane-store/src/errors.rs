@@ -73,7 +73,7 @@ fn code(error: &DbErr) -> Option<String> {
 }
 
 /// Whether the database is unreachable or saturated rather than the statement wrong.
-fn is_unavailable(error: &DbErr) -> bool {
+pub(crate) fn is_unavailable(error: &DbErr) -> bool {
     if matches!(error, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) {
         return true;
     }

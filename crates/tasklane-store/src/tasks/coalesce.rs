@@ -14,9 +14,9 @@
 //! other in queue order. While one batch is written the next one queues, so a hot project gets
 //! one transaction per round trip instead of one per request, and a quiet one sees no delay.
 //!
-//! Failure isolation: if a batch of several fails for any reason other than a missing
-//! aggregation row, each creation is written again on its own, so one request's bad reference
-//! (a status deleted meanwhile) fails only that request.
+//! Failure isolation: a missing aggregation row or an unavailable database is every request's
+//! answer at once; any other failure of a batch of several writes each creation again on its
+//! own, so one request's bad reference (a status deleted meanwhile) fails only that request.
 //!
 //! Event order: the writer takes the project's commit-order gate before `COMMIT` and shares it
 //! with the batch; each request also waits for the one before it in the batch to publish
@@ -35,7 +35,7 @@ use tokio::sync::{OwnedMutexGuard, oneshot};
 
 use super::create::{read_context, write_pg};
 use crate::Store;
-use crate::errors::Fail;
+use crate::errors::{Fail, is_unavailable};
 
 /// The most tasks one coalesced transaction inserts (a batch request of up to 500 always fits
 /// with others; PostgreSQL's 65,535 bind parameters allow about 4,000).
@@ -63,7 +63,7 @@ struct Job {
     reply: oneshot::Sender<Outcome>,
 }
 
-type Outcome = Result<(TasksCreated, Turn), Fail<CreateTaskError>>;
+type Outcome = Result<(TasksCreated, Turn), TxError<CreateTaskError>>;
 
 /// A committed creation's place in its project's publication order: the gate shared by its
 /// batch, the signal of the creation before it, and its own signal for the one after it.
@@ -151,8 +151,7 @@ pub(super) async fn create(
     crate::counter::statement_sent_elsewhere();
     let (created, turn) = outcome
         .await
-        .map_err(|_| TxError::Store(RepoError::other("the creation writer stopped")))?
-        .map_err(Fail::into_tx)?;
+        .map_err(|_| TxError::Store(RepoError::other("the creation writer stopped")))??;
     turn.take().await;
     Ok(created)
 }
@@ -185,12 +184,21 @@ async fn write_batch(store: Store, jobs: Vec<Job>) {
         Ok((created, gate)) => hand_out(jobs, created, gate),
         Err(Fail::AggregationMissing) => {
             for job in jobs {
-                let _ = job.reply.send(Err(Fail::AggregationMissing));
+                let _ = job.reply.send(Err(TxError::AggregationMissing));
+            }
+        }
+        // The database is down or saturated: every request learns it now, none waits for a
+        // retry of its own.
+        Err(Fail::Db(error)) if is_unavailable(&error) => {
+            let cause = error.to_string();
+            for job in jobs {
+                let error = RepoError::Unavailable(anyhow::anyhow!("{cause}"));
+                let _ = job.reply.send(Err(TxError::Store(error)));
             }
         }
         Err(failure) if jobs.len() == 1 => {
             if let Some(job) = jobs.into_iter().next() {
-                let _ = job.reply.send(Err(failure));
+                let _ = job.reply.send(Err(failure.into_tx()));
             }
         }
         Err(failure) => {
@@ -204,7 +212,7 @@ async fn write_batch(store: Store, jobs: Vec<Job>) {
                 match written {
                     Ok((created, gate)) => hand_out(vec![job], created, gate),
                     Err(failure) => {
-                        let _ = job.reply.send(Err(failure));
+                        let _ = job.reply.send(Err(failure.into_tx()));
                     }
                 }
             }
