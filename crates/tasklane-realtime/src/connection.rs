@@ -3,12 +3,12 @@
 //! Whatever ends the loop, the socket is unregistered from the hub.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
+use bytestring::ByteString;
 use serde_json::json;
 use tasklane_domain::ids::{ProjectId, UserId};
 use tokio::sync::{mpsc, oneshot};
@@ -110,7 +110,7 @@ impl RateLimit {
 
 /// What the loop sends next.
 enum Write {
-    Text(String),
+    Text(ByteString),
     Pong(Vec<u8>),
     Ping,
 }
@@ -158,7 +158,7 @@ async fn serve(
         user,
         session,
     };
-    let (outbox_sender, mut outbox) = mpsc::channel::<Arc<str>>(options.queue_capacity.max(1));
+    let (outbox_sender, mut outbox) = mpsc::channel::<ByteString>(options.queue_capacity.max(1));
     let (kick_sender, mut kick) = oneshot::channel::<u16>();
     let hello = protocol::frame(
         "connected",
@@ -194,7 +194,7 @@ async fn serve(
         let write = tokio::select! {
             code = &mut kick => break kicked(code),
             frame = outbox.recv() => match frame {
-                Some(frame) => Write::Text(frame.to_string()),
+                Some(frame) => Write::Text(frame),
                 None => break End::Close(CloseCode::Again, "fell behind"),
             },
             message = stream.recv() => {
@@ -202,13 +202,13 @@ async fn serve(
                 match message {
                     Some(Ok(AggregatedMessage::Text(text))) => {
                         match connection.answer(&mut limit, Some(&text), options.max_frame).await {
-                            Some(answer) => Write::Text(answer),
+                            Some(answer) => Write::Text(answer.into()),
                             None => continue,
                         }
                     }
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         match connection.answer(&mut limit, None, options.max_frame).await {
-                            Some(answer) => Write::Text(answer),
+                            Some(answer) => Write::Text(answer.into()),
                             None => continue,
                         }
                     }

@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytestring::ByteString;
 use serde_json::json;
 use tasklane_domain::events::DomainEvent;
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
@@ -43,7 +44,7 @@ pub(crate) enum Command {
     Register {
         id: ConnId,
         user: UserId,
-        outbox: mpsc::Sender<Arc<str>>,
+        outbox: mpsc::Sender<ByteString>,
         kick: oneshot::Sender<u16>,
     },
     Unregister(ConnId),
@@ -124,7 +125,7 @@ impl EventBroadcaster for HubHandle {
 
 struct Conn {
     user: UserId,
-    outbox: mpsc::Sender<Arc<str>>,
+    outbox: mpsc::Sender<ByteString>,
     kick: Option<oneshot::Sender<u16>>,
     rooms: HashSet<Room>,
 }
@@ -376,7 +377,8 @@ impl Hub {
                 targets.extend(self.members_of(Room::User(UserId::from_uuid(user))));
             }
         }
-        let frame: Arc<str> = envelope.frame.as_str().into();
+        // One buffer for every socket: each outbox gets a reference, not a copy.
+        let frame = ByteString::from(envelope.frame.clone());
         for id in targets {
             self.send(id, &frame);
         }
@@ -448,7 +450,7 @@ impl Hub {
     }
 
     /// Queues a frame for one socket; a socket whose queue is full is closed, not waited for.
-    fn send(&mut self, id: ConnId, frame: &Arc<str>) {
+    fn send(&mut self, id: ConnId, frame: &ByteString) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
