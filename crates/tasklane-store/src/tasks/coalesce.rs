@@ -23,6 +23,7 @@
 //! ([`Turn`]), so events leave in number order, batch after batch.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tasklane_domain::errors::{Decide, RepoError, TxError};
@@ -48,11 +49,14 @@ pub const CREATIONS_PER_TRANSACTION: &str = "tasklane_task_creations_per_transac
 #[derive(Debug, Default)]
 pub(crate) struct Coalescer {
     queues: Mutex<HashMap<ProjectId, Queue>>,
+    next_writer: AtomicU64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Queue {
     pending: Vec<Job>,
+    /// Which writer task owns the queue (see [`WriterGuard`]).
+    writer: u64,
 }
 
 /// A decided creation waiting for its project's writer.
@@ -67,23 +71,42 @@ type Outcome = Result<(TasksCreated, Turn), TxError<CreateTaskError>>;
 
 /// A committed creation's place in its project's publication order: the gate shared by its
 /// batch, the signal of the creation before it, and its own signal for the one after it.
+///
+/// A turn dropped before it was taken (its request went away) still passes the signal on only
+/// after the creation before it has published, so the ones after it keep their order.
 #[derive(Debug)]
 struct Turn {
-    gate: Arc<OwnedMutexGuard<()>>,
+    gate: Option<Arc<OwnedMutexGuard<()>>>,
     previous: Option<oneshot::Receiver<()>>,
-    published: oneshot::Sender<()>,
+    published: Option<oneshot::Sender<()>>,
 }
 
 impl Turn {
     /// Waits until the creation before this one has published, then hands the turn to the
     /// enclosing service operation, which keeps it until it has published in turn.
-    async fn take(self) {
-        tasklane_domain::ordering::release_held();
-        if let Some(previous) = self.previous {
-            // Sent or dropped, both mean "done": a request that went away has no events.
+    async fn take(mut self) {
+        if let Some(previous) = self.previous.as_mut() {
+            // Sent or dropped, both mean "done".
             let _ = previous.await;
         }
-        tasklane_domain::ordering::hold((self.gate, self.published));
+        self.previous = None;
+        tasklane_domain::ordering::hold((self.gate.take(), self.published.take()));
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let (Some(previous), Some(published)) = (self.previous.take(), self.published.take())
+        else {
+            return;
+        };
+        let gate = self.gate.take();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = previous.await;
+                drop((published, gate));
+            });
+        }
     }
 }
 
@@ -100,8 +123,20 @@ impl Coalescer {
             // A writer is running: it takes the job with its next batch.
             Some(queue) => queue.pending.push(job),
             None => {
-                queues.insert(project, Queue { pending: vec![job] });
-                tokio::spawn(write_queue(store.clone(), self.clone(), project));
+                let writer = self.next_writer.fetch_add(1, Ordering::Relaxed);
+                queues.insert(
+                    project,
+                    Queue {
+                        pending: vec![job],
+                        writer,
+                    },
+                );
+                let guard = WriterGuard {
+                    coalescer: self.clone(),
+                    project,
+                    writer,
+                };
+                tokio::spawn(write_queue(store.clone(), guard));
             }
         }
     }
@@ -113,6 +148,8 @@ impl Coalescer {
         let Some(queue) = queues.get_mut(&project) else {
             return Vec::new();
         };
+        // A request that went away is not written: nobody would answer or publish it.
+        queue.pending.retain(|job| !job.reply.is_closed());
         let mut drafts = 0;
         let mut take = 0;
         for job in &queue.pending {
@@ -145,6 +182,9 @@ pub(super) async fn create(
     let plan = decide(context).map_err(TxError::Rejected)?;
     let state =
         state.ok_or_else(|| TxError::Store(RepoError::other("decision without a project")))?;
+    // Whatever an earlier attempt of this operation held goes first: the writer takes this
+    // project's gate before it commits.
+    tasklane_domain::ordering::release_held();
     let (reply, outcome) = oneshot::channel();
     coalescer.submit(store, Job { plan, state, reply });
     // The shared creation statement counts as this request's second statement.
@@ -156,8 +196,31 @@ pub(super) async fn create(
     Ok(created)
 }
 
+/// Owns a project's queue for one writer task. If the task ends without emptying it (its
+/// runtime shut down), dropping the guard forgets the queue, failing the requests still in it,
+/// so that the next creation starts a new writer instead of waiting forever.
+#[derive(Debug)]
+struct WriterGuard {
+    coalescer: Arc<Coalescer>,
+    project: ProjectId,
+    writer: u64,
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        let mut queues = self.coalescer.queues();
+        if queues
+            .get(&self.project)
+            .is_some_and(|queue| queue.writer == self.writer)
+        {
+            queues.remove(&self.project);
+        }
+    }
+}
+
 /// The writer of one project: batch after batch until its queue is empty.
-async fn write_queue(store: Store, coalescer: Arc<Coalescer>, project: ProjectId) {
+async fn write_queue(store: Store, guard: WriterGuard) {
+    let (coalescer, project) = (&guard.coalescer, guard.project);
     loop {
         let jobs = coalescer.next_batch(project);
         if jobs.is_empty() {
@@ -187,15 +250,7 @@ async fn write_batch(store: Store, jobs: Vec<Job>) {
                 let _ = job.reply.send(Err(TxError::AggregationMissing));
             }
         }
-        // The database is down or saturated: every request learns it now, none waits for a
-        // retry of its own.
-        Err(Fail::Db(error)) if is_unavailable(&error) => {
-            let cause = error.to_string();
-            for job in jobs {
-                let error = RepoError::Unavailable(anyhow::anyhow!("{cause}"));
-                let _ = job.reply.send(Err(TxError::Store(error)));
-            }
-        }
+        Err(Fail::Db(error)) if is_unavailable(&error) => unavailable(jobs, &error),
         Err(failure) if jobs.len() == 1 => {
             if let Some(job) = jobs.into_iter().next() {
                 let _ = job.reply.send(Err(failure.into_tx()));
@@ -207,16 +262,31 @@ async fn write_batch(store: Store, jobs: Vec<Job>) {
                 batch = jobs.len(),
                 "batch failed; writing each creation on its own"
             );
-            for job in jobs {
-                let written = write_pg(&store, &[&job.plan], &job.state).await;
-                match written {
+            let mut jobs = jobs.into_iter();
+            while let Some(job) = jobs.next() {
+                match write_pg(&store, &[&job.plan], &job.state).await {
                     Ok((created, gate)) => hand_out(vec![job], created, gate),
+                    Err(Fail::Db(error)) if is_unavailable(&error) => {
+                        // The rest would each wait for the same outage.
+                        unavailable(std::iter::once(job).chain(jobs).collect(), &error);
+                        return;
+                    }
                     Err(failure) => {
                         let _ = job.reply.send(Err(failure.into_tx()));
                     }
                 }
             }
         }
+    }
+}
+
+/// The database is down or saturated: every request learns it now, none waits for a retry of
+/// its own.
+fn unavailable(jobs: Vec<Job>, error: &sea_orm::DbErr) {
+    let cause = error.to_string();
+    for job in jobs {
+        let error = RepoError::Unavailable(anyhow::anyhow!("{cause}"));
+        let _ = job.reply.send(Err(TxError::Store(error)));
     }
 }
 
@@ -227,11 +297,42 @@ fn hand_out(jobs: Vec<Job>, created: Vec<TasksCreated>, gate: OwnedMutexGuard<()
     for (job, created) in jobs.into_iter().zip(created) {
         let (published, next) = oneshot::channel();
         let turn = Turn {
-            gate: gate.clone(),
+            gate: Some(gate.clone()),
             previous: previous.replace(next),
-            published,
+            published: Some(published),
         };
-        // A request that went away drops its turn here, which lets the next one go.
+        // A request that went away drops its turn here (see `Turn`'s `Drop`).
         let _ = job.reply.send(Ok((created, turn)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::sync::oneshot::error::TryRecvError;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_dropped_turn_lets_the_next_one_go_only_after_the_one_before_it_published() {
+        let gate = Arc::new(Arc::new(tokio::sync::Mutex::new(())).lock_owned().await);
+        let (first_published, second_waits) = oneshot::channel::<()>();
+        let (second_published, mut third_waits) = oneshot::channel::<()>();
+        let second = Turn {
+            gate: Some(gate),
+            previous: Some(second_waits),
+            published: Some(second_published),
+        };
+        drop(second); // its request went away
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            third_waits.try_recv(),
+            Err(TryRecvError::Empty),
+            "the third must still wait for the first"
+        );
+        drop(first_published);
+        let signalled = tokio::time::timeout(Duration::from_secs(5), third_waits).await;
+        assert!(signalled.is_ok(), "the third goes once the first published");
     }
 }

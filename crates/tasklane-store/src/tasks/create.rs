@@ -219,9 +219,19 @@ fn create_statement_pg(plans: &[&CreateTasksPlan], project_id: ProjectId) -> (St
     let seq_rows: Vec<String> = per_status
         .iter()
         .map(|(status, count)| {
+            let category = drafts
+                .iter()
+                .find(|(draft, _)| draft.status.id == *status)
+                .map_or("", |(draft, _)| draft.status.category.as_str());
             values.push(d.id(*status));
             values.push(convert::int(*count).into());
-            format!("(${}::uuid, ${}::bigint)", values.len() - 1, values.len())
+            values.push(category.into());
+            format!(
+                "(${}::uuid, ${}::bigint, ${}::text)",
+                values.len() - 2,
+                values.len() - 1,
+                values.len()
+            )
         })
         .collect();
     let input_rows: Vec<String> = drafts
@@ -244,13 +254,14 @@ fn create_statement_pg(plans: &[&CreateTasksPlan], project_id: ProjectId) -> (St
     let rank = sequence_rank_sql("seq.base + i.col_ord");
     let sql = format!(
         "WITH old AS (SELECT id, archived_at FROM projects WHERE id = $1 FOR UPDATE), \
-         proj AS (UPDATE projects p SET task_counter = p.task_counter + $2, updated_at = $3, archived_at = NULL, \
+         proj AS (UPDATE projects p SET task_counter = p.task_counter + $2, updated_at = GREATEST(p.updated_at, $3), archived_at = NULL, \
                     row_version = p.row_version + CASE WHEN old.archived_at IS NULL THEN 0 ELSE 1 END \
                   FROM old WHERE p.id = old.id \
                   RETURNING p.id, p.key, p.name, p.description, p.task_counter, p.row_version, p.archived_at, \
                     p.created_by, p.created_at, p.updated_at, old.archived_at AS was_archived), \
-         seq AS (UPDATE statuses s SET append_seq = s.append_seq + c.n FROM (VALUES {seq}) AS c(id, n) \
-                 WHERE s.id = c.id AND s.project_id = $1 RETURNING s.id, s.append_seq - c.n AS base), \
+         seq AS (UPDATE statuses s SET append_seq = s.append_seq + c.n FROM (VALUES {seq}) AS c(id, n, category) \
+                 WHERE s.id = c.id AND s.project_id = $1 AND s.category = c.category \
+                 RETURNING s.id, s.append_seq - c.n AS base), \
          i (id, title, description, status_id, priority, task_type, story_points, due_date, assignee_id, reporter_id, \
             parent_id, completed_at, ord, col_ord, at) AS (VALUES {input}), \
          ins AS (INSERT INTO tasks (id, project_id, number, title, description, status_id, priority, task_type, \
@@ -299,8 +310,9 @@ fn read_pg_result(
         let rank = valid("rank", Rank::parse(&r.text("task_rank")?))?;
         placed.insert(id, (convert::count(r.int("task_number")?)?, rank));
     }
-    // A draft whose status was deleted after the context read matched no column sequence and
-    // was not inserted: the client's problem, and the whole write rolls back.
+    // A draft whose status was deleted or changed category after the context read matched no
+    // column sequence and was not inserted (its aggregation delta would be wrong): the whole
+    // write rolls back and the client is told to try again.
     let inserted_all = plans
         .iter()
         .flat_map(|plan| &plan.drafts)
@@ -309,7 +321,7 @@ fn read_pg_result(
         return Ok(Err(Fail::Rejected(CreateTaskError::Invalid(
             tasklane_domain::validation::ValidationErrors::single(
                 "status_id",
-                "no longer exists in this project",
+                "was deleted or changed while the task was being created; try again",
             ),
         ))));
     }

@@ -15,7 +15,7 @@ use tasklane_domain::ports::{
 
 use tasklane_domain::services::tasks::{CreateTaskError, MoveInput, NewTaskInput};
 use tasklane_domain::values::Role;
-use tasklane_domain::values::{Priority, TaskTitle, TaskType};
+use tasklane_domain::values::{Priority, StatusCategory, TaskTitle, TaskType};
 use tasklane_store::Dialect;
 use tasklane_store::testing::TestDb;
 
@@ -403,6 +403,60 @@ async fn a_creation_whose_status_vanished_fails_alone_among_concurrent_creations
         "the others are created, gap-free"
     );
     assert_eq!(world.assert_exact(project).await?.total, 20);
+    Ok(())
+}
+
+/// PostgreSQL decides a coalesced creation before its transaction: a status whose category
+/// changed since the decision (simulated by a plan naming another category) must not be counted
+/// in the old category; the creation is refused whole. (SQLite decides inside its single-writer
+/// transaction, where the status cannot change under the decision.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_a_creation_whose_status_changed_category_since_the_decision()
+-> anyhow::Result<()> {
+    let world = World::new(TestDb::postgres().await?);
+    let owner = world.user("owner").await?;
+    let project = world.project(owner, "CAT").await?.project.id;
+    let title = TaskTitle::new("stale category")?;
+    let request = CreateTasksRequest {
+        project_id: project,
+        actor: owner,
+        assignee_ids: Vec::new(),
+        parent_ids: Vec::new(),
+    };
+    let decide: Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError> =
+        Box::new(move |context: CreateTasksContext| {
+            let mut status = context.statuses[0].clone();
+            status.category = StatusCategory::Done;
+            Ok(CreateTasksPlan {
+                delta: AggregationDelta::create(status.category),
+                drafts: vec![TaskDraft {
+                    id: TaskId::generate(),
+                    title: title.clone(),
+                    description: None,
+                    status,
+                    priority: Priority::default(),
+                    task_type: TaskType::default(),
+                    story_points: None,
+                    due_date: None,
+                    assignee: None,
+                    reporter: context.reporter.clone(),
+                    parent_id: None,
+                    completed_at: None,
+                }],
+                restore_project: false,
+                at: chrono::Utc::now(),
+            })
+        });
+    let result = world.store().create_tasks(request, decide).await;
+    assert!(
+        matches!(result, Err(TxError::Rejected(CreateTaskError::Invalid(_)))),
+        "{result:?}"
+    );
+    assert!(
+        numbers(&world, project).await?.is_empty(),
+        "nothing written"
+    );
+    assert_eq!(world.assert_exact(project).await?.total, 0);
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use tasklane_domain::ids::{ProjectId, UserId};
 use tasklane_domain::ports::{IdempotencyRepository, IdempotencyRequest, IdempotencyStart};
 use tasklane_domain::services::BootstrapSource;
-use tasklane_domain::services::tasks::{Creation, NewTaskInput};
+use tasklane_domain::services::tasks::NewTaskInput;
 use tasklane_store::run_to_completion;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -26,22 +26,38 @@ const IDEMPOTENCY_STALE: Duration = Duration::from_secs(60);
 /// The longest key accepted.
 const MAX_KEY_CHARS: usize = 128;
 
-/// The creation itself, timed for `tasklane_task_creation_duration_seconds`. It runs to its end
-/// even if the client hangs up: a committed creation must also publish its events, and on
-/// PostgreSQL it may wait for its project's shared write.
+/// The creation, and with an idempotency key its recorded response (or the released
+/// reservation), run to their end even if the client hangs up: a committed creation must also
+/// publish its events and settle its key, and on PostgreSQL it may wait for its project's
+/// shared write.
 async fn create_once(
+    state: web::Data<AppState>,
+    actor: UserId,
+    project: ProjectId,
+    input: NewTaskInput,
+    key: Option<String>,
+) -> Result<(TaskDto, String), ApiError> {
+    run_to_completion(
+        async move { create_recorded(&state, actor, project, input, key).await }.in_current_span(),
+    )
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// The creation, timed for `tasklane_task_creation_duration_seconds`, then the key settled.
+async fn create_recorded(
     state: &AppState,
     actor: UserId,
     project: ProjectId,
     input: NewTaskInput,
-) -> Result<Creation, ApiError> {
+    key: Option<String>,
+) -> Result<(TaskDto, String), ApiError> {
     let started = std::time::Instant::now();
-    let tasks = state.services.tasks.clone();
-    let result = run_to_completion(
-        async move { tasks.create_task(actor, project, input).await }.in_current_span(),
-    )
-    .await
-    .map_err(ApiError::internal)?;
+    let result = state
+        .services
+        .tasks
+        .create_task(actor, project, input)
+        .await;
     let cache_hit = matches!(&result, Ok(c) if c.bootstrap == Some(BootstrapSource::CacheHit));
     metrics::histogram!(
         tasklane_domain::metrics::TASK_CREATION_DURATION_SECONDS,
@@ -49,7 +65,32 @@ async fn create_once(
         "redis_available" => state.caches.redis_available().to_string()
     )
     .record(started.elapsed().as_secs_f64());
-    Ok(result?)
+    let outcome = result.map_err(ApiError::from).and_then(|creation| {
+        let task = TaskDto::from(&creation.tasks[0]);
+        let json = serde_json::to_string(&task).map_err(ApiError::internal)?;
+        Ok((task, json))
+    });
+    let Some(key) = key else {
+        return outcome;
+    };
+    match &outcome {
+        // The task exists: a failure to record the response must not turn it into an error.
+        Ok((_, json)) => {
+            if let Err(error) = state
+                .store
+                .complete_idempotent(actor, key, 201, json.clone())
+                .await
+            {
+                tracing::warn!(error = %error, "idempotency response not recorded");
+            }
+        }
+        Err(_) => {
+            if let Err(abandon) = state.store.abandon_idempotent(actor, key).await {
+                tracing::warn!(error = %abandon, "idempotency reservation not released");
+            }
+        }
+    }
+    outcome
 }
 
 fn created(task: &TaskDto, body: String) -> HttpResponse {
@@ -102,9 +143,7 @@ pub async fn create(
     let project: ProjectId = id.into_inner().into();
     let body = body.into_inner();
     let Some(key) = idempotency_key(&request)? else {
-        let creation = create_once(&state, actor.0, project, body.into()).await?;
-        let task = TaskDto::from(&creation.tasks[0]);
-        let json = serde_json::to_string(&task).map_err(ApiError::internal)?;
+        let (task, json) = create_once(state, actor.0, project, body.into(), None).await?;
         return Ok(created(&task, json));
     };
     let request_hash = {
@@ -154,27 +193,8 @@ pub async fn create(
             ));
         }
     }
-    match create_once(&state, actor.0, project, body.into()).await {
-        Ok(creation) => {
-            let task = TaskDto::from(&creation.tasks[0]);
-            let json = serde_json::to_string(&task).map_err(ApiError::internal)?;
-            // The task exists: a failure to record the response must not turn it into an error.
-            if let Err(error) = state
-                .store
-                .complete_idempotent(actor.0, key, 201, json.clone())
-                .await
-            {
-                tracing::warn!(error = %error, "idempotency response not recorded");
-            }
-            Ok(created(&task, json))
-        }
-        Err(error) => {
-            if let Err(abandon) = state.store.abandon_idempotent(actor.0, key).await {
-                tracing::warn!(error = %abandon, "idempotency reservation not released");
-            }
-            Err(error)
-        }
-    }
+    let (task, json) = create_once(state, actor.0, project, body.into(), Some(key)).await?;
+    Ok(created(&task, json))
 }
 
 /// Creates up to 500 tasks, all or none, in one transaction; numbers follow the list's order.
