@@ -9,6 +9,7 @@ use tasklane_domain::aggregation::AggregationDelta;
 use tasklane_domain::errors::{Classify, Decide, ErrorClass, TxError};
 use tasklane_domain::events::{DomainEvent, EventPayload};
 use tasklane_domain::ids::{ProjectId, StatusId, TaskId};
+use tasklane_domain::model::StatusRef;
 use tasklane_domain::ports::{
     CreateTasksContext, CreateTasksPlan, CreateTasksRequest, TaskDraft, TaskRepository,
 };
@@ -340,6 +341,34 @@ async fn concurrent_owner_removals_leave_exactly_one_owner(db: TestDb) -> anyhow
     Ok(())
 }
 
+/// A one-task plan in `status`, as the domain would decide it: the tests below hand the store
+/// their own decision to simulate a status that changed between the decision and the write.
+fn one_task_plan(
+    context: &CreateTasksContext,
+    status: StatusRef,
+    title: &TaskTitle,
+) -> CreateTasksPlan {
+    CreateTasksPlan {
+        delta: AggregationDelta::create(status.category),
+        drafts: vec![TaskDraft {
+            id: TaskId::generate(),
+            title: title.clone(),
+            description: None,
+            status,
+            priority: Priority::default(),
+            task_type: TaskType::default(),
+            story_points: None,
+            due_date: None,
+            assignee: None,
+            reporter: context.reporter.clone(),
+            parent_id: None,
+            completed_at: None,
+        }],
+        restore_project: false,
+        at: chrono::Utc::now(),
+    }
+}
+
 /// On PostgreSQL concurrent creations share a transaction; one whose status vanished after its
 /// context read (simulated by its decision naming a status that does not exist) must fail alone
 /// and leave the others' numbers gap-free.
@@ -367,25 +396,7 @@ async fn a_creation_whose_status_vanished_fails_alone_among_concurrent_creations
                     if i == BAD {
                         status.id = StatusId::generate();
                     }
-                    Ok(CreateTasksPlan {
-                        delta: AggregationDelta::create(status.category),
-                        drafts: vec![TaskDraft {
-                            id: TaskId::generate(),
-                            title: title.clone(),
-                            description: None,
-                            status,
-                            priority: Priority::default(),
-                            task_type: TaskType::default(),
-                            story_points: None,
-                            due_date: None,
-                            assignee: None,
-                            reporter: context.reporter.clone(),
-                            parent_id: None,
-                            completed_at: None,
-                        }],
-                        restore_project: false,
-                        at: chrono::Utc::now(),
-                    })
+                    Ok(one_task_plan(&context, status, &title))
                 });
             anyhow::Ok(store.create_tasks(request, decide).await)
         })
@@ -427,25 +438,7 @@ async fn postgres_refuses_a_creation_whose_status_changed_category_since_the_dec
         Box::new(move |context: CreateTasksContext| {
             let mut status = context.statuses[0].clone();
             status.category = StatusCategory::Done;
-            Ok(CreateTasksPlan {
-                delta: AggregationDelta::create(status.category),
-                drafts: vec![TaskDraft {
-                    id: TaskId::generate(),
-                    title: title.clone(),
-                    description: None,
-                    status,
-                    priority: Priority::default(),
-                    task_type: TaskType::default(),
-                    story_points: None,
-                    due_date: None,
-                    assignee: None,
-                    reporter: context.reporter.clone(),
-                    parent_id: None,
-                    completed_at: None,
-                }],
-                restore_project: false,
-                at: chrono::Utc::now(),
-            })
+            Ok(one_task_plan(&context, status, &title))
         });
     let result = world.store().create_tasks(request, decide).await;
     assert!(
