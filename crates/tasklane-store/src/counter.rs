@@ -22,7 +22,12 @@ pub async fn count_statements<F: Future>(work: F) -> (F::Output, u32) {
 
 /// The metric callback: one more statement in the current unit of work, if any.
 pub(crate) fn statement_sent(_info: &sea_orm::metric::Info<'_>) {
-    let _ = STATEMENTS.try_with(|count| count.set(count.get() + 1));
+    add(1);
+}
+
+/// Adds `statements` to the current unit of work, if any.
+fn add(statements: u32) {
+    let _ = STATEMENTS.try_with(|count| count.set(count.get() + statements));
 }
 
 /// Runs `work` on a task of its own, so that it completes even if the caller is dropped (a
@@ -36,14 +41,14 @@ where
     F::Output: Send + 'static,
 {
     let (output, statements) = tokio::spawn(count_statements(work)).await?;
-    let _ = STATEMENTS.try_with(|count| count.set(count.get() + statements));
+    add(statements);
     Ok(output)
 }
 
 /// One more statement in the current unit of work, sent on its behalf by another task (the
 /// coalesced creation statement, which each of its requests counts once).
 pub(crate) fn statement_sent_elsewhere() {
-    let _ = STATEMENTS.try_with(|count| count.set(count.get() + 1));
+    add(1);
 }
 
 /// The histogram of statements per request, labelled `route`.

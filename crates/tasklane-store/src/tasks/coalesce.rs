@@ -34,7 +34,7 @@ use tasklane_domain::ports::{
 use tasklane_domain::services::tasks::CreateTaskError;
 use tokio::sync::{OwnedMutexGuard, oneshot};
 
-use super::create::{read_context, write_pg};
+use super::create::{decide_creation, write_pg};
 use crate::Store;
 use crate::errors::{Fail, is_unavailable};
 
@@ -175,13 +175,9 @@ pub(super) async fn create(
     request: CreateTasksRequest,
     decide: &Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
 ) -> Result<TasksCreated, TxError<CreateTaskError>> {
-    let (context, _) = read_context(&store.writer, store.dialect, &request)
+    let (plan, state) = decide_creation(&store.writer, store.dialect, &request, decide)
         .await
-        .map_err(|error| Fail::<CreateTaskError>::from(error).into_tx())?;
-    let state = context.project.clone();
-    let plan = decide(context).map_err(TxError::Rejected)?;
-    let state =
-        state.ok_or_else(|| TxError::Store(RepoError::other("decision without a project")))?;
+        .map_err(Fail::into_tx)?;
     // Whatever an earlier attempt of this operation held goes first: the writer takes this
     // project's gate before it commits.
     tasklane_domain::ordering::release_held();

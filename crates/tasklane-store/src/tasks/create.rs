@@ -36,7 +36,7 @@ pub(super) async fn read_context(
     txn: &impl ConnectionTrait,
     d: Dialect,
     request: &CreateTasksRequest,
-) -> Result<(CreateTasksContext, u64), DbErr> {
+) -> Result<CreateTasksContext, DbErr> {
     let mut values = vec![d.id(request.project_id), d.id(request.actor)];
     let assignees = if request.assignee_ids.is_empty() {
         "{arr0}".to_owned()
@@ -58,7 +58,7 @@ pub(super) async fn read_context(
         )
     };
     let sql = format!(
-        "SELECT p.key, p.archived_at, p.task_counter, \
+        "SELECT p.key, p.archived_at, \
            (SELECT role FROM project_members WHERE project_id = p.id AND user_id = $2) AS actor_role, \
            (SELECT COALESCE({{agg}}({{obj}}('id', s.id, 'name', s.name, 'category', s.category) ORDER BY s.position), {{arr0}}) \
               FROM statuses s WHERE s.project_id = p.id) AS statuses, \
@@ -75,7 +75,7 @@ pub(super) async fn read_context(
             parents: Vec::new(),
             reporter: None,
         };
-        return Ok((empty, 0));
+        return Ok(empty);
     };
     let r = d.row(&row);
     let statuses: Vec<JsonStatus> = r.json("statuses")?;
@@ -102,7 +102,23 @@ pub(super) async fn read_context(
         parents: parents.into_iter().map(TaskId::from_uuid).collect(),
         reporter: convert::user_columns(&r, "reporter")?,
     };
-    Ok((context, convert::count(r.int("task_counter")?)?))
+    Ok(context)
+}
+
+/// Reads the context of a creation and runs the domain's decision on it: the plan and the
+/// project it is for.
+pub(super) async fn decide_creation(
+    db: &impl ConnectionTrait,
+    d: Dialect,
+    request: &CreateTasksRequest,
+    decide: &Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
+) -> Result<(CreateTasksPlan, ProjectState), Fail<CreateTaskError>> {
+    let context = read_context(db, d, request).await?;
+    let state = context.project.clone();
+    let plan = decide(context).map_err(Fail::Rejected)?;
+    let state =
+        state.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a project")))?;
+    Ok((plan, state))
 }
 
 /// For each draft, its place among the drafts of the same status (1-based), and per status how
@@ -353,6 +369,20 @@ fn read_pg_result(
     Ok(Ok(created))
 }
 
+/// Sends [`create_statement_pg`] for `plans` in `txn` and reads its result.
+async fn insert_pg(
+    txn: &DatabaseTransaction,
+    plans: &[&CreateTasksPlan],
+    state: &ProjectState,
+) -> Result<Vec<TasksCreated>, Fail<CreateTaskError>> {
+    let d = Dialect::Postgres;
+    let (sql, values) = create_statement_pg(plans, state.id);
+    let rows = all(txn, d.stmt(&sql, values))
+        .await
+        .map_err(reject_foreign_keys)?;
+    read_pg_result(d, &rows, plans, state)?
+}
+
 /// Writes `plans` (creations of `state`'s project, in order) in one PostgreSQL transaction and
 /// returns one result per plan, with the project's commit-order gate taken just before `COMMIT`
 /// (see `order.rs`).
@@ -361,16 +391,11 @@ pub(super) async fn write_pg(
     plans: &[&CreateTasksPlan],
     state: &ProjectState,
 ) -> Result<(Vec<TasksCreated>, OwnedMutexGuard<()>), Fail<CreateTaskError>> {
-    let d = Dialect::Postgres;
     in_transaction!(store.writer, |txn| -> Result<
         (Vec<TasksCreated>, OwnedMutexGuard<()>),
         Fail<CreateTaskError>,
     > {
-        let (sql, values) = create_statement_pg(plans, state.id);
-        let rows = all(txn, d.stmt(&sql, values))
-            .await
-            .map_err(reject_foreign_keys)?;
-        let created = read_pg_result(d, &rows, plans, state)??;
+        let created = insert_pg(txn, plans, state).await?;
         let gate = store.gates.acquire(state.id).await;
         Ok((created, gate))
     })
@@ -524,21 +549,12 @@ pub(super) async fn create_tasks(
         TasksCreated,
         Fail<CreateTaskError>,
     > {
-        let (context, _) = read_context(txn, d, &request).await?;
-        let state = context.project.clone();
-        let plan = decide(context).map_err(Fail::Rejected)?;
-        let state =
-            state.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a project")))?;
+        let (plan, state) = decide_creation(txn, d, &request, decide).await?;
         let created = match d {
-            Dialect::Postgres => {
-                let (sql, values) = create_statement_pg(&[&plan], state.id);
-                let rows = all(txn, d.stmt(&sql, values))
-                    .await
-                    .map_err(reject_foreign_keys)?;
-                read_pg_result(d, &rows, &[&plan], &state)??
-                    .pop()
-                    .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("no creation returned")))?
-            }
+            Dialect::Postgres => insert_pg(txn, &[&plan], &state)
+                .await?
+                .pop()
+                .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("no creation returned")))?,
             Dialect::Sqlite => write_sqlite(txn, &plan, &state).await?,
         };
         store

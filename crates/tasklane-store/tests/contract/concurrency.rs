@@ -8,7 +8,7 @@ use futures::future::join_all;
 use tasklane_domain::aggregation::AggregationDelta;
 use tasklane_domain::errors::{Classify, Decide, ErrorClass, TxError};
 use tasklane_domain::events::{DomainEvent, EventPayload};
-use tasklane_domain::ids::{ProjectId, StatusId, TaskId};
+use tasklane_domain::ids::{ProjectId, StatusId, TaskId, UserId};
 use tasklane_domain::model::StatusRef;
 use tasklane_domain::ports::{
     CreateTasksContext, CreateTasksPlan, CreateTasksRequest, TaskDraft, TaskRepository,
@@ -341,8 +341,32 @@ async fn concurrent_owner_removals_leave_exactly_one_owner(db: TestDb) -> anyhow
     Ok(())
 }
 
-/// A one-task plan in `status`, as the domain would decide it: the tests below hand the store
-/// their own decision to simulate a status that changed between the decision and the write.
+/// A one-task creation in the project's first status, decided as the domain would, except that
+/// `alter` may change the status first: the tests below hand the store their own decision to
+/// simulate a status that changed between the decision and the write.
+fn one_task_creation(
+    project_id: ProjectId,
+    actor: UserId,
+    title: TaskTitle,
+    alter: impl Fn(&mut StatusRef) + Send + Sync + 'static,
+) -> (
+    CreateTasksRequest,
+    Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
+) {
+    let request = CreateTasksRequest {
+        project_id,
+        actor,
+        assignee_ids: Vec::new(),
+        parent_ids: Vec::new(),
+    };
+    let decide = Box::new(move |context: CreateTasksContext| {
+        let mut status = context.statuses[0].clone();
+        alter(&mut status);
+        Ok(one_task_plan(&context, status, &title))
+    });
+    (request, decide)
+}
+
 fn one_task_plan(
     context: &CreateTasksContext,
     status: StatusRef,
@@ -383,21 +407,11 @@ async fn a_creation_whose_status_vanished_fails_alone_among_concurrent_creations
         let store = world.store().clone();
         let title = TaskTitle::new(&format!("t{i}"));
         tokio::spawn(async move {
-            let title = title?;
-            let request = CreateTasksRequest {
-                project_id: project,
-                actor: owner,
-                assignee_ids: Vec::new(),
-                parent_ids: Vec::new(),
-            };
-            let decide: Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError> =
-                Box::new(move |context: CreateTasksContext| {
-                    let mut status = context.statuses[0].clone();
-                    if i == BAD {
-                        status.id = StatusId::generate();
-                    }
-                    Ok(one_task_plan(&context, status, &title))
-                });
+            let (request, decide) = one_task_creation(project, owner, title?, move |status| {
+                if i == BAD {
+                    status.id = StatusId::generate();
+                }
+            });
             anyhow::Ok(store.create_tasks(request, decide).await)
         })
     });
@@ -427,19 +441,14 @@ async fn postgres_refuses_a_creation_whose_status_changed_category_since_the_dec
     let world = World::new(TestDb::postgres().await?);
     let owner = world.user("owner").await?;
     let project = world.project(owner, "CAT").await?.project.id;
-    let title = TaskTitle::new("stale category")?;
-    let request = CreateTasksRequest {
-        project_id: project,
-        actor: owner,
-        assignee_ids: Vec::new(),
-        parent_ids: Vec::new(),
-    };
-    let decide: Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError> =
-        Box::new(move |context: CreateTasksContext| {
-            let mut status = context.statuses[0].clone();
+    let (request, decide) = one_task_creation(
+        project,
+        owner,
+        TaskTitle::new("stale category")?,
+        |status| {
             status.category = StatusCategory::Done;
-            Ok(one_task_plan(&context, status, &title))
-        });
+        },
+    );
     let result = world.store().create_tasks(request, decide).await;
     assert!(
         matches!(result, Err(TxError::Rejected(CreateTaskError::Invalid(_)))),
