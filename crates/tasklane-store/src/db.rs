@@ -92,6 +92,17 @@ impl Dialect {
         }
     }
 
+    /// A sub-query of the ids in the JSON array bound as parameter `n` (text), for
+    /// `x IN (…)`: one statement text whatever the number of ids.
+    pub fn json_ids(self, n: usize) -> String {
+        match self {
+            Dialect::Postgres => {
+                format!("(SELECT value::uuid FROM jsonb_array_elements_text(${n}::jsonb))")
+            }
+            Dialect::Sqlite => format!("(SELECT value FROM json_each(${n}))"),
+        }
+    }
+
     /// `$first, $first+1, …` for `count` values, for `IN (…)` lists.
     pub fn placeholders(first: usize, count: usize) -> String {
         (first..first + count)

@@ -66,6 +66,15 @@ impl TestDb {
     /// When PostgreSQL cannot be reached (the message says how to point the tests at it) or the
     /// schema cannot be created or migrated.
     pub async fn postgres() -> anyhow::Result<TestDb> {
+        Self::postgres_with(&StoreOptions::default()).await
+    }
+
+    /// A new PostgreSQL schema, with a store of the given options (a pool of one connection, to
+    /// look at what a connection holds).
+    ///
+    /// # Errors
+    /// As [`TestDb::postgres`].
+    pub async fn postgres_with(options: &StoreOptions) -> anyhow::Result<TestDb> {
         let admin_url = postgres_url();
         let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
         let admin = Database::connect(&admin_url).await.with_context(|| {
@@ -77,7 +86,7 @@ impl TestDb {
         admin.close().await?;
         let separator = if admin_url.contains('?') { '&' } else { '?' };
         let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
-        let store = Store::connect(&url, &StoreOptions::default()).await?;
+        let store = Store::connect(&url, options).await?;
         let db = TestDb {
             store,
             url,

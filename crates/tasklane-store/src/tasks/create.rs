@@ -37,34 +37,35 @@ pub(super) async fn read_context(
     d: Dialect,
     request: &CreateTasksRequest,
 ) -> Result<CreateTasksContext, DbErr> {
-    let mut values = vec![d.id(request.project_id), d.id(request.actor)];
-    let assignees = if request.assignee_ids.is_empty() {
-        "{arr0}".to_owned()
-    } else {
-        let list = Dialect::placeholders(values.len() + 1, request.assignee_ids.len());
-        values.extend(request.assignee_ids.iter().map(|id| d.id(*id)));
-        format!(
-            "(SELECT COALESCE({{agg}}({JSON_MEMBER}), {{arr0}}) FROM project_members m JOIN users u ON u.id = m.user_id \
-              WHERE m.project_id = p.id AND m.user_id IN ({list}))"
+    // The named assignees and parents travel as JSON arrays, so that the statement's text is the
+    // same whatever their number (one prepared statement per connection, see
+    // `create_statement_pg`).
+    let ids = |ids: Vec<Uuid>| {
+        serde_json::Value::from(
+            ids.iter()
+                .map(|id| id.hyphenated().to_string())
+                .collect::<Vec<_>>(),
         )
+        .to_string()
     };
-    let parents = if request.parent_ids.is_empty() {
-        "{arr0}".to_owned()
-    } else {
-        let list = Dialect::placeholders(values.len() + 1, request.parent_ids.len());
-        values.extend(request.parent_ids.iter().map(|id| d.id(*id)));
-        format!(
-            "(SELECT COALESCE({{agg}}(x.id), {{arr0}}) FROM tasks x WHERE x.project_id = p.id AND x.id IN ({list}))"
-        )
-    };
+    let values = vec![
+        d.id(request.project_id),
+        d.id(request.actor),
+        ids(request.assignee_ids.iter().map(|id| id.as_uuid()).collect()).into(),
+        ids(request.parent_ids.iter().map(|id| id.as_uuid()).collect()).into(),
+    ];
     let sql = format!(
         "SELECT p.key, p.archived_at, \
            (SELECT role FROM project_members WHERE project_id = p.id AND user_id = $2) AS actor_role, \
            (SELECT COALESCE({{agg}}({{obj}}('id', s.id, 'name', s.name, 'category', s.category) ORDER BY s.position), {{arr0}}) \
               FROM statuses s WHERE s.project_id = p.id) AS statuses, \
-           {assignees} AS assignees, {parents} AS parents, \
+           (SELECT COALESCE({{agg}}({JSON_MEMBER}), {{arr0}}) FROM project_members m JOIN users u ON u.id = m.user_id \
+              WHERE m.project_id = p.id AND m.user_id IN {assignees}) AS assignees, \
+           (SELECT COALESCE({{agg}}(x.id), {{arr0}}) FROM tasks x WHERE x.project_id = p.id AND x.id IN {parents}) AS parents, \
            ru.id AS reporter_id, ru.email AS reporter_email, ru.display_name AS reporter_name, ru.avatar_url AS reporter_avatar \
-         FROM projects p LEFT JOIN users ru ON ru.id = $2 WHERE p.id = $1"
+         FROM projects p LEFT JOIN users ru ON ru.id = $2 WHERE p.id = $1",
+        assignees = d.json_ids(3),
+        parents = d.json_ids(4),
     );
     let Some(row) = one(txn, d.stmt(&sql, values)).await? else {
         let empty = CreateTasksContext {
@@ -183,7 +184,7 @@ fn committed_tasks(
         .collect()
 }
 
-/// The per-draft values of the insert, in column order: id, title, description, status,
+/// The per-draft values of the SQLite insert, in column order: id, title, description, status,
 /// priority, type, points, due date, assignee, reporter, parent, completed at.
 fn draft_values(d: Dialect, draft: &TaskDraft) -> Vec<Value> {
     vec![
@@ -206,6 +207,29 @@ fn draft_values(d: Dialect, draft: &TaskDraft) -> Vec<Value> {
     ]
 }
 
+/// The per-draft fields of the PostgreSQL insert, as one JSON object (see
+/// [`create_statement_pg`]).
+fn draft_json(draft: &TaskDraft, ord: usize, col_ord: u64, at: DateTime<Utc>) -> serde_json::Value {
+    let time = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    serde_json::json!({
+        "id": draft.id.as_uuid(),
+        "title": draft.title.as_str(),
+        "description": draft.description.as_ref().map(|x| x.as_str()),
+        "status_id": draft.status.id.as_uuid(),
+        "priority": draft.priority.as_str(),
+        "task_type": draft.task_type.as_str(),
+        "story_points": draft.story_points.map(|p| p.get()),
+        "due_date": draft.due_date.map(|d| d.format("%Y-%m-%d").to_string()),
+        "assignee_id": draft.assignee.as_ref().map(|u| u.id.as_uuid()),
+        "reporter_id": draft.reporter.as_ref().map(|u| u.id.as_uuid()),
+        "parent_id": draft.parent_id.map(|p| p.as_uuid()),
+        "completed_at": draft.completed_at.map(time),
+        "ord": ord,
+        "col_ord": col_ord,
+        "at": time(at),
+    })
+}
+
 const PROJECT_RETURNING: &str = "id, key, name, description, task_counter, row_version, archived_at, created_by, created_at, updated_at";
 
 /// The PostgreSQL creation of `plans`, in order: one statement that locks and bumps the
@@ -217,7 +241,16 @@ const PROJECT_RETURNING: &str = "id, key, name, description, task_counter, row_v
 /// every round trip inside that window lowers the ceiling of creations per project
 /// (PERFORMANCE.md). Numbers and ranks are computed from the locked rows inside the statement, so
 /// concurrent creations can neither repeat nor skip a number nor tie a rank.
-fn create_statement_pg(plans: &[&CreateTasksPlan], project_id: ProjectId) -> (String, Vec<Value>) {
+///
+/// Why its text never changes: the columns and the tasks arrive as two JSON parameters
+/// (`jsonb_to_recordset`), not as a `VALUES` row per task. Every pooled connection prepares and
+/// caches each distinct statement text, and PostgreSQL keeps a plan per text per connection
+/// (about 0.5 MiB for this one): with a text per batch size, coalesced batches of 1 to 1,000 tasks
+/// grew each backend by tens of MiB under sustained load. One text, one plan per connection.
+fn create_statement_pg(
+    plans: &[&CreateTasksPlan],
+    project_id: ProjectId,
+) -> (&'static str, Vec<Value>) {
     let d = Dialect::Postgres;
     let drafts: Vec<(&TaskDraft, DateTime<Utc>)> = plans
         .iter()
@@ -226,60 +259,49 @@ fn create_statement_pg(plans: &[&CreateTasksPlan], project_id: ProjectId) -> (St
     let (slots, per_status) = column_slots(drafts.iter().map(|(draft, _)| *draft));
     let latest = plans.iter().map(|plan| plan.at).max().unwrap_or_default();
     let delta: AggregationDelta = plans.iter().map(|plan| plan.delta).sum();
-    let mut values = vec![
-        d.id(project_id),
-        (drafts.len() as i64).into(),
-        d.time(latest),
-    ];
-    values.extend(delta_values(&delta)); // $4..$9
-    let seq_rows: Vec<String> = per_status
+    let columns: Vec<serde_json::Value> = per_status
         .iter()
         .map(|(status, count)| {
             let category = drafts
                 .iter()
                 .find(|(draft, _)| draft.status.id == *status)
                 .map_or("", |(draft, _)| draft.status.category.as_str());
-            values.push(d.id(*status));
-            values.push(convert::int(*count).into());
-            values.push(category.into());
-            format!(
-                "(${}::uuid, ${}::bigint, ${}::text)",
-                values.len() - 2,
-                values.len() - 1,
-                values.len()
-            )
+            serde_json::json!({"id": status.as_uuid(), "n": count, "category": category})
         })
         .collect();
-    let input_rows: Vec<String> = drafts
+    let tasks: Vec<serde_json::Value> = drafts
         .iter()
         .enumerate()
-        .map(|(i, (draft, at))| {
-            let first = values.len() + 1;
-            values.extend(draft_values(d, draft));
-            values.push((i as i64 + 1).into());
-            values.push(convert::int(slots[i]).into());
-            values.push(d.time(*at));
-            let p = |k: usize| first + k;
-            format!(
-                "(${}::uuid, ${}::text, ${}::text, ${}::uuid, ${}::text, ${}::text, ${}::smallint, ${}::date, \
-                  ${}::uuid, ${}::uuid, ${}::uuid, ${}::timestamptz, ${}::bigint, ${}::bigint, ${}::timestamptz)",
-                p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(12), p(13), p(14)
-            )
-        })
+        .map(|(i, (draft, at))| draft_json(draft, i + 1, slots[i], *at))
         .collect();
+    let mut values = vec![
+        d.id(project_id),
+        (drafts.len() as i64).into(),
+        d.time(latest),
+    ];
+    values.extend(delta_values(&delta)); // $4..$9
+    values.push(serde_json::Value::Array(columns).to_string().into()); // $10
+    values.push(serde_json::Value::Array(tasks).to_string().into()); // $11
+    (CREATE_STATEMENT_PG.as_str(), values)
+}
+
+/// The text of [`create_statement_pg`], built once.
+static CREATE_STATEMENT_PG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let rank = sequence_rank_sql("seq.base + i.col_ord");
-    let sql = format!(
+    format!(
         "WITH old AS (SELECT id, archived_at FROM projects WHERE id = $1 FOR UPDATE), \
          proj AS (UPDATE projects p SET task_counter = p.task_counter + $2, updated_at = GREATEST(p.updated_at, $3), archived_at = NULL, \
                     row_version = p.row_version + CASE WHEN old.archived_at IS NULL THEN 0 ELSE 1 END \
                   FROM old WHERE p.id = old.id \
                   RETURNING p.id, p.key, p.name, p.description, p.task_counter, p.row_version, p.archived_at, \
                     p.created_by, p.created_at, p.updated_at, old.archived_at AS was_archived), \
-         seq AS (UPDATE statuses s SET append_seq = s.append_seq + c.n FROM (VALUES {seq}) AS c(id, n, category) \
+         seq AS (UPDATE statuses s SET append_seq = s.append_seq + c.n \
+                 FROM jsonb_to_recordset($10::jsonb) AS c(id uuid, n bigint, category text) \
                  WHERE s.id = c.id AND s.project_id = $1 AND s.category = c.category \
                  RETURNING s.id, s.append_seq - c.n AS base), \
-         i (id, title, description, status_id, priority, task_type, story_points, due_date, assignee_id, reporter_id, \
-            parent_id, completed_at, ord, col_ord, at) AS (VALUES {input}), \
+         i AS (SELECT * FROM jsonb_to_recordset($11::jsonb) AS x(id uuid, title text, description text, status_id uuid, \
+                 priority text, task_type text, story_points smallint, due_date date, assignee_id uuid, reporter_id uuid, \
+                 parent_id uuid, completed_at timestamptz, ord bigint, col_ord bigint, at timestamptz)), \
          ins AS (INSERT INTO tasks (id, project_id, number, title, description, status_id, priority, task_type, \
                    story_points, due_date, assignee_id, reporter_id, parent_id, rank, row_version, created_at, updated_at, completed_at) \
                  SELECT i.id, $1, proj.task_counter - $2 + i.ord, i.title, i.description, i.status_id, i.priority, i.task_type, \
@@ -291,12 +313,9 @@ fn create_statement_pg(plans: &[&CreateTasksPlan], project_id: ProjectId) -> (St
                  RETURNING total, todo, in_progress, in_review, issue, done, updated_at AS agg_updated_at) \
          SELECT ins.id AS task_id, ins.number AS task_number, ins.rank AS task_rank, proj.*, agg.* \
          FROM proj LEFT JOIN ins ON true LEFT JOIN agg ON true",
-        seq = seq_rows.join(", "),
-        input = input_rows.join(", "),
         deltas = delta_assignments(4),
-    );
-    (sql, values)
-}
+    )
+});
 
 /// Reads what [`create_statement_pg`] returned: one result per plan, as if each had committed
 /// on its own right after the previous one (its numbers, the counter and the aggregation as
@@ -377,7 +396,7 @@ async fn insert_pg(
 ) -> Result<Vec<TasksCreated>, Fail<CreateTaskError>> {
     let d = Dialect::Postgres;
     let (sql, values) = create_statement_pg(plans, state.id);
-    let rows = all(txn, d.stmt(&sql, values))
+    let rows = all(txn, d.stmt(sql, values))
         .await
         .map_err(reject_foreign_keys)?;
     read_pg_result(d, &rows, plans, state)?

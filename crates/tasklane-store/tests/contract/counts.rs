@@ -122,3 +122,63 @@ async fn statement_counts_stay_within_the_budgets(db: TestDb) -> anyhow::Result<
 }
 
 crate::contract!(statement_counts_stay_within_the_budgets);
+
+/// On PostgreSQL a creation's statements have one text whatever the batch size and however many
+/// assignees and parents it names: each pooled connection prepares them once. (With a text per
+/// size, PostgreSQL kept a plan per size per connection and its backends grew by tens of MiB
+/// under coalesced load.)
+#[tokio::test]
+async fn creations_of_any_size_prepare_the_same_statements_on_postgres() -> anyhow::Result<()> {
+    let options = tasklane_store::StoreOptions {
+        max_connections: 1,
+        ..tasklane_store::StoreOptions::default()
+    };
+    let world = World::new(TestDb::postgres_with(&options).await?);
+    let owner = world.user("ada").await?;
+    let editor = world.user("bob").await?;
+    let project = world.project(owner, "SIZE").await?.project.id;
+    world
+        .services
+        .members
+        .set_member_role(
+            owner,
+            project,
+            editor,
+            tasklane_domain::values::Role::Editor,
+        )
+        .await?;
+    let parent = world.task(owner, project, "parent").await?;
+    for size in [1, 2, 3, 5, 8, 13] {
+        let inputs = (0..size)
+            .map(|i| NewTaskInput {
+                title: format!("task {i} of {size}"),
+                assignee_id: (i % 2 == 0).then_some(editor),
+                parent_id: (i % 3 == 0).then_some(parent.id),
+                ..NewTaskInput::default()
+            })
+            .collect();
+        world
+            .services
+            .tasks
+            .create_batch(owner, project, inputs)
+            .await?;
+    }
+    let prepared = |start: &str| {
+        format!("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '{start}%'")
+    };
+    assert_eq!(
+        world.db.scalar(&prepared("WITH old AS")).await?,
+        1,
+        "one creation statement"
+    );
+    assert_eq!(
+        world
+            .db
+            .scalar(&prepared("SELECT p.key, p.archived_at"))
+            .await?,
+        1,
+        "one context read"
+    );
+    world.assert_exact(project).await?;
+    Ok(())
+}
