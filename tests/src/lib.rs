@@ -13,9 +13,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tasklane_cache::{Caches, MemoryCache};
 use tasklane_domain::ports::EventBroadcaster;
-use tasklane_realtime::{RealtimeHub, RealtimeOptions, RelayOptions};
+use tasklane_realtime::{Directory, Realtime, RealtimeHub, RealtimeOptions, RelayOptions};
+use tasklane_server::realtime::ServicesDirectory;
 use tasklane_server::settings::{JwtSecret, Settings};
-use tasklane_server::{AppState, run};
+use tasklane_server::{AppState, run, run_metrics};
 use tasklane_store::testing::TestDb;
 
 /// A running server for one test, its database (dropped with it), and an HTTP client.
@@ -23,6 +24,8 @@ use tasklane_store::testing::TestDb;
 pub struct TestApp {
     /// Where it listens.
     pub address: SocketAddr,
+    /// Where `/metrics` listens when the settings give it an address of its own.
+    pub metrics_address: Option<SocketAddr>,
     /// Its database (shared when several instances run over one database).
     pub db: Arc<TestDb>,
     /// A client without cookies or redirects.
@@ -63,6 +66,11 @@ pub struct Session {
     pub refresh: String,
 }
 
+/// The access-token secret of every test server (tests sign their own tokens with it).
+pub fn jwt_secret() -> JwtSecret {
+    JwtSecret(b"test secret, at least thirty-two bytes long".to_vec())
+}
+
 /// Starts the server on `127.0.0.1:0` over `db`, in the background.
 ///
 /// # Errors
@@ -95,7 +103,13 @@ pub struct AppConfig {
     pub broadcaster: Option<Arc<dyn EventBroadcaster>>,
     /// Its settings.
     pub settings: Settings,
+    /// Wraps the realtime directory the server would use (a test hook: pause a membership
+    /// read to force a race).
+    pub directory: Option<DirectoryLayer>,
 }
+
+/// A wrapper around the realtime directory.
+pub type DirectoryLayer = Box<dyn FnOnce(Arc<dyn Directory>) -> Arc<dyn Directory> + Send>;
 
 impl std::fmt::Debug for AppConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -114,6 +128,7 @@ impl Default for AppConfig {
             relay: None,
             broadcaster: None,
             settings: Settings::default(),
+            directory: None,
         }
     }
 }
@@ -125,7 +140,7 @@ impl Default for AppConfig {
 pub fn spawn_app_config(db: Arc<TestDb>, config: AppConfig) -> anyhow::Result<TestApp> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let address = listener.local_addr()?;
-    let secret = JwtSecret(b"test secret, at least thirty-two bytes long".to_vec());
+    let secret = jwt_secret();
     let settings = config.settings;
     let hub = RealtimeHub::start(
         config.realtime,
@@ -141,12 +156,36 @@ pub fn spawn_app_config(db: Arc<TestDb>, config: AppConfig) -> anyhow::Result<Te
         &settings,
         &secret,
     )?;
+    let state = match config.directory {
+        Some(wrap) => {
+            let inner = Arc::new(ServicesDirectory::new(
+                state.services.clone(),
+                state.caches.clone(),
+                state.tickets.clone(),
+            ));
+            AppState {
+                realtime: Realtime::new(&hub, wrap(inner)),
+                ..state
+            }
+        }
+        None => state,
+    };
+    let metrics_address = match &settings.metrics_bind {
+        Some(bind) => {
+            let metrics_listener = TcpListener::bind(bind)?;
+            let metrics_address = metrics_listener.local_addr()?;
+            tokio::spawn(run_metrics(metrics_listener, state.clone())?);
+            Some(metrics_address)
+        }
+        None => None,
+    };
     tokio::spawn(run(listener, state)?);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     Ok(TestApp {
         address,
+        metrics_address,
         db,
         client,
     })
@@ -214,7 +253,11 @@ impl TestApp {
     /// # Errors
     /// When the request fails.
     pub async fn metrics(&self) -> anyhow::Result<Metrics> {
-        let response = self.client.get(self.url("/metrics")).send().await?;
+        let url = match self.metrics_address {
+            Some(address) => format!("http://{address}/metrics"),
+            None => self.url("/metrics"),
+        };
+        let response = self.client.get(url).send().await?;
         anyhow::ensure!(
             response.status() == StatusCode::OK,
             "/metrics answered {}",

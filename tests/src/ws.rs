@@ -111,6 +111,14 @@ impl WsClient {
     /// When no answer comes.
     pub async fn join(&mut self, room: &str) -> anyhow::Result<(String, Value)> {
         self.send("join", json!({"room": room})).await?;
+        self.join_answer().await
+    }
+
+    /// The answer to a `join` sent earlier (`joined` or `error`), as `(type, data)`.
+    ///
+    /// # Errors
+    /// When no answer comes.
+    pub async fn join_answer(&mut self) -> anyhow::Result<(String, Value)> {
         loop {
             let frame = self.next(PATIENCE).await?.context("no answer to join")?;
             let kind = frame["type"].as_str().unwrap_or_default().to_owned();

@@ -1,10 +1,12 @@
-//! `cargo xtask`: project automation. Architecture checks live in [`tidy`] and run as tests.
+//! `cargo xtask`: project automation. Architecture checks live in [`tidy`] and the alert-rule
+//! checks in [`alerts`]; both run as tests.
 //!
 //! Commands:
 //! - `cargo xtask ci`: what CI runs (`.ci/run`): fmt check, clippy with `-D warnings`, the tests.
 //! - `cargo xtask bench [--scenario S1,...] [--target URL] [--duration SECS] [--quick]`: the
 //!   benchmarks of PERFORMANCE.md (see [`bench`]).
 
+mod alerts;
 mod bench;
 mod tidy;
 

@@ -1,74 +1,86 @@
-//! The in-process cache: a map with per-entry expiry and a size bound, for the embedded default
-//! and for a single instance without Redis.
+//! The in-process cache, for the embedded default and for a single instance without Redis: a
+//! bounded moka cache with a TTL per entry. Full, it evicts the least recently used entries in
+//! constant time per insert (no scan of the whole map under a lock), and always admits the new
+//! one: a ticket just issued must be there when its client connects.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use moka::Expiry;
+use moka::ops::compute::Op;
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
 
 use crate::{RawCache, RawCacheError};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     value: Vec<u8>,
+    ttl: Duration,
     expires: Instant,
 }
 
-/// Entries with TTLs in a mutex-guarded map; expired entries are dropped when met, and when the
-/// map is full the entries nearest their expiry make room.
-#[derive(Debug)]
+impl Entry {
+    fn new(value: Vec<u8>, ttl: Duration) -> Self {
+        Self {
+            value,
+            ttl,
+            expires: Instant::now() + ttl,
+        }
+    }
+
+    /// moka drops expired entries lazily; every read checks the entry's own deadline too.
+    fn live(self) -> Option<Self> {
+        (self.expires > Instant::now()).then_some(self)
+    }
+}
+
+/// Each entry lives for the TTL it was stored with.
+struct EntryTtl;
+
+impl Expiry<String, Entry> for EntryTtl {
+    fn expire_after_create(&self, _: &String, entry: &Entry, _: Instant) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &String,
+        entry: &Entry,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+}
+
+/// Entries with TTLs, at most `capacity` of them.
+#[derive(Debug, Clone)]
 pub struct MemoryCache {
-    entries: Mutex<HashMap<String, Entry>>,
-    capacity: usize,
+    entries: Cache<String, Entry>,
 }
 
 impl MemoryCache {
     /// A cache holding at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
-            capacity: capacity.max(1),
+            entries: Cache::builder()
+                .max_capacity(capacity.max(1) as u64)
+                .eviction_policy(EvictionPolicy::lru())
+                .expire_after(EntryTtl)
+                .build(),
         }
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut HashMap<String, Entry>, Instant) -> T,
-    ) -> Result<T, RawCacheError> {
-        let mut entries = self
-            .entries
-            .lock()
-            .map_err(|_| RawCacheError(anyhow::anyhow!("memory cache lock poisoned")))?;
-        Ok(f(&mut entries, Instant::now()))
+    /// Entries held now (after pending evictions), for tests and diagnostics.
+    pub fn len(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
     }
 
-    fn insert(
-        entries: &mut HashMap<String, Entry>,
-        now: Instant,
-        capacity: usize,
-        key: &str,
-        value: Vec<u8>,
-        ttl: Duration,
-    ) {
-        if entries.len() >= capacity && !entries.contains_key(key) {
-            entries.retain(|_, e| e.expires > now);
-            if entries.len() >= capacity
-                && let Some(oldest) = entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.expires)
-                    .map(|(k, _)| k.clone())
-            {
-                entries.remove(&oldest);
-            }
-        }
-        entries.insert(
-            key.to_owned(),
-            Entry {
-                value,
-                expires: now + ttl,
-            },
-        );
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -81,19 +93,12 @@ impl Default for MemoryCache {
 #[async_trait]
 impl RawCache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RawCacheError> {
-        self.with(|entries, now| match entries.get(key) {
-            Some(entry) if entry.expires > now => Some(entry.value.clone()),
-            Some(_) => {
-                entries.remove(key);
-                None
-            }
-            None => None,
-        })
+        Ok(self.entries.get(key).and_then(Entry::live).map(|e| e.value))
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), RawCacheError> {
-        let capacity = self.capacity;
-        self.with(|entries, now| Self::insert(entries, now, capacity, key, value, ttl))
+        self.entries.insert(key.to_owned(), Entry::new(value, ttl));
+        Ok(())
     }
 
     async fn set_if_absent(
@@ -102,30 +107,33 @@ impl RawCache for MemoryCache {
         value: Vec<u8>,
         ttl: Duration,
     ) -> Result<bool, RawCacheError> {
-        let capacity = self.capacity;
-        self.with(|entries, now| {
-            if entries.get(key).is_some_and(|e| e.expires > now) {
-                false
-            } else {
-                Self::insert(entries, now, capacity, key, value, ttl);
-                true
-            }
-        })
+        // Atomic per key: of two concurrent callers only one stores.
+        let mut stored = false;
+        self.entries
+            .entry(key.to_owned())
+            .and_compute_with(
+                |existing| match existing.and_then(|e| e.into_value().live()) {
+                    Some(_) => Op::Nop,
+                    None => {
+                        stored = true;
+                        Op::Put(Entry::new(value, ttl))
+                    }
+                },
+            );
+        Ok(stored)
     }
 
     async fn delete(&self, key: &str) -> Result<(), RawCacheError> {
-        self.with(|entries, _| {
-            entries.remove(key);
-        })
+        self.entries.invalidate(key);
+        Ok(())
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, RawCacheError> {
-        self.with(|entries, now| {
-            entries
-                .remove(key)
-                .filter(|e| e.expires > now)
-                .map(|e| e.value)
-        })
+        Ok(self
+            .entries
+            .remove(key)
+            .and_then(Entry::live)
+            .map(|e| e.value))
     }
 }
 
@@ -149,6 +157,12 @@ mod tests {
         );
         assert_eq!(cache.take("a").await.unwrap(), Some(b"1".to_vec()));
         assert_eq!(cache.take("a").await.unwrap(), None, "single use");
+        assert!(
+            cache
+                .set_if_absent("a", b"2".to_vec(), Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
 
         cache
             .set("short", b"x".to_vec(), Duration::from_millis(1))
@@ -156,6 +170,7 @@ mod tests {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(cache.get("short").await.unwrap(), None, "expired");
+        assert_eq!(cache.take("short").await.unwrap(), None, "expired");
 
         for key in ["k1", "k2", "k3"] {
             cache
@@ -163,7 +178,11 @@ mod tests {
                 .await
                 .unwrap();
         }
-        assert_eq!(cache.entries.lock().unwrap().len(), 2, "bounded");
-        assert_eq!(cache.get("k3").await.unwrap(), Some(b"v".to_vec()));
+        assert!(cache.len() <= 2, "bounded: {}", cache.len());
+        assert_eq!(
+            cache.get("k3").await.unwrap(),
+            Some(b"v".to_vec()),
+            "the newest entry is always admitted"
+        );
     }
 }

@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 
 use crate::ids::{ProjectId, TaskId};
-use crate::rank::Rank;
 
 /// A cursor that does not belong to this listing or was altered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,8 +26,9 @@ pub enum TaskCursor {
     Board {
         /// The status's position.
         position: u32,
-        /// The task's rank.
-        rank: Rank,
+        /// The task's rank, as text: a cursor only positions a page, so any 1 to 64 letters and
+        /// digits are accepted (the store compares them as text), not just well-formed ranks.
+        rank: String,
         /// The task's id.
         id: TaskId,
     },
@@ -45,9 +45,14 @@ fn micros(at: &DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
+/// A cursor's time; only years 1 to 9999, which both databases store and compare (a forged
+/// cursor must not reach the database with a time it refuses).
 fn from_micros(text: &str) -> Result<DateTime<Utc>, CursorError> {
+    use chrono::Datelike;
     let value: i64 = text.parse().map_err(|_| CursorError)?;
-    DateTime::from_timestamp_micros(value).ok_or(CursorError)
+    DateTime::from_timestamp_micros(value)
+        .filter(|at| (1..=9999).contains(&at.year()))
+        .ok_or(CursorError)
 }
 
 impl ProjectCursor {
@@ -83,6 +88,14 @@ impl TaskCursor {
         }
     }
 
+    /// The order this cursor continues.
+    pub fn order(&self) -> crate::ports::TaskOrder {
+        match self {
+            TaskCursor::Board { .. } => crate::ports::TaskOrder::Board,
+            TaskCursor::Updated { .. } => crate::ports::TaskOrder::Updated,
+        }
+    }
+
     /// Parses [`TaskCursor::encode`]'s output.
     ///
     /// # Errors
@@ -92,7 +105,12 @@ impl TaskCursor {
         match parts.as_slice() {
             ["b1", position, rank, id] => Ok(TaskCursor::Board {
                 position: position.parse().map_err(|_| CursorError)?,
-                rank: Rank::parse(rank).map_err(|_| CursorError)?,
+                rank: Some(*rank)
+                    .filter(|r| {
+                        (1..=64).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric())
+                    })
+                    .ok_or(CursorError)?
+                    .to_owned(),
                 id: id.parse().map_err(|_| CursorError)?,
             }),
             ["u1", at, id] => Ok(TaskCursor::Updated {
@@ -107,6 +125,7 @@ impl TaskCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rank::Rank;
 
     #[test]
     fn cursors_round_trip_and_reject_tampering() {
@@ -118,7 +137,7 @@ mod tests {
         assert_eq!(ProjectCursor::decode(&project.encode()), Ok(project));
         let board = TaskCursor::Board {
             position: 3,
-            rank: Rank::from_sequence(42),
+            rank: Rank::from_sequence(42).as_str().to_owned(),
             id: TaskId::generate(),
         };
         assert_eq!(TaskCursor::decode(&board.encode()), Ok(board.clone()));
@@ -132,7 +151,9 @@ mod tests {
             "b1.x.a0.y",
             "p1.1",
             "u1.1.not-a-uuid",
-            "b1.1.a00.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
+            "b1.1.a-0.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
+            "u1.-9000000000000000000.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
+            "u1.253402300800000000.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
         ] {
             assert_eq!(TaskCursor::decode(bad), Err(CursorError), "{bad}");
         }

@@ -77,6 +77,8 @@ pub enum ErrorClass {
     VersionMismatch,
     /// 503: the database is unreachable.
     Unavailable,
+    /// 503 `overloaded`: a bounded resource (password hashing) is saturated; retry shortly.
+    Overloaded,
     /// 500: a bug or an unexpected store failure; details are logged, never shown.
     Internal,
 }

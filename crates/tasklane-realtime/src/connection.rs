@@ -3,6 +3,8 @@
 //! Whatever ends the loop, the socket is unregistered from the hub.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
@@ -14,61 +16,81 @@ use tasklane_domain::ids::{ProjectId, UserId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Realtime;
-use crate::hub::{Command, ConnId, JoinOutcome};
+use crate::hub::{Command, ConnId, JoinOutcome, Outbox};
 use crate::protocol::{self, ClientFrame, FrameError, Room};
+use crate::sockets::SocketSlot;
 
 /// Frames larger than this are refused by the WebSocket layer itself (the socket closes, 1009);
 /// frames up to it get a `too_large` answer when over the protocol's limit.
 const MAX_WIRE_FRAME: usize = 1024 * 1024;
 
-/// Answers the handshake: 401 (problem+json) for a missing, unknown, expired or reused ticket,
-/// before any upgrade; otherwise upgrades and serves the socket.
-///
-/// # Errors
-/// When the request is not a WebSocket handshake.
+/// Answers the handshake, always before any upgrade and as problem+json: 400 for a request that
+/// is not a WebSocket handshake (its ticket stays unspent), 401 for a missing, unknown, expired
+/// or reused ticket, 429 when the user has too many sockets open here; otherwise upgrades and
+/// serves the socket.
 pub async fn connect(
     realtime: &Realtime,
     request: &HttpRequest,
     body: web::Payload,
     ticket: Option<&str>,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> HttpResponse {
+    // The handshake is checked first, so that only a real upgrade spends a ticket.
+    let (response, session, stream) = match actix_ws::handle(request, body) {
+        Ok(upgrade) => upgrade,
+        Err(error) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                &format!("expected a WebSocket handshake: {error}"),
+            );
+        }
+    };
     let Some(ticket) = ticket.filter(|t| !t.is_empty()) else {
-        return Ok(problem(
+        return problem(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
             "a ticket is required: POST /api/v1/auth/ws-ticket",
-        ));
+        );
     };
     let user = match realtime.directory.redeem_ticket(ticket).await {
         Ok(Some(user)) => user,
         Ok(None) => {
-            return Ok(problem(
+            return problem(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
                 "the ticket is unknown, expired or already used",
-            ));
+            );
         }
         Err(error) => {
             tracing::warn!(error = %error, "ticket check failed");
-            return Ok(problem(
+            return problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "tickets cannot be checked right now; try again",
-            ));
+            );
         }
     };
-    let (response, session, stream) = actix_ws::handle(request, body)?;
+    let Some(slot) = realtime.sockets.open(user) else {
+        return problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_connections",
+            &format!(
+                "at most {} open WebSocket connections per user; close one first",
+                realtime.options.max_connections_per_user
+            ),
+        );
+    };
     let stream = stream
         .max_frame_size(MAX_WIRE_FRAME)
         .aggregate_continuations()
         .max_continuation_size(MAX_WIRE_FRAME);
-    actix_web::rt::spawn(serve(realtime.clone(), user, session, stream));
-    Ok(response)
+    actix_web::rt::spawn(serve(realtime.clone(), user, slot, session, stream));
+    response
 }
 
 fn problem(status: StatusCode, code: &str, detail: &str) -> HttpResponse {
     let mut response = HttpResponse::build(status);
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+    if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
         response.insert_header(("Retry-After", "5"));
     }
     response.content_type("application/problem+json").body(
@@ -110,6 +132,9 @@ impl RateLimit {
 
 /// What the loop sends next.
 enum Write {
+    /// An event (or a hub answer) from the queue, counted in its byte budget.
+    Event(ByteString),
+    /// An answer to a client frame.
     Text(ByteString),
     Pong(Vec<u8>),
     Ping,
@@ -119,7 +144,7 @@ impl Write {
     /// Sends it; false when the client is gone.
     async fn to(self, session: &mut Session) -> bool {
         match self {
-            Write::Text(text) => session.text(text).await.is_ok(),
+            Write::Event(text) | Write::Text(text) => session.text(text).await.is_ok(),
             Write::Pong(payload) => session.pong(&payload).await.is_ok(),
             Write::Ping => session.ping(b"").await.is_ok(),
         }
@@ -147,6 +172,7 @@ struct Connection {
 async fn serve(
     realtime: Realtime,
     user: UserId,
+    _slot: SocketSlot,
     session: Session,
     mut stream: actix_ws::AggregatedMessageStream,
 ) {
@@ -159,6 +185,7 @@ async fn serve(
         session,
     };
     let (outbox_sender, mut outbox) = mpsc::channel::<ByteString>(options.queue_capacity.max(1));
+    let queued = Arc::new(AtomicUsize::new(0));
     let (kick_sender, mut kick) = oneshot::channel::<u16>();
     let hello = protocol::frame(
         "connected",
@@ -173,7 +200,10 @@ async fn serve(
         .send(Command::Register {
             id,
             user,
-            outbox: outbox_sender,
+            outbox: Outbox {
+                frames: outbox_sender,
+                queued: queued.clone(),
+            },
             kick: kick_sender,
         })
         .await;
@@ -194,7 +224,7 @@ async fn serve(
         let write = tokio::select! {
             code = &mut kick => break kicked(code),
             frame = outbox.recv() => match frame {
-                Some(frame) => Write::Text(frame),
+                Some(frame) => Write::Event(frame),
                 None => break End::Close(CloseCode::Again, "fell behind"),
             },
             message = stream.recv() => {
@@ -231,10 +261,16 @@ async fn serve(
         };
         // A client that does not read makes the write wait; the hub then kicks it.
         let session = &mut connection.session;
+        let event_bytes = match &write {
+            Write::Event(frame) => frame.len(),
+            _ => 0,
+        };
         let written = tokio::select! {
             written = write.to(session) => written,
             code = &mut kick => break kicked(code),
         };
+        // Written (or the socket is gone): the frame no longer counts against the budget.
+        queued.fetch_sub(event_bytes, Ordering::SeqCst);
         if !written {
             break End::Gone;
         }
@@ -294,7 +330,7 @@ impl Connection {
     /// was removed meanwhile.
     async fn join(&self, room: Room) -> Result<(), FrameError> {
         for _ in 0..3 {
-            let epoch = self.realtime.hub.epoch();
+            let epoch = self.realtime.hub.membership.epoch();
             let (project, user_projects) = self.authorize(room).await?;
             let (reply, outcome) = oneshot::channel();
             let command = Command::Join {
@@ -334,14 +370,20 @@ impl Connection {
             Room::User(_) => Err(FrameError::Forbidden),
             Room::Project(project) => {
                 let cache = &self.realtime.hub.membership;
-                let member = match cache.get(self.user, project) {
+                let cacheable = self.realtime.may_cache_memberships();
+                let member = match cache.get(self.user, project).filter(|_| cacheable) {
                     Some(member) => member,
                     None => {
+                        // The epoch before the read: a removal applied meanwhile keeps this
+                        // answer out of the cache.
+                        let read_at = cache.epoch();
                         let member = directory
                             .is_member(self.user, project)
                             .await
                             .map_err(unavailable)?;
-                        cache.put(self.user, project, member);
+                        if cacheable {
+                            cache.put(self.user, project, member, read_at);
+                        }
                         member
                     }
                 };

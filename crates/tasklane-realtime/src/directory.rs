@@ -2,11 +2,12 @@
 //! in which room. The server implements [`Directory`] over the domain's services; answers about
 //! project membership are cached briefly here and evicted when a membership changes.
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use moka::sync::Cache;
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
 
 /// The lookups behind the handshake and room authorisation.
@@ -42,58 +43,88 @@ pub trait Directory: Send + Sync + 'static {
     async fn projects_of(&self, user: UserId) -> anyhow::Result<Vec<ProjectId>>;
 }
 
-/// Recent membership answers, `(user, project) → member?`, for a short time. A membership change
-/// seen by the hub (from this or any instance) evicts the pair at once.
+/// Recent membership answers, `(user, project) → member?`, for a short time, at most
+/// [`MembershipCache::CAPACITY`] of them (least recently used out first, no scan).
+///
+/// A removal (a `member_removed` or `project_deleted` event, from this or any instance) bumps the
+/// removal epoch and evicts, under one lock; an answer is stored only if no removal happened
+/// since the epoch read *before* the answer was read. So an answer read before a removal
+/// committed can never be cached after its eviction ran.
 #[derive(Debug)]
 pub(crate) struct MembershipCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<(UserId, ProjectId), (bool, Instant)>>,
+    entries: Cache<(UserId, ProjectId), bool>,
+    /// Grows with every removal applied here.
+    epoch: AtomicU64,
+    /// Orders removals against stores: a store checks the epoch and inserts under it.
+    removals: Mutex<()>,
 }
 
 impl MembershipCache {
+    /// The most answers kept.
+    pub(crate) const CAPACITY: u64 = 100_000;
+
     pub(crate) fn new(ttl: Duration) -> Self {
         Self {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
+            entries: Cache::builder()
+                .max_capacity(Self::CAPACITY)
+                .time_to_live(ttl)
+                .support_invalidation_closures()
+                .build(),
+            epoch: AtomicU64::new(0),
+            removals: Mutex::new(()),
         }
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut HashMap<(UserId, ProjectId), (bool, Instant)>) -> T,
-    ) -> T {
-        // A poisoned lock only means a panic elsewhere; the map itself is always valid.
-        f(&mut self.entries.lock().unwrap_or_else(PoisonError::into_inner))
+    fn removing(&self) -> std::sync::MutexGuard<'_, ()> {
+        // A poisoned lock only means a panic elsewhere; it guards no data.
+        self.removals.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The removal epoch: read it before reading a membership, pass it to [`Self::put`].
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
     }
 
     /// A fresh cached answer, if any.
     pub(crate) fn get(&self, user: UserId, project: ProjectId) -> Option<bool> {
-        let ttl = self.ttl;
-        self.with(|entries| {
-            entries
-                .get(&(user, project))
-                .filter(|(_, at)| at.elapsed() < ttl)
-                .map(|(member, _)| *member)
-        })
+        self.entries.get(&(user, project))
     }
 
-    pub(crate) fn put(&self, user: UserId, project: ProjectId, member: bool) {
-        let ttl = self.ttl;
-        self.with(|entries| {
-            // Drop expired answers now and then so the map stays small.
-            if entries.len() >= 10_000 {
-                entries.retain(|_, (_, at)| at.elapsed() < ttl);
-            }
-            entries.insert((user, project), (member, Instant::now()));
-        });
+    /// Stores an answer read after `read_at` (an [`Self::epoch`]), unless a removal came in
+    /// since: the answer may predate it. Returns whether it was stored.
+    pub(crate) fn put(&self, user: UserId, project: ProjectId, member: bool, read_at: u64) -> bool {
+        let _removals = self.removing();
+        if self.epoch() != read_at {
+            return false;
+        }
+        self.entries.insert((user, project), member);
+        true
     }
 
-    pub(crate) fn evict(&self, user: UserId, project: ProjectId) {
-        self.with(|entries| entries.remove(&(user, project)));
+    /// A membership began (or changed role): forget the old answer.
+    pub(crate) fn added(&self, user: UserId, project: ProjectId) {
+        self.entries.invalidate(&(user, project));
     }
 
-    pub(crate) fn evict_project(&self, project: ProjectId) {
-        self.with(|entries| entries.retain(|(_, p), _| *p != project));
+    /// A membership ended: new epoch, answer gone.
+    pub(crate) fn removed(&self, user: UserId, project: ProjectId) {
+        let _removals = self.removing();
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.entries.invalidate(&(user, project));
+    }
+
+    /// A project is gone: new epoch, every answer about it gone.
+    pub(crate) fn project_removed(&self, project: ProjectId) {
+        let _removals = self.removing();
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if self
+            .entries
+            .invalidate_entries_if(move |(_, p), _| *p == project)
+            .is_err()
+        {
+            // Closures are enabled at build time; should they fail, forget everything.
+            self.entries.invalidate_all();
+        }
     }
 }
 
@@ -106,15 +137,29 @@ mod tests {
         let cache = MembershipCache::new(Duration::from_millis(30));
         let (user, project) = (UserId::generate(), ProjectId::generate());
         assert_eq!(cache.get(user, project), None);
-        cache.put(user, project, true);
+        assert!(cache.put(user, project, true, cache.epoch()));
         assert_eq!(cache.get(user, project), Some(true));
-        cache.evict(user, project);
+        cache.added(user, project);
         assert_eq!(cache.get(user, project), None);
-        cache.put(user, project, false);
+        cache.put(user, project, false, cache.epoch());
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(cache.get(user, project), None, "expired");
-        cache.put(user, project, true);
-        cache.evict_project(project);
+        cache.put(user, project, true, cache.epoch());
+        cache.project_removed(project);
         assert_eq!(cache.get(user, project), None);
+    }
+
+    #[test]
+    fn an_answer_read_before_a_removal_is_not_stored_after_it() {
+        let cache = MembershipCache::new(Duration::from_secs(30));
+        let (user, project) = (UserId::generate(), ProjectId::generate());
+        let read_at = cache.epoch();
+        // The membership is read ("member"), then the removal is applied, then the answer
+        // arrives to be cached: it must not be.
+        cache.removed(user, project);
+        assert!(!cache.put(user, project, true, read_at));
+        assert_eq!(cache.get(user, project), None);
+        assert!(cache.put(user, project, false, cache.epoch()));
+        assert_eq!(cache.get(user, project), Some(false));
     }
 }

@@ -2,13 +2,13 @@
 //! [`HubHandle`] talks to it through a bounded channel and implements the domain's
 //! `EventBroadcaster`, so publishing is a non-blocking `try_send` on the request path.
 //!
-//! The hub never waits on a socket: a socket whose queue is full is closed (1013, try again
-//! later) and the others carry on. Events are delivered in the order the hub receives them, which
+//! The hub never waits on a socket: a socket whose queue is full — in frames or in bytes — is
+//! closed (1013, try again later) and the others carry on. Events are delivered in the order the hub receives them, which
 //! for one project is commit order (see `tasklane_domain::ordering`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytestring::ByteString;
 use serde_json::json;
@@ -44,7 +44,7 @@ pub(crate) enum Command {
     Register {
         id: ConnId,
         user: UserId,
-        outbox: mpsc::Sender<ByteString>,
+        outbox: Outbox,
         kick: oneshot::Sender<u16>,
     },
     Unregister(ConnId),
@@ -65,14 +65,20 @@ pub(crate) enum Command {
     },
 }
 
+/// A socket's outgoing queue, bounded in frames by the channel and in bytes by `queued`, which
+/// the hub raises when it queues a frame and the socket lowers once the frame is written.
+#[derive(Debug, Clone)]
+pub(crate) struct Outbox {
+    pub(crate) frames: mpsc::Sender<ByteString>,
+    pub(crate) queued: Arc<AtomicUsize>,
+}
+
 /// The clonable side of the hub.
 #[derive(Clone)]
 pub struct HubHandle {
     commands: mpsc::Sender<Command>,
     instance: Uuid,
     next_id: Arc<AtomicU64>,
-    /// Grows with every membership removal and project deletion the hub applies.
-    epoch: Arc<AtomicU64>,
     pub(crate) membership: Arc<MembershipCache>,
 }
 
@@ -92,10 +98,6 @@ impl HubHandle {
 
     pub(crate) fn next_conn_id(&self) -> ConnId {
         self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub(crate) fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::SeqCst)
     }
 
     /// Sends a command, waiting for room in the queue (connections may wait; requests never do).
@@ -125,7 +127,7 @@ impl EventBroadcaster for HubHandle {
 
 struct Conn {
     user: UserId,
-    outbox: mpsc::Sender<ByteString>,
+    outbox: Outbox,
     kick: Option<oneshot::Sender<u16>>,
     rooms: HashSet<Room>,
 }
@@ -137,7 +139,8 @@ pub struct Hub {
     encode: EncodeData,
     relay: Option<mpsc::Sender<String>>,
     membership: Arc<MembershipCache>,
-    epoch: Arc<AtomicU64>,
+    /// Bytes a socket may have queued before it counts as fallen behind.
+    queue_bytes: usize,
     conns: HashMap<ConnId, Conn>,
     rooms: HashMap<Room, HashSet<ConnId>>,
     /// The project of every `task:` room in use, to empty them when a membership ends.
@@ -161,18 +164,17 @@ impl Hub {
     /// `relay` receives every locally published envelope for the other instances.
     pub(crate) fn new(
         capacity: usize,
+        queue_bytes: usize,
         encode: EncodeData,
         relay: Option<mpsc::Sender<String>>,
         membership: Arc<MembershipCache>,
     ) -> (Hub, HubHandle) {
         let (commands, receiver) = mpsc::channel(capacity.max(1));
         let instance = Uuid::new_v4();
-        let epoch = Arc::new(AtomicU64::new(0));
         let handle = HubHandle {
             commands,
             instance,
             next_id: Arc::new(AtomicU64::new(1)),
-            epoch: epoch.clone(),
             membership: membership.clone(),
         };
         let hub = Hub {
@@ -181,7 +183,7 @@ impl Hub {
             encode,
             relay,
             membership,
-            epoch,
+            queue_bytes: queue_bytes.max(1),
             conns: HashMap::new(),
             rooms: HashMap::new(),
             task_projects: HashMap::new(),
@@ -237,7 +239,8 @@ impl Hub {
                 epoch,
                 reply,
             } => {
-                let outcome = if epoch == self.epoch.load(Ordering::SeqCst) {
+                // A removal applied since the check may have been missed by it: check again.
+                let outcome = if epoch == self.membership.epoch() {
                     self.join(id, room, project, user_projects);
                     JoinOutcome::Joined
                 } else {
@@ -393,7 +396,7 @@ impl Hub {
     }
 
     fn member_added(&mut self, user: UserId, project: ProjectId) {
-        self.membership.evict(user, project);
+        self.membership.added(user, project);
         if let Some(projects) = self.user_projects.get_mut(&user) {
             projects.insert(project);
             self.project_users.entry(project).or_default().insert(user);
@@ -401,8 +404,7 @@ impl Hub {
     }
 
     fn member_removed(&mut self, user: UserId, project: ProjectId) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        self.membership.evict(user, project);
+        self.membership.removed(user, project);
         if let Some(projects) = self.user_projects.get_mut(&user) {
             projects.remove(&project);
         }
@@ -413,8 +415,7 @@ impl Hub {
     }
 
     fn project_deleted(&mut self, project: ProjectId) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        self.membership.evict_project(project);
+        self.membership.project_removed(project);
         for user in self.project_users.remove(&project).unwrap_or_default() {
             if let Some(projects) = self.user_projects.get_mut(&user) {
                 projects.remove(&project);
@@ -449,14 +450,31 @@ impl Hub {
         }
     }
 
-    /// Queues a frame for one socket; a socket whose queue is full is closed, not waited for.
+    /// Queues a frame for one socket; a socket whose queue is full (in frames or bytes) is
+    /// closed, not waited for.
     fn send(&mut self, id: ConnId, frame: &ByteString) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        match conn.outbox.try_send(frame.clone()) {
-            Ok(()) => metrics::delivered(),
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        let queued = conn.outbox.queued.load(Ordering::SeqCst);
+        let over_budget = queued.saturating_add(frame.len()) > self.queue_bytes;
+        let sent = if over_budget {
+            Err(mpsc::error::TrySendError::Full(()))
+        } else {
+            conn.outbox
+                .frames
+                .try_send(frame.clone())
+                .map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => mpsc::error::TrySendError::Full(()),
+                    mpsc::error::TrySendError::Closed(_) => mpsc::error::TrySendError::Closed(()),
+                })
+        };
+        match sent {
+            Ok(()) => {
+                conn.outbox.queued.fetch_add(frame.len(), Ordering::SeqCst);
+                metrics::delivered();
+            }
+            Err(mpsc::error::TrySendError::Full(())) => {
                 tracing::info!(connection = id, user = %conn.user, "socket fell behind; closing it");
                 if let Some(kick) = conn.kick.take() {
                     let _ = kick.send(CLOSE_TOO_SLOW);
@@ -464,7 +482,7 @@ impl Hub {
                 metrics::slow_consumer_closed();
                 self.unregister(id);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.unregister(id),
+            Err(mpsc::error::TrySendError::Closed(())) => self.unregister(id),
         }
     }
 }

@@ -14,6 +14,7 @@ mod hub;
 pub mod metrics;
 pub mod protocol;
 mod relay;
+mod sockets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub use relay::{FanoutState, RelayOptions};
 
 use crate::directory::MembershipCache;
 use crate::hub::Hub;
+use crate::sockets::UserSockets;
 
 /// Limits and timings of the realtime layer (REALTIME.md's values by default).
 #[derive(Debug, Clone)]
@@ -34,6 +36,13 @@ pub struct RealtimeOptions {
     /// default holds two full task batches (500 events each); the queue allocates as it fills,
     /// so an idle socket pays nothing for it.
     pub queue_capacity: usize,
+    /// Bytes a socket may have queued before it counts as fallen behind: with large events
+    /// (long descriptions) the frame bound alone would let one stalled socket pin tens of MiB.
+    /// The default holds two full task batches (a batch's events are at most about 1.5 MiB, the
+    /// request body limit plus JSON).
+    pub queue_bytes: usize,
+    /// Open sockets one user may have on this instance; more are refused (429) at the handshake.
+    pub max_connections_per_user: usize,
     /// Commands (events included) waiting for the hub before publishing fails.
     pub hub_capacity: usize,
     /// How often the server pings.
@@ -54,6 +63,8 @@ impl Default for RealtimeOptions {
     fn default() -> Self {
         Self {
             queue_capacity: 1024,
+            queue_bytes: 4 * 1024 * 1024,
+            max_connections_per_user: 16,
             hub_capacity: 65_536,
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(90),
@@ -92,7 +103,13 @@ impl RealtimeHub {
             }
             None => (None, None),
         };
-        let (hub, handle) = Hub::new(options.hub_capacity, encode, relay_sender, membership);
+        let (hub, handle) = Hub::new(
+            options.hub_capacity,
+            options.queue_bytes,
+            encode,
+            relay_sender,
+            membership,
+        );
         tokio::spawn(hub.run());
         let fanout = match (relay, relay_receiver) {
             (Some(relay), Some(receiver)) => Some(relay::start(relay, receiver, handle.clone())?),
@@ -126,6 +143,7 @@ pub struct Realtime {
     directory: Arc<dyn Directory>,
     options: RealtimeOptions,
     fanout: Option<FanoutState>,
+    sockets: Arc<UserSockets>,
 }
 
 impl std::fmt::Debug for Realtime {
@@ -144,7 +162,14 @@ impl Realtime {
             directory,
             options: hub.options.clone(),
             fanout: hub.fanout(),
+            sockets: Arc::new(UserSockets::new(hub.options.max_connections_per_user)),
         }
+    }
+
+    /// Whether membership answers may be cached: with several instances, only while removals
+    /// made on the others reach this one (fan-out up); alone, always.
+    pub(crate) fn may_cache_memberships(&self) -> bool {
+        self.fanout.as_ref().is_none_or(FanoutState::is_up)
     }
 
     /// How events reach other instances: `local` (no Redis configured), `up`, or `degraded`

@@ -48,6 +48,17 @@ pub struct ApiError {
     errors: Option<Vec<FieldErrorBody>>,
     /// What went wrong inside, logged once by the request middleware for 5xx answers.
     cause: Option<anyhow::Error>,
+    /// Seconds for `Retry-After` (503 and 429 answers).
+    retry_after: Option<&'static str>,
+}
+
+/// The `Retry-After` a status gets unless the error says otherwise.
+fn default_retry_after(status: StatusCode) -> Option<&'static str> {
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => Some("5"),
+        StatusCode::TOO_MANY_REQUESTS => Some("60"),
+        _ => None,
+    }
 }
 
 impl ApiError {
@@ -59,7 +70,15 @@ impl ApiError {
             detail: detail.into(),
             errors: None,
             cause: None,
+            retry_after: default_retry_after(status),
         }
+    }
+
+    /// The same error answered with `Retry-After: seconds`.
+    #[must_use]
+    pub fn retry_after(mut self, seconds: &'static str) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// 400 `bad_request`.
@@ -142,6 +161,7 @@ where
             ErrorClass::Conflict(code) => (StatusCode::CONFLICT, code),
             ErrorClass::VersionMismatch => (StatusCode::PRECONDITION_FAILED, "version_mismatch"),
             ErrorClass::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ErrorClass::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let errors = error.field_errors().map(|errors| {
@@ -154,21 +174,29 @@ where
                 })
                 .collect()
         });
-        let detail = match status {
-            StatusCode::SERVICE_UNAVAILABLE => {
-                "the database is unavailable; retry shortly".to_owned()
-            }
-            StatusCode::INTERNAL_SERVER_ERROR => "something went wrong on our side".to_owned(),
-            StatusCode::UNPROCESSABLE_ENTITY => "the input breaks one or more rules".to_owned(),
-            _ => error.to_string(),
+        let detail = match code {
+            "unavailable" => "the database is unavailable; retry shortly".to_owned(),
+            _ => match status {
+                StatusCode::INTERNAL_SERVER_ERROR => "something went wrong on our side".to_owned(),
+                StatusCode::UNPROCESSABLE_ENTITY => "the input breaks one or more rules".to_owned(),
+                _ => error.to_string(),
+            },
         };
-        let cause = status.is_server_error().then(|| anyhow::Error::new(error));
+        // Only failures inside are worth a log line with their cause; an overload is a state.
+        let cause = (status == StatusCode::INTERNAL_SERVER_ERROR || code == "unavailable")
+            .then(|| anyhow::Error::new(error));
         Self {
             status,
             code,
             detail,
             errors,
             cause,
+            // An overload clears as soon as a hash finishes.
+            retry_after: if code == "overloaded" {
+                Some("1")
+            } else {
+                default_retry_after(status)
+            },
         }
     }
 }
@@ -187,15 +215,14 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
         response.content_type("application/problem+json");
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a late body may still be on its way: end the connection.
+            response.force_close();
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
-        let retry_after = match self.status {
-            StatusCode::SERVICE_UNAVAILABLE => Some("5"),
-            StatusCode::TOO_MANY_REQUESTS => Some("60"),
-            _ => None,
-        };
-        if let Some(seconds) = retry_after {
+        if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static(seconds)));
         }
         response.json(self.problem())
@@ -228,6 +255,14 @@ pub mod extractors {
             }
             JsonPayloadError::Deserialize(inner) => {
                 ApiError::bad_request(format!("malformed body: {inner}")).into()
+            }
+            JsonPayloadError::Payload(inner) if crate::edge::is_body_timeout(inner) => {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the request body did not arrive in time",
+                )
+                .into()
             }
             other => ApiError::bad_request(format!("unreadable body: {other}")).into(),
         }

@@ -7,7 +7,9 @@
 //! `main.rs` loads [`Settings`], builds adapters, migrates and calls [`run`].
 
 pub mod auth;
+pub mod document;
 pub mod dto;
+pub mod edge;
 pub mod error;
 pub mod handlers;
 pub mod limits;
@@ -17,103 +19,51 @@ pub mod settings;
 pub mod state;
 
 use std::net::TcpListener;
-use std::sync::OnceLock;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{Compress, from_fn};
-use actix_web::{App, HttpResponse, HttpServer, web};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use actix_web::{App, HttpServer, ResponseError, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use document::{ApiDoc, openapi};
 pub use settings::Settings;
 pub use state::AppState;
 
+use crate::edge::BodyDeadline;
 use crate::error::ApiError;
 
 /// The largest request body accepted (413 beyond).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-/// The OpenAPI document's fixed parts; the paths are collected from the registered handlers.
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Tasklane API", version = "1", description = "Projects, workflows, tasks and live task counts."),
-    modifiers(&BearerAuth),
-    tags(
-        (name = "auth", description = "Accounts and sessions"),
-        (name = "projects", description = "Projects and their aggregation"),
-        (name = "members", description = "Project members"),
-        (name = "statuses", description = "Workflow statuses"),
-        (name = "tasks", description = "Tasks"),
-        (name = "realtime", description = "The WebSocket of REALTIME.md"),
-        (name = "operations", description = "Health, readiness, metrics"),
-    )
-)]
-#[derive(Debug)]
-pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
-
-/// Unknown routes answer 404 as a problem document too.
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found())
-}
-
-/// The OpenAPI document of the server, as served at `/api/v1/openapi.json`: the fixed parts of
-/// [`ApiDoc`] and every registered handler's path. Built once per process.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOCUMENT
-        .get_or_init(|| {
-            App::new()
-                .into_utoipa_app()
-                .openapi(ApiDoc::openapi())
-                .configure(handlers::api)
-                .service(handlers::ops::healthz)
-                .service(handlers::ops::readyz)
-                .service(handlers::ops::metrics)
-                .split_for_parts()
-                .1
-        })
-        .clone()
-}
-
 /// The server for `listener`, ready to be awaited or spawned. SIGINT/SIGTERM stop accepting and
-/// let in-flight requests finish (up to 10 s).
+/// let in-flight requests finish (up to 10 s). `/metrics` is served here unless the state says
+/// it has an address of its own ([`run_metrics`]).
 ///
 /// # Errors
 /// When the listener cannot be used.
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let metrics_here = state.metrics_on_api;
+    let deadline = web::Data::new(BodyDeadline(state.body_read_timeout));
     let state = web::Data::new(state);
     let document = openapi();
     Ok(HttpServer::new(move || {
-        App::new()
+        let app = App::new()
             // Registered before the `/api/v1` scope, which would otherwise answer 404 for it.
             .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", document.clone()))
             .service(web::redirect("/docs", "/docs/"))
             .into_utoipa_app()
             .configure(handlers::api)
             .service(handlers::ops::healthz)
-            .service(handlers::ops::readyz)
-            .service(handlers::ops::metrics)
-            .into_app()
+            .service(handlers::ops::readyz);
+        let app = if metrics_here {
+            app.service(handlers::ops::metrics)
+        } else {
+            app
+        };
+        app.into_app()
             .app_data(state.clone())
+            .app_data(deadline.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(BODY_LIMIT)
@@ -121,11 +71,32 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             )
             .app_data(web::PathConfig::default().error_handler(error::extractors::path))
             .app_data(web::QueryConfig::default().error_handler(error::extractors::query))
-            .default_service(web::to(not_found))
+            .default_service(web::to(edge::fallback))
+            .wrap(from_fn(edge::body_deadline))
             .wrap(Compress::default())
             .wrap(from_fn(metrics::observe))
+            // Outermost, so that a detached write still records its metrics and statements.
+            .wrap(from_fn(edge::to_completion))
     })
     .shutdown_timeout(10)
+    .listen(listener)?
+    .run())
+}
+
+/// `/metrics` alone on `listener` (`TASKLANE_METRICS_BIND`), away from the API's clients.
+///
+/// # Errors
+/// When the listener cannot be used.
+pub fn run_metrics(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .service(handlers::ops::metrics)
+            .default_service(web::to(|| async { ApiError::not_found().error_response() }))
+    })
+    .workers(1)
+    .shutdown_timeout(1)
     .listen(listener)?
     .run())
 }

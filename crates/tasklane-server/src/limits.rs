@@ -1,23 +1,76 @@
-//! A per-client rate limit for the credential routes (register, login, refresh): a sliding
-//! window of attempts per IP address, answered with 429 and `Retry-After` beyond it. In-process:
-//! each instance limits on its own, which bounds guessing per instance.
+//! Per-client limits kept in this process: credential attempts per address (register, login,
+//! refresh) and unredeemed WebSocket tickets per user. Both sit in bounded moka caches keyed by
+//! the client, so a flood of new addresses or users evicts the idlest entries in constant time
+//! instead of scanning a map. Each instance limits on its own.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
+use moka::sync::Cache;
+use tasklane_domain::ids::UserId;
 
 use crate::error::ApiError;
 
-/// Attempts allowed per address per window.
+/// The most clients (addresses, users) whose recent events are remembered.
+const CLIENTS: u64 = 100_000;
+
+/// Times of recent events per client, each forgotten after `window`.
+#[derive(Debug)]
+struct Windows<K: Hash + Eq + Send + Sync + 'static> {
+    window: Duration,
+    clients: Cache<K, Arc<Mutex<VecDeque<Instant>>>>,
+}
+
+impl<K: Hash + Eq + Clone + Send + Sync + 'static> Windows<K> {
+    fn new(window: Duration) -> Self {
+        Self {
+            window,
+            // A client idle for a whole window has nothing left to remember.
+            clients: Cache::builder()
+                .max_capacity(CLIENTS)
+                .time_to_idle(window)
+                .build(),
+        }
+    }
+
+    /// Records an event of `client` at `now` unless it already has `limit` within the window.
+    fn record(&self, client: K, limit: usize, now: Instant) -> bool {
+        let times = self.clients.get_with(client, Default::default);
+        let mut times = times.lock().unwrap_or_else(PoisonError::into_inner);
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
+            times.pop_front();
+        }
+        if times.len() >= limit {
+            return false;
+        }
+        times.push_back(now);
+        true
+    }
+
+    /// Forgets the oldest event of `client` (a ticket that was redeemed).
+    fn forget_oldest(&self, client: &K) {
+        if let Some(times) = self.clients.get(client) {
+            times
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop_front();
+        }
+    }
+}
+
+/// Credential attempts allowed per address per window.
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: usize,
-    window: Duration,
-    attempts: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    attempts: Windows<IpAddr>,
 }
 
 impl RateLimiter {
@@ -25,8 +78,7 @@ impl RateLimiter {
     pub fn new(limit: usize, window: Duration) -> Self {
         Self {
             limit: limit.max(1),
-            window,
-            attempts: Mutex::new(HashMap::new()),
+            attempts: Windows::new(window),
         }
     }
 
@@ -38,34 +90,91 @@ impl RateLimiter {
         let Some(address) = request.peer_addr().map(|a| a.ip()) else {
             return Ok(());
         };
-        let now = Instant::now();
-        let mut attempts = self
-            .attempts
-            .lock()
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("rate limiter poisoned")))?;
-        if attempts.len() > 100_000 {
-            // Forget idle addresses rather than grow without bound.
-            attempts.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < self.window)
-            });
-        }
-        let times = attempts.entry(address).or_default();
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.window)
-        {
-            times.pop_front();
-        }
-        if times.len() >= self.limit {
-            return Err(ApiError::new(
+        if self.attempts.record(address, self.limit, Instant::now()) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "too many attempts from this address; retry in a minute",
-            ));
+            ))
         }
-        times.push_back(now);
-        Ok(())
+    }
+}
+
+/// WebSocket tickets issued by this instance and neither redeemed here nor expired, per user.
+/// A ticket redeemed on another instance counts until it expires.
+#[derive(Debug)]
+pub struct TicketLedger {
+    limit: usize,
+    issued: Windows<UserId>,
+}
+
+impl TicketLedger {
+    /// At most `limit` outstanding tickets per user, each living `ttl`.
+    pub fn new(limit: usize, ttl: Duration) -> Self {
+        Self {
+            limit: limit.max(1),
+            issued: Windows::new(ttl),
+        }
+    }
+
+    /// Counts a new ticket for `user`.
+    ///
+    /// # Errors
+    /// 429 `too_many_tickets` when the user holds `limit` unredeemed tickets.
+    pub fn issue(&self, user: UserId) -> Result<(), ApiError> {
+        if self.issued.record(user, self.limit, Instant::now()) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_tickets",
+                format!(
+                    "at most {} unused WebSocket tickets per user; use one or let it expire",
+                    self.limit
+                ),
+            )
+            .retry_after("5"))
+        }
+    }
+
+    /// A ticket of `user` was redeemed.
+    pub fn redeemed(&self, user: UserId) {
+        self.issued.forget_oldest(&user);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_beyond_the_limit_are_refused_until_the_window_moves_on() {
+        let windows = Windows::new(Duration::from_secs(60));
+        let start = Instant::now();
+        assert!(windows.record("a", 2, start));
+        assert!(windows.record("a", 2, start));
+        assert!(!windows.record("a", 2, start), "a third within the window");
+        assert!(
+            windows.record("b", 2, start),
+            "other clients are not affected"
+        );
+        assert!(
+            windows.record("a", 2, start + Duration::from_secs(61)),
+            "the window moved on"
+        );
+    }
+
+    #[test]
+    fn a_redeemed_ticket_frees_its_place() {
+        let ledger = TicketLedger::new(1, Duration::from_secs(30));
+        let user = UserId::generate();
+        assert!(ledger.issue(user).is_ok());
+        let refused = ledger.issue(user).unwrap_err();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        ledger.redeemed(user);
+        assert!(ledger.issue(user).is_ok());
+        assert!(ledger.issue(UserId::generate()).is_ok());
     }
 }

@@ -16,10 +16,12 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use tasklane_cache::{Caches, MemoryCache, RawCache, RedisCache, RedisOptions};
 use tasklane_domain::ids::ProjectId;
-use tasklane_domain::ports::AggregationRepository;
+use tasklane_domain::ports::{
+    AggregationRepository, IdempotencyRepository, RefreshTokenRepository,
+};
 use tasklane_realtime::{RealtimeHub, RealtimeOptions, RelayOptions};
 use tasklane_server::settings::{LogFormat, Settings};
-use tasklane_server::{AppState, run};
+use tasklane_server::{AppState, run, run_metrics};
 use tasklane_store::{Store, StoreOptions};
 
 const USAGE: &str = "\
@@ -110,10 +112,12 @@ async fn recount(settings: &Settings, project: Option<ProjectId>) -> anyhow::Res
 /// server), the in-process cache otherwise.
 async fn build_caches(settings: &Settings) -> anyhow::Result<Caches> {
     let Some(url) = &settings.redis_url else {
-        // Nothing remote to wait for; the gauge says Redis is not in use.
+        // Nothing remote to wait for; the gauges say Redis is not in use.
         metrics::gauge!(tasklane_cache::REDIS_UP).set(0.0);
+        metrics::gauge!(tasklane_server::metrics::REDIS_CONFIGURED).set(0.0);
         return Ok(Caches::new(Arc::new(MemoryCache::default())));
     };
+    metrics::gauge!(tasklane_server::metrics::REDIS_CONFIGURED).set(1.0);
     let options = RedisOptions {
         timeout: settings.redis_timeout,
         probe_interval: settings.redis_probe_interval,
@@ -127,6 +131,48 @@ async fn build_caches(settings: &Settings) -> anyhow::Result<Caches> {
     Ok(Caches::new(redis))
 }
 
+/// The background work of every interval: archive old done tasks, purge expired refresh tokens
+/// and idempotency keys. A failure is logged and tried again next round.
+async fn housekeeping(state: AppState, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        match state.services.tasks.archive_done_tasks().await {
+            Ok(0) => {}
+            Ok(archived) => tracing::info!(archived, "auto-archived done tasks"),
+            Err(error) => {
+                tracing::warn!(error = %error, "auto-archive failed; retrying next round")
+            }
+        }
+        let now = state.clock.now();
+        match state.store.purge_refresh_tokens(now).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged expired refresh tokens"),
+            Err(error) => tracing::warn!(error = %error, "refresh-token purge failed"),
+        }
+        let window = chrono::Duration::from_std(
+            tasklane_server::handlers::tasks::create::IDEMPOTENCY_WINDOW,
+        )
+        .unwrap_or(chrono::Duration::days(1));
+        match state.store.purge_idempotency_keys(now - window).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
+            Err(error) => tracing::warn!(error = %error, "idempotency-key purge failed"),
+        }
+    }
+}
+
+/// Folds recorded histogram samples into their buckets every few seconds. Without it samples
+/// pile up between scrapes (and for ever when nothing scrapes): the server's memory would grow
+/// with every request.
+async fn metrics_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        ticks.tick().await;
+        handle.run_upkeep();
+    }
+}
+
 async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let secret = settings.resolve_jwt_secret()?;
     let store = store(&settings).await?;
@@ -137,6 +183,8 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let hub = RealtimeHub::start(
         RealtimeOptions {
             queue_capacity: settings.ws_queue_capacity,
+            queue_bytes: settings.ws_queue_bytes,
+            max_connections_per_user: settings.ws_connections_per_user,
             ..RealtimeOptions::default()
         },
         tasklane_server::realtime::encoder(settings.derivation_policy),
@@ -149,28 +197,28 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     )?;
     let state = AppState::new(store.clone(), caches, &hub, &settings, &secret)?;
 
-    let job_state = state.clone();
-    let interval = settings.archive_interval;
-    let job = tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        loop {
-            ticks.tick().await;
-            match job_state.services.tasks.archive_done_tasks().await {
-                Ok(0) => {}
-                Ok(archived) => tracing::info!(archived, "auto-archived done tasks"),
-                Err(error) => {
-                    tracing::warn!(error = %error, "auto-archive failed; retrying next round")
-                }
-            }
-        }
-    });
+    let job = tokio::spawn(housekeeping(state.clone(), settings.archive_interval));
+    let upkeep = tokio::spawn(metrics_upkeep(state.metrics.clone()));
 
     let listener = TcpListener::bind(&settings.bind)
         .with_context(|| format!("cannot bind {}", settings.bind))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, database = ?store.dialect(), "tasklane listening on http://{address} (API /api/v1, docs /docs)");
+    let metrics_server = match &settings.metrics_bind {
+        Some(bind) => {
+            let listener =
+                TcpListener::bind(bind).with_context(|| format!("cannot bind {bind}"))?;
+            tracing::info!(address = %listener.local_addr()?, "metrics on their own address");
+            Some(tokio::spawn(run_metrics(listener, state.clone())?))
+        }
+        None => None,
+    };
     let served = run(listener, state)?.await;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     job.abort();
+    upkeep.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(served?)

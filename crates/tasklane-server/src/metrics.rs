@@ -18,6 +18,8 @@ use crate::error::ApiError;
 
 /// The request duration histogram.
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "tasklane_http_request_duration_seconds";
+/// 1 when the server was configured with Redis.
+pub const REDIS_CONFIGURED: &str = "tasklane_redis_configured";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -39,8 +41,10 @@ pub fn handle() -> anyhow::Result<PrometheusHandle> {
         return Ok(handle.clone());
     }
     let recorder = PrometheusBuilder::new()
+        // 2 s is a bucket boundary so that "p95 over 2 s" (the alert rules) needs no
+        // interpolation.
         .set_buckets(&[
-            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0,
         ])?
         .set_buckets_for_metric(
             Matcher::Full(tasklane_store::CREATIONS_PER_TRANSACTION.to_owned()),
@@ -99,6 +103,21 @@ fn register() {
         "1 when Redis answers, 0 while it is skipped"
     );
     metrics::describe_gauge!(
+        REDIS_CONFIGURED,
+        "1 when TASKLANE_REDIS_URL is set (so that Redis being down is an alert), 0 otherwise"
+    );
+    metrics::gauge!(REDIS_CONFIGURED).set(0.0);
+    metrics::describe_gauge!(
+        crate::auth::PASSWORD_HASHES_IN_FLIGHT,
+        "Password hashes running now (bounded by TASKLANE_PASSWORD_HASH_CONCURRENCY)"
+    );
+    metrics::gauge!(crate::auth::PASSWORD_HASHES_IN_FLIGHT).set(0.0);
+    metrics::describe_counter!(
+        crate::auth::PASSWORD_HASH_OVERLOADED_TOTAL,
+        "Logins and registrations refused with 503 overloaded: no hashing slot freed in time"
+    );
+    metrics::counter!(crate::auth::PASSWORD_HASH_OVERLOADED_TOTAL).increment(0);
+    metrics::describe_gauge!(
         domain::REDIS_CACHE_HIT_RATIO,
         "Bootstrap cache hits over the last 1000 look-ups"
     );
@@ -127,6 +146,7 @@ fn register() {
         realtime::WS_FANOUT_UP,
         "1 while events of other instances arrive through Redis pub/sub"
     );
+    metrics::gauge!(realtime::WS_FANOUT_UP).set(0.0);
 }
 
 /// The request id of this request (set by [`observe`]).

@@ -17,6 +17,7 @@ use tasklane_domain::values::Role;
 use tasklane_realtime::{Directory, EncodeData};
 
 use crate::dto::{AggregationDto, DerivedStatusDto, ProjectDto, RoleDto, TaskDto};
+use crate::limits::TicketLedger;
 
 /// Builds the `data` of every event frame from plain domain data, with the HTTP API's JSON.
 pub fn encoder(policy: DerivationPolicy) -> EncodeData {
@@ -96,12 +97,18 @@ fn project_json(project: &Project, policy: DerivationPolicy) -> Value {
 pub struct ServicesDirectory {
     services: Services,
     caches: Caches,
+    tickets: Arc<TicketLedger>,
 }
 
 impl ServicesDirectory {
-    /// A directory over `services` and the ticket store in `caches`.
-    pub fn new(services: Services, caches: Caches) -> Self {
-        Self { services, caches }
+    /// A directory over `services` and the ticket store in `caches`; redeemed tickets are
+    /// given back to `tickets`.
+    pub fn new(services: Services, caches: Caches, tickets: Arc<TicketLedger>) -> Self {
+        Self {
+            services,
+            caches,
+            tickets,
+        }
     }
 }
 
@@ -119,8 +126,15 @@ fn visible<T>(result: Result<T, impl Classify + std::fmt::Display>) -> anyhow::R
 #[async_trait]
 impl Directory for ServicesDirectory {
     async fn redeem_ticket(&self, ticket: &str) -> anyhow::Result<Option<UserId>> {
-        let user = self.caches.take_ticket(ticket).await?;
-        Ok(user.and_then(|id| id.parse().ok()))
+        let user: Option<UserId> = self
+            .caches
+            .take_ticket(ticket)
+            .await?
+            .and_then(|id| id.parse().ok());
+        if let Some(user) = user {
+            self.tickets.redeemed(user);
+        }
+        Ok(user)
     }
 
     async fn is_member(&self, user: UserId, project: ProjectId) -> anyhow::Result<bool> {

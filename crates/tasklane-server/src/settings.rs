@@ -32,7 +32,8 @@ impl fmt::Debug for JwtSecret {
 pub struct Settings {
     /// Where to listen (`TASKLANE_BIND`, default `127.0.0.1:8080`).
     pub bind: String,
-    /// Where `/metrics` listens if not on the main address (`TASKLANE_METRICS_BIND`).
+    /// Where `/metrics` listens instead of the main address (`TASKLANE_METRICS_BIND`); when set,
+    /// the API port does not serve it.
     pub metrics_bind: Option<String>,
     /// The database (`TASKLANE_DATABASE_URL`, default SQLite in the data directory).
     pub database_url: String,
@@ -73,6 +74,24 @@ pub struct Settings {
     /// Frames a socket may have queued before it is closed as too slow
     /// (`TASKLANE_WS_QUEUE_CAPACITY`, default 1024).
     pub ws_queue_capacity: usize,
+    /// Bytes a socket may have queued before it is closed as too slow
+    /// (`TASKLANE_WS_QUEUE_BYTES`, default 4 MiB).
+    pub ws_queue_bytes: usize,
+    /// Open WebSocket connections per user on this instance (`TASKLANE_WS_CONNECTIONS_PER_USER`,
+    /// default 16; more are refused with 429).
+    pub ws_connections_per_user: usize,
+    /// Unredeemed WebSocket tickets per user issued by this instance
+    /// (`TASKLANE_WS_TICKETS_PER_USER`, default 16; more are refused with 429).
+    pub ws_tickets_per_user: usize,
+    /// Password hashes running at once (`TASKLANE_PASSWORD_HASH_CONCURRENCY`, default: the
+    /// number of cores).
+    pub password_hash_concurrency: usize,
+    /// How long a login or registration waits for a hashing slot before 503 `overloaded`
+    /// (`TASKLANE_PASSWORD_HASH_WAIT_MS`, default 2000).
+    pub password_hash_wait: Duration,
+    /// The longest a request body may take to arrive (`TASKLANE_BODY_READ_TIMEOUT_SECS`,
+    /// default 10; slower is 408).
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -97,6 +116,12 @@ impl Default for Settings {
             auth_attempts_per_minute: 30,
             ws_ticket_ttl: Duration::from_secs(30),
             ws_queue_capacity: 1024,
+            ws_queue_bytes: 4 * 1024 * 1024,
+            ws_connections_per_user: 16,
+            ws_tickets_per_user: 16,
+            password_hash_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            password_hash_wait: Duration::from_secs(2),
+            body_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -182,6 +207,29 @@ impl Settings {
         }
         if let Some(v) = get("TASKLANE_WS_QUEUE_CAPACITY") {
             settings.ws_queue_capacity = number::<usize>("TASKLANE_WS_QUEUE_CAPACITY", &v)?.max(1);
+        }
+        if let Some(v) = get("TASKLANE_WS_QUEUE_BYTES") {
+            settings.ws_queue_bytes = number::<usize>("TASKLANE_WS_QUEUE_BYTES", &v)?.max(1);
+        }
+        if let Some(v) = get("TASKLANE_WS_CONNECTIONS_PER_USER") {
+            settings.ws_connections_per_user =
+                number::<usize>("TASKLANE_WS_CONNECTIONS_PER_USER", &v)?.max(1);
+        }
+        if let Some(v) = get("TASKLANE_WS_TICKETS_PER_USER") {
+            settings.ws_tickets_per_user =
+                number::<usize>("TASKLANE_WS_TICKETS_PER_USER", &v)?.max(1);
+        }
+        if let Some(v) = get("TASKLANE_PASSWORD_HASH_CONCURRENCY") {
+            settings.password_hash_concurrency =
+                number::<usize>("TASKLANE_PASSWORD_HASH_CONCURRENCY", &v)?.max(1);
+        }
+        if let Some(v) = get("TASKLANE_PASSWORD_HASH_WAIT_MS") {
+            settings.password_hash_wait =
+                Duration::from_millis(number("TASKLANE_PASSWORD_HASH_WAIT_MS", &v)?);
+        }
+        if let Some(v) = get("TASKLANE_BODY_READ_TIMEOUT_SECS") {
+            settings.body_read_timeout =
+                Duration::from_secs(number::<u64>("TASKLANE_BODY_READ_TIMEOUT_SECS", &v)?.max(1));
         }
         if let Some(v) = get("TASKLANE_LOG_FORMAT") {
             settings.log_format = match v.as_str() {

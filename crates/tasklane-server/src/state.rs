@@ -10,9 +10,9 @@ use tasklane_domain::services::{DomainSettings, Ports, Services};
 use tasklane_realtime::{Realtime, RealtimeHub};
 use tasklane_store::Store;
 
-use crate::auth::Argon2Hasher;
 use crate::auth::tokens::AccessTokens;
-use crate::limits::RateLimiter;
+use crate::auth::{Argon2Hasher, HashLimits};
+use crate::limits::{RateLimiter, TicketLedger};
 use crate::metrics;
 use crate::realtime::ServicesDirectory;
 use crate::settings::{JwtSecret, Settings};
@@ -36,10 +36,16 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The limit on credential attempts per client address.
     pub auth_limiter: Arc<RateLimiter>,
+    /// The limit on unredeemed WebSocket tickets per user.
+    pub tickets: Arc<TicketLedger>,
     /// The WebSocket endpoint's hub and directory.
     pub realtime: Realtime,
     /// How long a WebSocket ticket lives.
     pub ws_ticket_ttl: Duration,
+    /// How long a request body may take to arrive.
+    pub body_read_timeout: Duration,
+    /// Whether the API's address also serves `/metrics` (no `TASKLANE_METRICS_BIND`).
+    pub metrics_on_api: bool,
 }
 
 impl std::fmt::Debug for AppState {
@@ -89,7 +95,10 @@ impl AppState {
             cache: Arc::new(caches.clone()),
             broadcaster,
             clock: clock.clone(),
-            passwords: Arc::new(Argon2Hasher::new()?),
+            passwords: Arc::new(Argon2Hasher::new(HashLimits {
+                concurrency: settings.password_hash_concurrency,
+                queue_wait: settings.password_hash_wait,
+            })?),
         };
         let domain = DomainSettings {
             derivation_policy: settings.derivation_policy,
@@ -97,10 +106,16 @@ impl AppState {
             ..DomainSettings::default()
         };
         let services = Services::new(ports, domain);
-        let directory = ServicesDirectory::new(services.clone(), caches.clone());
+        let tickets = Arc::new(TicketLedger::new(
+            settings.ws_tickets_per_user,
+            settings.ws_ticket_ttl,
+        ));
+        let directory = ServicesDirectory::new(services.clone(), caches.clone(), tickets.clone());
         Ok(AppState {
             realtime: Realtime::new(hub, Arc::new(directory)),
             ws_ticket_ttl: settings.ws_ticket_ttl,
+            body_read_timeout: settings.body_read_timeout,
+            metrics_on_api: settings.metrics_bind.is_none(),
             services,
             store,
             caches,
@@ -112,6 +127,7 @@ impl AppState {
                 settings.auth_attempts_per_minute,
                 Duration::from_secs(60),
             )),
+            tickets,
         })
     }
 }

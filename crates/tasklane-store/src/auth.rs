@@ -99,6 +99,15 @@ impl RefreshTokenRepository for Store {
         );
         exec(&self.writer, stmt).await.map(drop).map_err(repo_error)
     }
+
+    async fn purge_refresh_tokens(&self, before: DateTime<Utc>) -> Result<u64, RepoError> {
+        let d = self.dialect;
+        let stmt = d.stmt(
+            "DELETE FROM refresh_tokens WHERE expires_at < $1",
+            vec![d.time(before)],
+        );
+        exec(&self.writer, stmt).await.map_err(repo_error)
+    }
 }
 
 #[async_trait]
@@ -210,5 +219,14 @@ impl IdempotencyRepository for Store {
             vec![d.id(user_id), key.into()],
         );
         exec(&self.writer, stmt).await.map(drop).map_err(repo_error)
+    }
+
+    async fn purge_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, RepoError> {
+        let d = self.dialect;
+        let stmt = d.stmt(
+            "DELETE FROM idempotency_keys WHERE created_at < $1",
+            vec![d.time(before)],
+        );
+        exec(&self.writer, stmt).await.map_err(repo_error)
     }
 }

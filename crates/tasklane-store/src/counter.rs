@@ -30,21 +30,6 @@ fn add(statements: u32) {
     let _ = STATEMENTS.try_with(|count| count.set(count.get() + statements));
 }
 
-/// Runs `work` on a task of its own, so that it completes even if the caller is dropped (a
-/// client that hangs up), and counts its statements in the caller's unit of work.
-///
-/// # Errors
-/// When `work` panicked.
-pub async fn run_to_completion<F>(work: F) -> Result<F::Output, tokio::task::JoinError>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let (output, statements) = tokio::spawn(count_statements(work)).await?;
-    add(statements);
-    Ok(output)
-}
-
 /// One more statement in the current unit of work, sent on its behalf by another task (the
 /// coalesced creation statement, which each of its requests counts once).
 pub(crate) fn statement_sent_elsewhere() {

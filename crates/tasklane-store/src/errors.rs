@@ -121,6 +121,8 @@ pub(crate) enum Constraint {
     TaskParent,
     /// `tasks.assignee_id` → `users`
     TaskAssignee,
+    /// `projects.created_by` → `users` (a token whose user was deleted)
+    ProjectCreator,
 }
 
 impl Constraint {
@@ -138,6 +140,7 @@ impl Constraint {
             Constraint::TaskStatus => ("tasks_status_fk", "FOREIGN KEY"),
             Constraint::TaskParent => ("tasks_parent_fk", "FOREIGN KEY"),
             Constraint::TaskAssignee => ("tasks_assignee_fk", "FOREIGN KEY"),
+            Constraint::ProjectCreator => ("projects_created_by_fk", "FOREIGN KEY"),
         }
     }
 }

@@ -39,7 +39,7 @@ use tasklane_domain::errors::RepoError;
 use tasklane_domain::ids::ProjectId;
 use tasklane_migrations::{Migrator, MigratorTrait};
 
-pub use counter::{STATEMENTS_PER_REQUEST, count_statements, record_statements, run_to_completion};
+pub use counter::{STATEMENTS_PER_REQUEST, count_statements, record_statements};
 pub use db::Dialect;
 pub use tasks::CREATIONS_PER_TRANSACTION;
 
@@ -96,7 +96,11 @@ impl Store {
     /// When the URL is not understood or the database cannot be reached.
     pub async fn connect(url: &str, options: &StoreOptions) -> anyhow::Result<Store> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let connect = PgConnectOptions::from_str(url).context("bad PostgreSQL URL")?;
+            let mut connect = PgConnectOptions::from_str(url).context("bad PostgreSQL URL")?;
+            // Operators (and the bench) tell the server's sessions apart in pg_stat_activity.
+            if connect.get_application_name().is_none() {
+                connect = connect.application_name("tasklane");
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)

@@ -400,6 +400,8 @@ impl ProjectRepository for Store {
             if let Err(error) = exec(txn, insert).await {
                 return Err(if violates(&error, Constraint::ProjectKey) {
                     Fail::Rejected(CreateProjectStoreError::KeyTaken)
+                } else if violates(&error, Constraint::ProjectCreator) {
+                    Fail::Rejected(CreateProjectStoreError::UnknownOwner)
                 } else {
                     Fail::Db(error)
                 });

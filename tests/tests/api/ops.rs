@@ -153,7 +153,41 @@ async fn health_readiness_metrics_request_ids_and_unknown_routes(
     Ok(())
 }
 
+/// Every metric the alert rules read is one the server exposes, under that name.
+async fn every_metric_the_alert_rules_read_is_on_the_metrics_page(
+    app: TestApp,
+) -> anyhow::Result<()> {
+    let owner = app.register("owner").await?;
+    let project = app.project(&owner, "ALERT").await?;
+    app.task(&owner, &project, "recorded").await?;
+    let rules = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops/prometheus/alerts.yml"),
+    )?;
+    let metrics = app.metrics().await?;
+    let mut names: Vec<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("tasklane_"))
+        .map(|name| {
+            ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(name)
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        assert!(
+            metrics.has(name) || metrics.0.contains(&format!("# TYPE {name} ")),
+            "{name} is read by an alert rule but not on /metrics"
+        );
+    }
+    Ok(())
+}
+
 both_databases!(
     every_api_route_is_in_the_openapi_document_and_docs_are_served,
     health_readiness_metrics_request_ids_and_unknown_routes,
+    every_metric_the_alert_rules_read_is_on_the_metrics_page,
 );

@@ -10,6 +10,8 @@ mod events;
 mod frames;
 mod handshake;
 mod instances;
+mod limits;
+mod revocation;
 
 use tasklane_store::testing::TestDb;
 use tasklane_tests::{Session, TestApp, spawn_app};

@@ -77,6 +77,13 @@ pub trait RefreshTokenRepository: Send + Sync {
         presented: String,
         at: DateTime<Utc>,
     ) -> Result<(), RepoError>;
+
+    /// Deletes every token that expired before `before` (used or not: an expired token can
+    /// neither rotate nor reveal a reuse); returns how many.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the store fails.
+    async fn purge_refresh_tokens(&self, before: DateTime<Utc>) -> Result<u64, RepoError>;
 }
 
 /// A request key to reserve.
@@ -144,4 +151,10 @@ pub trait IdempotencyRepository: Send + Sync {
     /// # Errors
     /// [`RepoError`] when the store fails.
     async fn abandon_idempotent(&self, user_id: UserId, key: String) -> Result<(), RepoError>;
+
+    /// Deletes every key reserved before `before` (past its replay window); returns how many.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the store fails.
+    async fn purge_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, RepoError>;
 }

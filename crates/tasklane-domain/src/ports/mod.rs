@@ -32,7 +32,7 @@ pub use auth::{
 pub use broadcast::{BroadcastError, EventBroadcaster, NoopBroadcaster};
 pub use cache::{AggregationCache, BootstrapValues, CacheError, bootstrap_key};
 pub use clock::{Clock, SystemClock};
-pub use passwords::PasswordHasher;
+pub use passwords::{HashError, PasswordHasher};
 pub use projects::{
     CreateProjectStoreError, MembersRead, MembershipChange, MembershipContext, MembershipRequest,
     NewProject, NewStatus, ProjectChangeRequest, ProjectContext, ProjectCursor, ProjectPatch,

@@ -52,6 +52,9 @@ pub enum CreateProjectStoreError {
     /// The key is taken (keys are stored upper-case, so case variants collide).
     #[error("the project key is taken")]
     KeyTaken,
+    /// The owner is no user (the account behind a valid token was deleted).
+    #[error("the owner does not exist")]
+    UnknownOwner,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] RepoError),
@@ -221,7 +224,8 @@ pub trait ProjectRepository: Send + Sync {
     ///
     /// # Errors
     /// MUST return [`CreateProjectStoreError::KeyTaken`] when the key is taken, including by a
-    /// concurrent insert.
+    /// concurrent insert, and [`CreateProjectStoreError::UnknownOwner`] when the owner is no
+    /// user.
     async fn create_project(&self, project: NewProject)
     -> Result<Project, CreateProjectStoreError>;
 

@@ -19,6 +19,7 @@ use crate::ports::{
     ProjectRepository, TaskRepository, UserRepository,
 };
 use crate::validation::ValidationErrors;
+use crate::values::{Lines, check_controls};
 
 pub use bootstrap::BootstrapSource;
 
@@ -114,16 +115,19 @@ pub(crate) fn page_limit(errors: &mut ValidationErrors, limit: Option<u32>, defa
     limit
 }
 
-/// The trimmed search text of a listing (`None` when blank), recording an error when too long.
-pub(crate) fn search_text(errors: &mut ValidationErrors, search: Option<&str>) -> Option<String> {
-    let search = search.map(str::trim).filter(|s| !s.is_empty())?;
-    if search.chars().count() > MAX_SEARCH_CHARS {
+/// The trimmed search text of a listing (`None` when blank), recording an error when it is too
+/// long as sent or holds a control character.
+pub fn search_text(errors: &mut ValidationErrors, search: Option<&str>) -> Option<String> {
+    let raw = search?;
+    if raw.chars().count() > MAX_SEARCH_CHARS {
         errors.add(
             "search",
             format!("must be at most {MAX_SEARCH_CHARS} characters long"),
         );
     }
-    Some(search.to_owned())
+    let search = raw.trim();
+    errors.check("search", check_controls(search, Lines::Single));
+    (!search.is_empty()).then(|| search.to_owned())
 }
 
 #[cfg(test)]

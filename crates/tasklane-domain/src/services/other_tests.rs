@@ -6,7 +6,7 @@ use crate::events::{EventPayload, RestoredVia};
 use crate::ids::{ProjectId, UserId};
 use crate::model::{Member, ProjectRead, User, UserCredentials};
 use crate::ports::{
-    AggregationRepair, CreateProjectStoreError, CreateUserStoreError, MembershipChange,
+    AggregationRepair, CreateProjectStoreError, CreateUserStoreError, HashError, MembershipChange,
     MembershipContext, ProjectContext, StatusContext, StatusesChanged,
 };
 use crate::services::members::{RemoveMemberError, SetMemberRoleError};
@@ -644,11 +644,11 @@ async fn login_answers_alike_for_an_unknown_email_and_a_wrong_password() {
         .expect_verify()
         .withf(|_, phc| phc.is_none())
         .times(2)
-        .returning(|_, _| false);
+        .returning(|_, _| Ok(false));
     h.passwords
         .expect_verify()
         .withf(|_, phc| phc.as_deref() == Some("$hash"))
-        .returning(|p, _| p.expose() == "right password");
+        .returning(|p, _| Ok(p.expose() == "right password"));
     let (services, _) = h.build();
 
     let unknown = services
@@ -676,4 +676,33 @@ async fn login_answers_alike_for_an_unknown_email_and_a_wrong_password() {
             .await
             .is_ok()
     );
+}
+
+#[tokio::test]
+async fn register_and_login_answer_overloaded_when_no_hashing_slot_frees_up() {
+    let mut h = Harness::new();
+    h.passwords
+        .expect_hash()
+        .returning(|_| Err(HashError::Overloaded));
+    h.passwords
+        .expect_verify()
+        .returning(|_, _| Err(HashError::Overloaded));
+    h.users.expect_find_credentials().returning(|_| Ok(None));
+    h.users.expect_create_user().never();
+    let (services, _) = h.build();
+    let input = RegisterInput {
+        email: "ada@example.com".into(),
+        password: "correct horse".into(),
+        display_name: "Ada".into(),
+    };
+    let error = services.users.register(input).await.unwrap_err();
+    assert!(matches!(error, RegisterError::Overloaded));
+    assert_eq!(error.class(), ErrorClass::Overloaded);
+    let error = services
+        .users
+        .login("ada@example.com", "correct horse")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LoginError::Overloaded));
+    assert_eq!(error.class(), ErrorClass::Overloaded);
 }

@@ -94,6 +94,9 @@ operation_error! {
         /// The key is taken (case-insensitively).
         #[error("the project key {0} is taken")]
         KeyTaken(ProjectKey) => ErrorClass::Conflict("key_taken"),
+        /// The token's user no longer exists.
+        #[error("the account of this token no longer exists; sign in again")]
+        UnknownActor => ErrorClass::Unauthenticated,
     }
 }
 
@@ -245,6 +248,7 @@ impl ProjectService {
         match self.ports.projects.create_project(new).await {
             Ok(project) => Ok(self.view(project, Role::Owner)),
             Err(CreateProjectStoreError::KeyTaken) => Err(CreateProjectError::KeyTaken(key)),
+            Err(CreateProjectStoreError::UnknownOwner) => Err(CreateProjectError::UnknownActor),
             Err(CreateProjectStoreError::Store(error)) => Err(error.into()),
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::errors::{ErrorClass, RepoError, operation_error};
 use crate::ids::UserId;
 use crate::model::User;
-use crate::ports::{CreateUserStoreError, NewUser};
+use crate::ports::{CreateUserStoreError, HashError, NewUser};
 use crate::services::Ports;
 use crate::validation::ValidationErrors;
 use crate::values::{DisplayName, Email, Password};
@@ -27,6 +27,9 @@ operation_error! {
         /// The email is registered already.
         #[error("the email address is already registered")]
         EmailTaken => ErrorClass::Conflict("email_taken"),
+        /// Every password-hashing slot is busy.
+        #[error("too many password checks are running; retry shortly")]
+        Overloaded => ErrorClass::Overloaded,
     }
 }
 
@@ -36,6 +39,9 @@ operation_error! {
         /// Unknown email or wrong password; deliberately the same answer for both.
         #[error("invalid email or password")]
         InvalidCredentials => ErrorClass::Unauthenticated,
+        /// Every password-hashing slot is busy.
+        #[error("too many password checks are running; retry shortly")]
+        Overloaded => ErrorClass::Overloaded,
     }
 }
 
@@ -65,12 +71,11 @@ impl UserService {
         else {
             return Err(errors.into());
         };
-        let password_hash = self
-            .ports
-            .passwords
-            .hash(&password)
-            .await
-            .map_err(RepoError::Other)?;
+        let password_hash = match self.ports.passwords.hash(&password).await {
+            Ok(hash) => hash,
+            Err(HashError::Overloaded) => return Err(RegisterError::Overloaded),
+            Err(HashError::Failed(error)) => return Err(RepoError::Other(error).into()),
+        };
         let user = NewUser {
             id: UserId::generate(),
             email,
@@ -103,7 +108,11 @@ impl UserService {
             Some(c) => (Some(c.user), Some(c.password_hash)),
             None => (None, None),
         };
-        let matches = self.ports.passwords.verify(&password, phc).await;
+        let matches = match self.ports.passwords.verify(&password, phc).await {
+            Ok(matches) => matches,
+            Err(HashError::Overloaded) => return Err(LoginError::Overloaded),
+            Err(HashError::Failed(error)) => return Err(RepoError::Other(error).into()),
+        };
         match user {
             Some(user) if matches => Ok(user),
             _ => Err(LoginError::InvalidCredentials),

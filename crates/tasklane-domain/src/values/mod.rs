@@ -12,8 +12,11 @@ mod user;
 pub use enums::{ParseEnumError, Priority, Role, StatusCategory, TaskType};
 pub use project::{ProjectDescription, ProjectKey, ProjectKeyError, ProjectName};
 pub use status::StatusName;
-pub use task::{StoryPoints, StoryPointsError, TaskDescription, TaskKey, TaskKeyError, TaskTitle};
-pub use text::TextError;
+pub use task::{
+    DueDateError, StoryPoints, StoryPointsError, TaskDescription, TaskKey, TaskKeyError, TaskTitle,
+    check_due_date,
+};
+pub use text::{Lines, TextError, check_controls, forbidden_control};
 pub use user::{
     AvatarUrl, AvatarUrlError, DisplayName, Email, EmailError, Password, PasswordError,
 };

@@ -62,12 +62,12 @@ impl fmt::Display for ProjectKey {
 
 bounded_text!(
     /// A project's name: trimmed, 1 to 255 characters.
-    ProjectName, trim = true, min = 1, max = 255
+    ProjectName, trim = true, lines = Single, min = 1, max = 255
 );
 
 bounded_text!(
     /// A project's description: at most 10,000 characters, kept as given (may be empty).
-    ProjectDescription, trim = false, min = 0, max = 10_000
+    ProjectDescription, trim = false, lines = Multi, min = 0, max = 10_000
 );
 
 #[cfg(test)]

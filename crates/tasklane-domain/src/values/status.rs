@@ -5,7 +5,7 @@ use super::text::bounded_text;
 bounded_text!(
     /// A status name: trimmed, 1 to 50 characters. Unique per project, compared case-insensitively
     /// (see [`StatusName::same_as`]).
-    StatusName, trim = true, min = 1, max = 50
+    StatusName, trim = true, lines = Single, min = 1, max = 50
 );
 
 impl StatusName {

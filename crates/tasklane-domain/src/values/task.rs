@@ -8,12 +8,12 @@ use super::text::bounded_text;
 
 bounded_text!(
     /// A task title: trimmed, 1 to 500 characters (Unicode scalar values).
-    TaskTitle, trim = true, min = 1, max = 500
+    TaskTitle, trim = true, lines = Single, min = 1, max = 500
 );
 
 bounded_text!(
     /// A task description: at most 100,000 characters, kept as given.
-    TaskDescription, trim = false, min = 0, max = 100_000
+    TaskDescription, trim = false, lines = Multi, min = 0, max = 100_000
 );
 
 /// Why story points were rejected.
@@ -44,6 +44,26 @@ impl StoryPoints {
     /// The value.
     pub const fn get(self) -> u8 {
         self.0
+    }
+}
+
+/// Why a due date was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a date between 0001-01-01 and 9999-12-31, got {0}")]
+pub struct DueDateError(pub chrono::NaiveDate);
+
+/// Checks that `date` lies in years 1 to 9999: what an RFC 3339 date can write and both
+/// databases store (PostgreSQL refuses dates before 4713 BC, and SQLite keeps dates as text
+/// that must sort in time order).
+///
+/// # Errors
+/// [`DueDateError`] outside that range.
+pub fn check_due_date(date: chrono::NaiveDate) -> Result<chrono::NaiveDate, DueDateError> {
+    use chrono::Datelike;
+    if (1..=9999).contains(&date.year()) {
+        Ok(date)
+    } else {
+        Err(DueDateError(date))
     }
 }
 
@@ -151,6 +171,16 @@ mod tests {
             TaskDescription::new("  kept  ").unwrap().as_str(),
             "  kept  "
         );
+    }
+
+    #[test]
+    fn due_dates_lie_in_years_1_to_9999() {
+        let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert!(check_due_date(date(1, 1, 1)).is_ok());
+        assert!(check_due_date(date(9999, 12, 31)).is_ok());
+        assert!(check_due_date(date(0, 12, 31)).is_err());
+        assert!(check_due_date(date(-5000, 1, 1)).is_err());
+        assert!(check_due_date(date(10000, 1, 1)).is_err());
     }
 
     #[test]

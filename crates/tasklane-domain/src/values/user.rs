@@ -30,10 +30,11 @@ impl Email {
     /// # Errors
     /// [`EmailError`] when malformed or too long.
     pub fn new(raw: &str) -> Result<Self, EmailError> {
-        let email = raw.trim();
-        if email.chars().count() > Self::MAX_CHARS {
+        // The maximum counts the address as sent, like the schema's `maxLength`.
+        if raw.chars().count() > Self::MAX_CHARS {
             return Err(EmailError::TooLong);
         }
+        let email = raw.trim();
         let malformed = || EmailError::Malformed(raw.to_owned());
         let (local, domain) = email.split_once('@').ok_or_else(malformed)?;
         let domain_ok = domain.contains('.')
@@ -43,7 +44,7 @@ impl Email {
         if local.is_empty()
             || !domain_ok
             || domain.contains('@')
-            || email.contains(char::is_whitespace)
+            || email.contains(|c: char| c.is_whitespace() || c.is_control())
         {
             return Err(malformed());
         }
@@ -69,7 +70,7 @@ impl fmt::Display for Email {
 
 bounded_text!(
     /// A user's display name: trimmed, 1 to 100 characters.
-    DisplayName, trim = true, min = 1, max = 100
+    DisplayName, trim = true, lines = Single, min = 1, max = 100
 );
 
 /// Why an avatar URL was rejected.
@@ -96,15 +97,15 @@ impl AvatarUrl {
     /// # Errors
     /// [`AvatarUrlError`] when it is not an HTTP(S) URL or is too long.
     pub fn new(raw: &str) -> Result<Self, AvatarUrlError> {
-        let url = raw.trim();
-        if url.chars().count() > Self::MAX_CHARS {
+        if raw.chars().count() > Self::MAX_CHARS {
             return Err(AvatarUrlError::TooLong);
         }
+        let url = raw.trim();
         let rest = url
             .strip_prefix("https://")
             .or_else(|| url.strip_prefix("http://"))
             .ok_or(AvatarUrlError::NotHttp)?;
-        if rest.is_empty() || url.contains(char::is_whitespace) {
+        if rest.is_empty() || url.contains(|c: char| c.is_whitespace() || c.is_control()) {
             return Err(AvatarUrlError::NotHttp);
         }
         Ok(Self(url.to_owned()))

@@ -10,10 +10,20 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use tasklane_domain::ids::UserId;
 
-pub use passwords::Argon2Hasher;
+pub use passwords::{
+    Argon2Hasher, HashLimits, PASSWORD_HASH_OVERLOADED_TOTAL, PASSWORD_HASHES_IN_FLIGHT,
+};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// The token of an `Authorization` value: the scheme is matched without regard to case
+/// (RFC 9110), and any spaces after it are skipped.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim_start();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
 
 /// The authenticated caller: the user of a valid `Authorization: Bearer <access token>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,16 +46,27 @@ fn authenticate(request: &HttpRequest) -> Result<Actor, ApiError> {
         .headers()
         .get(header::AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthenticated("missing Authorization: Bearer token"))?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::unauthenticated("expected Authorization: Bearer <access token>")
-        })?;
+    let token = value.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+        ApiError::unauthenticated("expected Authorization: Bearer <access token>")
+    })?;
     state
         .access_tokens
-        .verify(token.trim())
+        .verify(token)
         .map(Actor)
         .ok_or_else(|| ApiError::unauthenticated("the access token is invalid or expired"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_without_regard_to_case() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER   abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+    }
 }

@@ -46,6 +46,8 @@ impl AccessTokens {
     pub fn new(secret: &JwtSecret, ttl: Duration) -> anyhow::Result<Self> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
+        // A token "not valid before" a future time is refused until then.
+        validation.validate_nbf = true;
         Ok(Self {
             encoding: EncodingKey::from_secret(&secret.0)?,
             decoding: DecodingKey::from_secret(&secret.0)?,
@@ -130,6 +132,16 @@ mod tests {
         .unwrap();
         assert_eq!(other.verify(&token), None);
         assert_eq!(tokens(900).verify("not.a.jwt"), None);
+        let early = encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({
+                "sub": user.as_uuid(), "iat": now.timestamp(), "exp": now.timestamp() + 900,
+                "nbf": now.timestamp() + 600, "jti": Uuid::new_v4(), "typ": "access",
+            }),
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(tokens(900).verify(&early), None, "not valid before nbf");
         let refresh = new_refresh_token().unwrap();
         assert_eq!(
             tokens(900).verify(&refresh),

@@ -3,6 +3,7 @@
 
 mod enums;
 mod projects;
+pub mod rules;
 mod tasks;
 mod users;
 

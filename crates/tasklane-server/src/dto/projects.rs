@@ -8,7 +8,7 @@ use tasklane_domain::services::projects::{AggregationView, ProjectView, Recount}
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{CategoryDto, DerivedStatusDto, RoleDto, UserDto};
+use super::{CategoryDto, DerivedStatusDto, RoleDto, UserDto, rules};
 
 /// A project's counters and derived status.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -174,21 +174,29 @@ impl From<&ProjectView> for ProjectDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
-    /// `^[A-Z][A-Z0-9]{1,9}$` (lower case is upper-cased).
+    /// 2 to 10 letters and digits, a letter first (lower case is upper-cased).
+    #[schema(schema_with = rules::project_key)]
     pub key: String,
     /// 1 to 255 characters.
+    #[schema(schema_with = rules::project_name)]
     pub name: String,
     /// At most 10,000 characters.
+    #[schema(schema_with = rules::project_description)]
     pub description: Option<String>,
 }
 
-/// `PATCH /projects/{id}`.
+/// `PATCH /projects/{id}`: at least one field.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateProjectRequest {
     /// New name.
+    #[serde(default, deserialize_with = "rules::present")]
+    #[schema(schema_with = rules::project_name)]
     pub name: Option<String>,
     /// New description.
+    #[serde(default, deserialize_with = "rules::present")]
+    #[schema(schema_with = rules::new_project_description)]
     pub description: Option<String>,
 }
 
@@ -197,12 +205,16 @@ pub struct UpdateProjectRequest {
 #[serde(deny_unknown_fields)]
 pub struct ProjectListQuery {
     /// Page size, 1 to 200 (default 50).
+    #[param(schema_with = rules::limit)]
     pub limit: Option<u32>,
     /// From the previous page's `next_cursor`.
+    #[param(schema_with = rules::project_cursor)]
     pub cursor: Option<String>,
     /// Substring of the name or key.
+    #[param(schema_with = rules::search)]
     pub search: Option<String>,
     /// Include archived projects (default false).
+    #[param(nullable = false)]
     pub include_archived: Option<bool>,
 }
 
@@ -264,19 +276,27 @@ impl From<&Status> for StatusDto {
 #[serde(deny_unknown_fields)]
 pub struct CreateStatusRequest {
     /// 1 to 50 characters, unique in the project ignoring case.
+    #[schema(schema_with = rules::status_name)]
     pub name: String,
     /// Its category.
     pub category: CategoryDto,
     /// 0-based position (default: last).
+    #[serde(default, deserialize_with = "rules::whole_or_null")]
+    #[schema(schema_with = rules::position)]
     pub position: Option<u32>,
 }
 
-/// `PATCH /statuses/{id}`.
+/// `PATCH /statuses/{id}`: at least one field.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateStatusRequest {
     /// New name.
+    #[serde(default, deserialize_with = "rules::present")]
+    #[schema(schema_with = rules::status_name)]
     pub name: Option<String>,
     /// New position.
+    #[serde(default, deserialize_with = "rules::whole_present")]
+    #[schema(schema_with = rules::new_position)]
     pub position: Option<u32>,
 }

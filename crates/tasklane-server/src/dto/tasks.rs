@@ -7,7 +7,7 @@ use tasklane_domain::services::tasks::{MoveInput, NewTaskInput, TaskListInput, T
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{CategoryDto, OrderDto, PriorityDto, TaskTypeDto, UserDto, nullable};
+use super::{CategoryDto, OrderDto, PriorityDto, TaskTypeDto, UserDto, nullable, rules};
 
 /// A status as embedded in a task.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -104,8 +104,10 @@ impl From<&Task> for TaskDto {
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
     /// 1 to 500 characters.
+    #[schema(schema_with = rules::title)]
     pub title: String,
     /// At most 100,000 characters.
+    #[schema(schema_with = rules::task_description)]
     pub description: Option<String>,
     /// Default: the project's first `todo` status.
     pub status_id: Option<Uuid>,
@@ -114,8 +116,11 @@ pub struct CreateTaskRequest {
     /// Default `task`.
     pub task_type: Option<TaskTypeDto>,
     /// 0 to 100.
+    #[serde(default, deserialize_with = "rules::whole_or_null")]
+    #[schema(schema_with = rules::story_points)]
     pub story_points: Option<i64>,
     /// `YYYY-MM-DD`.
+    #[schema(schema_with = rules::due_date)]
     pub due_date: Option<NaiveDate>,
     /// A member who is not a viewer.
     pub assignee_id: Option<Uuid>,
@@ -144,6 +149,7 @@ impl From<CreateTaskRequest> for NewTaskInput {
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// 1 to 500 tasks, created all or none.
+    #[schema(schema_with = rules::batch_tasks)]
     pub tasks: Vec<CreateTaskRequest>,
 }
 
@@ -154,29 +160,38 @@ pub struct BatchDto {
     pub items: Vec<TaskDto>,
 }
 
-/// `PATCH /tasks/{id}`: absent fields stay, `null` clears a nullable one.
+/// `PATCH /tasks/{id}`: at least one field; absent fields stay, `null` clears a nullable one.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateTaskRequest {
     /// New title.
+    #[serde(default, deserialize_with = "rules::present")]
+    #[schema(schema_with = rules::new_title)]
     pub title: Option<String>,
     /// New description (`null` clears).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::task_description)]
     pub description: Option<Option<String>>,
     /// New status (the task goes to the end of that column).
+    #[serde(default, deserialize_with = "rules::present")]
+    #[schema(schema_with = rules::uuid)]
     pub status_id: Option<Uuid>,
     /// New priority.
+    #[serde(default, deserialize_with = "rules::present")]
+    #[schema(nullable = false)]
     pub priority: Option<PriorityDto>,
     /// New type.
+    #[serde(default, deserialize_with = "rules::present")]
+    #[schema(nullable = false)]
     pub task_type: Option<TaskTypeDto>,
     /// New estimate (`null` clears).
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
+    #[serde(default, deserialize_with = "rules::whole_nullable")]
+    #[schema(schema_with = rules::story_points)]
     pub story_points: Option<Option<i64>>,
     /// New due date (`null` clears).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<NaiveDate>)]
+    #[schema(schema_with = rules::due_date)]
     pub due_date: Option<Option<NaiveDate>>,
     /// New assignee (`null` unassigns).
     #[serde(default, deserialize_with = "nullable")]
@@ -207,12 +222,19 @@ impl From<UpdateTaskRequest> for TaskUpdateInput {
 /// `POST /tasks/{id}/move`: at least one field.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct MoveRequest {
     /// The target column.
+    #[serde(default, deserialize_with = "rules::present")]
+    #[schema(schema_with = rules::uuid)]
     pub status_id: Option<Uuid>,
     /// Sit before this task.
+    #[serde(default, deserialize_with = "rules::present")]
+    #[schema(schema_with = rules::uuid)]
     pub before_id: Option<Uuid>,
     /// Sit after this task.
+    #[serde(default, deserialize_with = "rules::present")]
+    #[schema(schema_with = rules::uuid)]
     pub after_id: Option<Uuid>,
 }
 
@@ -231,22 +253,31 @@ impl From<MoveRequest> for MoveInput {
 #[serde(deny_unknown_fields)]
 pub struct TaskListQuery {
     /// Only this status.
+    #[param(nullable = false)]
     pub status_id: Option<Uuid>,
     /// Only this assignee.
+    #[param(nullable = false)]
     pub assignee_id: Option<Uuid>,
     /// Only this priority.
+    #[param(nullable = false)]
     pub priority: Option<PriorityDto>,
     /// Only this type.
+    #[param(nullable = false)]
     pub task_type: Option<TaskTypeDto>,
     /// Substring of the title or key, ignoring case; `%` and `_` are literal.
+    #[param(schema_with = rules::search)]
     pub search: Option<String>,
     /// Include archived tasks (default false).
+    #[param(nullable = false)]
     pub include_archived: Option<bool>,
     /// `board` (default) or `updated`.
+    #[param(nullable = false)]
     pub order: Option<OrderDto>,
     /// Page size, 1 to 200 (default 100).
+    #[param(schema_with = rules::limit)]
     pub limit: Option<u32>,
     /// From the previous page's `next_cursor`.
+    #[param(schema_with = rules::task_cursor)]
     pub cursor: Option<String>,
 }
 

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use tasklane_domain::model::{User, UserSummary};
 use utoipa::ToSchema;
+
+use super::rules;
 use uuid::Uuid;
 
 /// A user as others see them.
@@ -40,10 +42,13 @@ impl From<&User> for UserDto {
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Unique, compared case-insensitively.
+    #[schema(schema_with = rules::email)]
     pub email: String,
     /// 8 to 128 characters.
+    #[schema(schema_with = rules::password)]
     pub password: String,
     /// 1 to 100 characters.
+    #[schema(schema_with = rules::display_name)]
     pub display_name: String,
 }
 

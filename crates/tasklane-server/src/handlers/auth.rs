@@ -61,6 +61,8 @@ async fn new_session(state: &AppState, user: &User) -> Result<SessionDto, ApiErr
         (status = 201, body = SessionDto),
         (status = 409, description = "`email_taken`", body = Problem),
         (status = 422, description = "`validation_failed`", body = Problem),
+        (status = 429, description = "`rate_limited`", body = Problem),
+        (status = 503, description = "`overloaded`: every password-hashing slot is busy; or `unavailable`", body = Problem),
     )
 )]
 #[post("/auth/register")]
@@ -88,6 +90,7 @@ pub async fn register(
         (status = 200, body = SessionDto),
         (status = 401, description = "`unauthenticated`", body = Problem),
         (status = 429, description = "`rate_limited`", body = Problem),
+        (status = 503, description = "`overloaded`: every password-hashing slot is busy; or `unavailable`", body = Problem),
     )
 )]
 #[post("/auth/login")]
@@ -110,7 +113,11 @@ pub async fn login(
 #[utoipa::path(
     tag = "auth",
     request_body = RefreshRequest,
-    responses((status = 200, body = SessionDto), (status = 401, description = "`unauthenticated`", body = Problem))
+    responses(
+        (status = 200, body = SessionDto),
+        (status = 401, description = "`unauthenticated`", body = Problem),
+        (status = 429, description = "`rate_limited`", body = Problem),
+    )
 )]
 #[post("/auth/refresh")]
 pub async fn refresh(
@@ -154,14 +161,22 @@ pub async fn logout(
     Ok(no_content())
 }
 
-/// A single-use ticket for the WebSocket handshake, valid for 30 seconds.
+/// A single-use ticket for the WebSocket handshake, valid for 30 seconds. A user holds at most
+/// a few unused tickets at a time (429 beyond).
 #[utoipa::path(
     tag = "auth",
-    responses((status = 200, body = TicketDto), (status = 401, body = Problem)),
+    responses(
+        (status = 200, body = TicketDto),
+        (status = 401, body = Problem),
+        (status = 429, description = "`too_many_tickets`", body = Problem),
+    ),
     security(("bearer" = []))
 )]
 #[post("/auth/ws-ticket")]
 pub async fn ws_ticket(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse, ApiError> {
+    // A valid token of an account that no longer exists gets no ticket (401).
+    state.services.users.get_user(actor.0).await?;
+    state.tickets.issue(actor.0)?;
     let ticket = new_refresh_token().map_err(ApiError::internal)?;
     state
         .caches

@@ -29,7 +29,7 @@ pub async fn list(
 #[utoipa::path(
     tag = "members",
     request_body = SetMemberRequest,
-    responses((status = 200, body = MemberDto), (status = 403, body = Problem), (status = 409, description = "the last owner", body = Problem)),
+    responses((status = 200, body = MemberDto), (status = 403, body = Problem), (status = 404, description = "no such project or user", body = Problem), (status = 409, description = "the last owner", body = Problem)),
     security(("bearer" = []))
 )]
 #[put("/projects/{id}/members/{user_id}")]
@@ -49,7 +49,7 @@ pub async fn set(
 }
 
 /// Removes a member (owners, or the member themself); 409 for the last owner.
-#[utoipa::path(tag = "members", responses((status = 204), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "members", responses((status = 204), (status = 403, body = Problem), (status = 409, description = "the last owner", body = Problem)), security(("bearer" = [])))]
 #[delete("/projects/{id}/members/{user_id}")]
 pub async fn remove(
     state: web::Data<AppState>,

@@ -23,7 +23,7 @@ fn project_response(builder: actix_web::HttpResponseBuilder, dto: ProjectDto) ->
     tag = "projects",
     request_body = CreateProjectRequest,
     responses(
-        (status = 201, body = ProjectDto),
+        (status = 201, body = ProjectDto, headers(("Location" = String), ("ETag" = String))),
         (status = 409, description = "`key_taken`", body = Problem),
         (status = 422, body = Problem),
     ),
@@ -55,7 +55,7 @@ pub async fn create(
 }
 
 /// The caller's projects, newest activity first.
-#[utoipa::path(tag = "projects", params(ProjectListQuery), responses((status = 200, body = PageDto<ProjectDto>)), security(("bearer" = [])))]
+#[utoipa::path(tag = "projects", params(ProjectListQuery), responses((status = 200, body = PageDto<ProjectDto>), (status = 422, body = Problem)), security(("bearer" = [])))]
 #[get("/projects")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -104,7 +104,13 @@ pub async fn get(
     tag = "projects",
     request_body = UpdateProjectRequest,
     params(("If-Match" = Option<String>, Header, description = "`\"<row_version>\"`")),
-    responses((status = 200, body = ProjectDto), (status = 409, body = Problem), (status = 412, body = Problem)),
+    responses(
+        (status = 200, body = ProjectDto),
+        (status = 403, body = Problem),
+        (status = 409, description = "`archived`", body = Problem),
+        (status = 412, description = "`version_mismatch`", body = Problem),
+        (status = 422, body = Problem),
+    ),
     security(("bearer" = []))
 )]
 #[patch("/projects/{id}")]
@@ -148,7 +154,7 @@ pub async fn delete(
 }
 
 /// Archives a project (owners).
-#[utoipa::path(tag = "projects", responses((status = 200, body = ProjectDto), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "projects", responses((status = 200, body = ProjectDto), (status = 403, body = Problem), (status = 409, body = Problem)), security(("bearer" = [])))]
 #[post("/projects/{id}/archive")]
 pub async fn archive(
     state: web::Data<AppState>,
@@ -167,7 +173,7 @@ pub async fn archive(
 }
 
 /// Restores an archived project (owners).
-#[utoipa::path(tag = "projects", responses((status = 200, body = ProjectDto), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "projects", responses((status = 200, body = ProjectDto), (status = 403, body = Problem), (status = 409, body = Problem)), security(("bearer" = [])))]
 #[post("/projects/{id}/restore")]
 pub async fn restore(
     state: web::Data<AppState>,

@@ -30,7 +30,7 @@ pub async fn list(
 #[utoipa::path(
     tag = "statuses",
     request_body = CreateStatusRequest,
-    responses((status = 201, body = StatusDto), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = StatusDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[post("/projects/{id}/statuses")]
@@ -58,7 +58,7 @@ pub async fn create(
 #[utoipa::path(
     tag = "statuses",
     request_body = UpdateStatusRequest,
-    responses((status = 200, body = StatusDto), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = StatusDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[patch("/statuses/{id}")]
@@ -82,7 +82,7 @@ pub async fn update(
 }
 
 /// Deletes an unused status (owners); 409 while tasks use it or for the last todo/done status.
-#[utoipa::path(tag = "statuses", responses((status = 204), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "statuses", responses((status = 204), (status = 403, body = Problem), (status = 409, body = Problem)), security(("bearer" = [])))]
 #[delete("/statuses/{id}")]
 pub async fn delete(
     state: web::Data<AppState>,

@@ -14,17 +14,17 @@ pub struct WsQuery {
     pub ticket: Option<String>,
 }
 
-/// Upgrades to the realtime WebSocket. A missing, unknown, expired or reused ticket is 401
-/// before the upgrade.
-///
-/// # Errors
-/// When the request is not a WebSocket handshake (400).
+/// Upgrades to the realtime WebSocket. Before any upgrade: 400 for a request that is not a
+/// WebSocket handshake (its ticket is not spent), 401 for a missing, unknown, expired or reused
+/// ticket, 429 when the user already has too many sockets open on this instance.
 #[utoipa::path(
     tag = "realtime",
     params(WsQuery),
     responses(
         (status = 101, description = "Switched to the WebSocket protocol of REALTIME.md"),
+        (status = 400, body = crate::error::Problem, description = "Not a WebSocket handshake"),
         (status = 401, body = crate::error::Problem, description = "No valid ticket"),
+        (status = 429, body = crate::error::Problem, description = "`too_many_connections`"),
     )
 )]
 #[get("/ws")]
@@ -33,6 +33,6 @@ pub async fn connect(
     request: HttpRequest,
     body: web::Payload,
     query: web::Query<WsQuery>,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> HttpResponse {
     tasklane_realtime::connect(&state.realtime, &request, body, query.ticket.as_deref()).await
 }

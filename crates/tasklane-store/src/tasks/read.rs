@@ -197,7 +197,7 @@ pub(super) async fn list_tasks(
                 match query.order {
                     TaskOrder::Board => TaskCursor::Board {
                         position: last_position,
-                        rank: last.rank.clone(),
+                        rank: last.rank.as_str().to_owned(),
                         id: last.id,
                     },
                     TaskOrder::Updated => TaskCursor::Updated {

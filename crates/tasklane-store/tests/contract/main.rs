@@ -27,7 +27,7 @@ use tasklane_domain::ids::{ProjectId, StatusId, UserId};
 use tasklane_domain::model::Task;
 use tasklane_domain::ports::{
     AggregationCache, AggregationRepository, BootstrapValues, BroadcastError, CacheError,
-    EventBroadcaster, PasswordHasher, SystemClock,
+    EventBroadcaster, HashError, PasswordHasher, SystemClock,
 };
 use tasklane_domain::services::projects::{NewProjectInput, ProjectView};
 use tasklane_domain::services::tasks::NewTaskInput;
@@ -66,12 +66,12 @@ struct PlainHasher;
 
 #[async_trait]
 impl PasswordHasher for PlainHasher {
-    async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+    async fn hash(&self, password: &Password) -> Result<String, HashError> {
         Ok(format!("plain:{}", password.expose()))
     }
 
-    async fn verify(&self, password: &Password, phc: Option<String>) -> bool {
-        phc.is_some_and(|h| h == format!("plain:{}", password.expose()))
+    async fn verify(&self, password: &Password, phc: Option<String>) -> Result<bool, HashError> {
+        Ok(phc.is_some_and(|h| h == format!("plain:{}", password.expose())))
     }
 }
 

@@ -188,7 +188,66 @@ async fn idempotency_keys_replay_refuse_other_bodies_and_expire(db: TestDb) -> a
     Ok(())
 }
 
+async fn the_purge_deletes_expired_refresh_tokens_and_old_idempotency_keys_only(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let world = World::new(db);
+    let user = world.user("ada").await?;
+    let project = world.project(user, "PURGE").await?.project.id;
+    let store = world.store();
+    let now = Utc::now();
+    for (hash, expires_at) in [
+        ("expired", now - chrono::Duration::hours(1)),
+        ("live", now + chrono::Duration::days(1)),
+    ] {
+        store
+            .store_refresh_token(NewRefreshToken {
+                id: Uuid::new_v4(),
+                user_id: user,
+                family_id: Uuid::new_v4(),
+                token_hash: hash.into(),
+                expires_at,
+                created_at: now - chrono::Duration::days(2),
+            })
+            .await?;
+    }
+    assert_eq!(store.purge_refresh_tokens(now).await?, 1);
+    assert_eq!(
+        world
+            .db
+            .scalar("SELECT count(*) FROM refresh_tokens WHERE token_hash = 'live'")
+            .await?,
+        1
+    );
+    for (key, at) in [
+        ("old", now - chrono::Duration::hours(25)),
+        ("recent", now - chrono::Duration::hours(1)),
+    ] {
+        let request = IdempotencyRequest {
+            user_id: user,
+            key: key.into(),
+            project_id: project,
+            request_hash: "h".into(),
+        };
+        let window = Duration::from_secs(24 * 3600);
+        store
+            .begin_idempotent(request, at, window, Duration::from_secs(60))
+            .await?;
+    }
+    let cutoff = now - chrono::Duration::hours(24);
+    assert_eq!(store.purge_idempotency_keys(cutoff).await?, 1);
+    assert_eq!(
+        world
+            .db
+            .scalar("SELECT count(*) FROM idempotency_keys")
+            .await?,
+        1
+    );
+    Ok(())
+}
+
 crate::contract!(
     refresh_tokens_rotate_once_and_a_reused_token_revokes_its_family,
     idempotency_keys_replay_refuse_other_bodies_and_expire,
+    the_purge_deletes_expired_refresh_tokens_and_old_idempotency_keys_only,
 );

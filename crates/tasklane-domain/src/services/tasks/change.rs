@@ -24,7 +24,7 @@ use crate::rank::{self, Placement};
 use crate::services::bootstrap::{CacheFollowUp, ensure_aggregation};
 use crate::services::effects::{publish, status_change_event};
 use crate::validation::ValidationErrors;
-use crate::values::{StatusCategory, StoryPoints, TaskDescription, TaskTitle};
+use crate::values::{StatusCategory, StoryPoints, TaskDescription, TaskTitle, check_due_date};
 
 /// How many tasks the auto-archive job archives per transaction.
 const ARCHIVE_BATCH: u32 = 500;
@@ -303,7 +303,11 @@ fn validate_update(input: &TaskUpdateInput) -> Result<ValidUpdate, ValidationErr
         status_id: input.status_id,
         priority: input.priority,
         task_type: input.task_type,
-        due_date: input.due_date,
+        due_date: match input.due_date {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(d)) => errors.check("due_date", check_due_date(d)).map(Some),
+        },
         assignee_id: input.assignee_id,
         parent_id: input.parent_id,
     };

@@ -16,7 +16,9 @@ use crate::ports::{
 use crate::services::bootstrap::{BootstrapSource, CacheFollowUp, ensure_aggregation};
 use crate::services::effects::{publish, status_change_event};
 use crate::validation::ValidationErrors;
-use crate::values::{Priority, StatusCategory, StoryPoints, TaskDescription, TaskTitle, TaskType};
+use crate::values::{
+    Priority, StatusCategory, StoryPoints, TaskDescription, TaskTitle, TaskType, check_due_date,
+};
 
 /// The result of a committed creation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +60,9 @@ fn validate(input: &NewTaskInput) -> Result<ValidNewTask, ValidationErrors> {
     let story_points = input
         .story_points
         .and_then(|p| errors.check("story_points", StoryPoints::new(p)));
+    let due_date = input
+        .due_date
+        .and_then(|d| errors.check("due_date", check_due_date(d)));
     let (Some(title), true) = (title, errors.is_empty()) else {
         return Err(errors);
     };
@@ -69,7 +74,7 @@ fn validate(input: &NewTaskInput) -> Result<ValidNewTask, ValidationErrors> {
         priority: input.priority.unwrap_or_default(),
         task_type: input.task_type.unwrap_or_default(),
         story_points,
-        due_date: input.due_date,
+        due_date,
         assignee_id: input.assignee_id,
         parent_id: input.parent_id,
     })

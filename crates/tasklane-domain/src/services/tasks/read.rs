@@ -5,7 +5,7 @@ use crate::access::{AccessDenied, Action, authorize};
 use crate::cursor::TaskCursor;
 use crate::ids::{ProjectId, TaskId, UserId};
 use crate::model::{Page, Task};
-use crate::ports::{TaskOrder, TaskQuery, TaskRead};
+use crate::ports::{TaskQuery, TaskRead};
 use crate::services::{page_limit, search_text};
 use crate::validation::ValidationErrors;
 use crate::values::TaskKey;
@@ -57,7 +57,8 @@ impl TaskService {
     ///
     /// # Errors
     /// [`ListTasksError::Access`] (not found) for non-members; [`ListTasksError::Invalid`] for a
-    /// limit outside 1..=200, an over-long search, or a cursor of another order.
+    /// limit outside 1..=200, an over-long search or a malformed cursor. A cursor continues the
+    /// listing in the order it was made in, whatever `order` says.
     #[tracing::instrument(skip_all, fields(%actor, %project_id))]
     pub async fn list_tasks(
         &self,
@@ -68,20 +69,10 @@ impl TaskService {
         let mut errors = ValidationErrors::new();
         let limit = page_limit(&mut errors, input.limit, DEFAULT_TASK_PAGE);
         let search = search_text(&mut errors, input.search.as_deref());
-        let cursor = match input.cursor.as_deref() {
-            None => None,
-            Some(text) => match TaskCursor::decode(text) {
-                Ok(cursor) if cursor_fits(&cursor, input.order) => Some(cursor),
-                Ok(_) => {
-                    errors.add("cursor", "belongs to another order");
-                    None
-                }
-                Err(error) => {
-                    errors.add("cursor", error);
-                    None
-                }
-            },
-        };
+        let cursor = input
+            .cursor
+            .as_deref()
+            .and_then(|text| errors.check("cursor", TaskCursor::decode(text)));
         errors.into_result()?;
         let query = TaskQuery {
             status_id: input.status_id,
@@ -90,7 +81,7 @@ impl TaskService {
             task_type: input.task_type,
             search,
             include_archived: input.include_archived,
-            order: input.order,
+            order: cursor.as_ref().map_or(input.order, TaskCursor::order),
             limit,
             cursor,
         };
@@ -102,12 +93,4 @@ impl TaskService {
         authorize(listing.viewer_role, Action::Read)?;
         Ok(listing.page)
     }
-}
-
-fn cursor_fits(cursor: &TaskCursor, order: TaskOrder) -> bool {
-    matches!(
-        (cursor, order),
-        (TaskCursor::Board { .. }, TaskOrder::Board)
-            | (TaskCursor::Updated { .. }, TaskOrder::Updated)
-    )
 }

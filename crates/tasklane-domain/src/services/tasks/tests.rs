@@ -1591,11 +1591,6 @@ async fn listing_validates_limit_search_and_cursor_before_reading() {
         crate::ids::UserId::generate(),
         crate::ids::ProjectId::generate(),
     );
-    let updated_cursor = crate::cursor::TaskCursor::Updated {
-        updated_at: now(),
-        id: crate::ids::TaskId::generate(),
-    }
-    .encode();
     let cases = [
         (
             TaskListInput {
@@ -1625,13 +1620,6 @@ async fn listing_validates_limit_search_and_cursor_before_reading() {
             },
             "cursor",
         ),
-        (
-            TaskListInput {
-                cursor: Some(updated_cursor),
-                ..TaskListInput::default()
-            },
-            "cursor",
-        ),
     ];
     for (input, field) in cases {
         let error = services
@@ -1641,6 +1629,47 @@ async fn listing_validates_limit_search_and_cursor_before_reading() {
             .unwrap_err();
         assert_eq!(error.field_errors().unwrap().errors()[0].field, field);
     }
+}
+
+#[tokio::test]
+async fn a_cursor_continues_the_listing_in_the_order_it_was_made_in() {
+    let mut h = Harness::new();
+    h.tasks
+        .expect_list_tasks()
+        .withf(|_, _, query| {
+            query.order == crate::ports::TaskOrder::Updated && query.cursor.is_some()
+        })
+        .times(1)
+        .returning(|_, _, _| {
+            Ok(crate::ports::TaskListing {
+                viewer_role: Some(Role::Viewer),
+                page: crate::model::Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                },
+            })
+        });
+    let (services, _) = h.build();
+    let updated_cursor = crate::cursor::TaskCursor::Updated {
+        updated_at: now(),
+        id: crate::ids::TaskId::generate(),
+    }
+    .encode();
+    let input = TaskListInput {
+        cursor: Some(updated_cursor),
+        order: crate::ports::TaskOrder::Board,
+        ..TaskListInput::default()
+    };
+    let page = services
+        .tasks
+        .list_tasks(
+            crate::ids::UserId::generate(),
+            crate::ids::ProjectId::generate(),
+            input,
+        )
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
 }
 
 #[tokio::test]

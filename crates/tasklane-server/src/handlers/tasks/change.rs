@@ -15,7 +15,7 @@ use crate::state::AppState;
     tag = "tasks",
     request_body = UpdateTaskRequest,
     params(("If-Match" = Option<String>, Header, description = "`\"<row_version>\"`")),
-    responses((status = 200, body = TaskDto), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = TaskDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[patch("/tasks/{id}")]
@@ -44,7 +44,7 @@ pub async fn update(
     tag = "tasks",
     request_body = MoveRequest,
     params(("If-Match" = Option<String>, Header, description = "`\"<row_version>\"`")),
-    responses((status = 200, body = TaskDto), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = TaskDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[post("/tasks/{id}/move")]
@@ -69,7 +69,7 @@ pub async fn move_task(
 }
 
 /// Archives a task: it leaves the board and the counts.
-#[utoipa::path(tag = "tasks", responses((status = 200, body = TaskDto), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "tasks", params(("If-Match" = Option<String>, Header, description = "`\"<row_version>\"`")), responses((status = 200, body = TaskDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)), security(("bearer" = [])))]
 #[post("/tasks/{id}/archive")]
 pub async fn archive(
     state: web::Data<AppState>,
@@ -86,7 +86,7 @@ pub async fn archive(
 }
 
 /// Unarchives a task (restoring its project if archived); it goes to the end of its column.
-#[utoipa::path(tag = "tasks", responses((status = 200, body = TaskDto), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "tasks", params(("If-Match" = Option<String>, Header, description = "`\"<row_version>\"`")), responses((status = 200, body = TaskDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)), security(("bearer" = [])))]
 #[post("/tasks/{id}/unarchive")]
 pub async fn unarchive(
     state: web::Data<AppState>,
@@ -103,7 +103,7 @@ pub async fn unarchive(
 }
 
 /// Deletes a task and its sub-tasks.
-#[utoipa::path(tag = "tasks", responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "tasks", params(("If-Match" = Option<String>, Header, description = "`\"<row_version>\"`")), responses((status = 204), (status = 403, body = Problem), (status = 412, body = Problem)), security(("bearer" = [])))]
 #[delete("/tasks/{id}")]
 pub async fn delete(
     state: web::Data<AppState>,

@@ -10,8 +10,6 @@ use tasklane_domain::ids::{ProjectId, UserId};
 use tasklane_domain::ports::{IdempotencyRepository, IdempotencyRequest, IdempotencyStart};
 use tasklane_domain::services::BootstrapSource;
 use tasklane_domain::services::tasks::NewTaskInput;
-use tasklane_store::run_to_completion;
-use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::auth::Actor;
@@ -20,31 +18,15 @@ use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
 /// How long a key's first response is replayed.
-const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// A reservation without a response for this long was abandoned (a crashed request).
 const IDEMPOTENCY_STALE: Duration = Duration::from_secs(60);
 /// The longest key accepted.
 const MAX_KEY_CHARS: usize = 128;
 
-/// The creation, and with an idempotency key its recorded response (or the released
-/// reservation), run to their end even if the client hangs up: a committed creation must also
-/// publish its events and settle its key, and on PostgreSQL it may wait for its project's
-/// shared write.
-async fn create_once(
-    state: web::Data<AppState>,
-    actor: UserId,
-    project: ProjectId,
-    input: NewTaskInput,
-    key: Option<String>,
-) -> Result<(TaskDto, String), ApiError> {
-    run_to_completion(
-        async move { create_recorded(&state, actor, project, input, key).await }.in_current_span(),
-    )
-    .await
-    .map_err(ApiError::internal)?
-}
-
-/// The creation, timed for `tasklane_task_creation_duration_seconds`, then the key settled.
+/// The creation, timed for `tasklane_task_creation_duration_seconds`, then the key settled. Like
+/// every write it runs to its end even if the client hangs up (`edge::to_completion`): a
+/// committed creation also publishes its events and settles its key.
 async fn create_recorded(
     state: &AppState,
     actor: UserId,
@@ -126,7 +108,7 @@ fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
     params(("Idempotency-Key" = Option<String>, Header, description = "at most 128 characters")),
     responses(
         (status = 201, body = TaskDto, headers(("Location" = String), ("ETag" = String))),
-        (status = 404, body = Problem),
+        (status = 403, body = Problem),
         (status = 409, description = "a request with the same key is in progress", body = Problem),
         (status = 422, description = "invalid, or the key was used with another body", body = Problem),
     ),
@@ -143,7 +125,7 @@ pub async fn create(
     let project: ProjectId = id.into_inner().into();
     let body = body.into_inner();
     let Some(key) = idempotency_key(&request)? else {
-        let (task, json) = create_once(state, actor.0, project, body.into(), None).await?;
+        let (task, json) = create_recorded(&state, actor.0, project, body.into(), None).await?;
         return Ok(created(&task, json));
     };
     let request_hash = {
@@ -193,7 +175,7 @@ pub async fn create(
             ));
         }
     }
-    let (task, json) = create_once(state, actor.0, project, body.into(), Some(key)).await?;
+    let (task, json) = create_recorded(&state, actor.0, project, body.into(), Some(key)).await?;
     Ok(created(&task, json))
 }
 
@@ -201,7 +183,7 @@ pub async fn create(
 #[utoipa::path(
     tag = "tasks",
     request_body = BatchRequest,
-    responses((status = 201, body = BatchDto), (status = 422, body = Problem)),
+    responses((status = 201, body = BatchDto), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[post("/projects/{id}/tasks/batch")]
@@ -217,13 +199,11 @@ pub async fn batch(
         .into_iter()
         .map(NewTaskInput::from)
         .collect();
-    let tasks = state.services.tasks.clone();
-    let project = id.into_inner().into();
-    let creation = run_to_completion(
-        async move { tasks.create_batch(actor.0, project, inputs).await }.in_current_span(),
-    )
-    .await
-    .map_err(ApiError::internal)??;
+    let creation = state
+        .services
+        .tasks
+        .create_batch(actor.0, id.into_inner().into(), inputs)
+        .await?;
     Ok(HttpResponse::Created().json(BatchDto {
         items: creation.tasks.iter().map(TaskDto::from).collect(),
     }))

@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 /// A page of the project's tasks: board order (status position, rank, id) or most recently
 /// changed first, keyset-paginated.
-#[utoipa::path(tag = "tasks", params(TaskListQuery), responses((status = 200, body = PageDto<TaskDto>), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "tasks", params(TaskListQuery), responses((status = 200, body = PageDto<TaskDto>), (status = 422, body = Problem)), security(("bearer" = [])))]
 #[get("/projects/{id}/tasks")]
 pub async fn list(
     state: web::Data<AppState>,
