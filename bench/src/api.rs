@@ -17,7 +17,12 @@ pub struct Api {
     token: String,
     /// The signed-in user's id.
     pub user_id: String,
+    /// Their email (the password is always [`PASSWORD`]).
+    pub email: String,
 }
+
+/// The password of every user the bench registers.
+pub const PASSWORD: &str = "correct horse battery";
 
 /// An answer: status, `X-Db-Statements`, body.
 #[derive(Debug)]
@@ -59,8 +64,7 @@ impl Api {
     /// When registration fails.
     pub async fn register(http: reqwest::Client, base: &str, name: &str) -> anyhow::Result<Api> {
         let email = format!("{name}-{}@bench.example.com", uuid::Uuid::new_v4().simple());
-        let body =
-            json!({"email": email, "password": "correct horse battery", "display_name": name});
+        let body = json!({"email": email, "password": PASSWORD, "display_name": name});
         let response = http
             .post(format!("{base}/api/v1/auth/register"))
             .json(&body)
@@ -81,6 +85,7 @@ impl Api {
                 .as_str()
                 .context("no user id")?
                 .to_owned(),
+            email,
         })
     }
 

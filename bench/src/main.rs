@@ -11,6 +11,7 @@
 
 mod api;
 mod checks;
+mod hardening;
 mod load;
 mod raw;
 mod report;
@@ -26,7 +27,10 @@ use crate::report::Report;
 use crate::scenarios::Bench;
 
 const USAGE: &str = "tasklane-bench [--scenario S1,S2,...] [--target URL [--target-database-url URL]] \
-[--server-bin PATH] [--database-url ADMIN_URL] [--redis-url URL] [--duration SECS] [--quick] [--report PATH]";
+[--server-bin PATH] [--database-url ADMIN_URL] [--redis-url URL] [--duration SECS] [--soak SECS] [--quick] [--report PATH]
+
+scenarios: S1-S6 (the default set), H1 (login flood), H2 (a socket that never reads), S8 (the soak:
+--soak SECS of S1's hot project, then as long of S3's board traffic; 600 by default)";
 
 #[derive(Debug)]
 struct Args {
@@ -37,13 +41,14 @@ struct Args {
     database_url: String,
     redis_url: String,
     duration: Duration,
+    soak: Option<Duration>,
     quick: bool,
     report: String,
 }
 
 fn args() -> anyhow::Result<Args> {
     let mut args = Args {
-        scenarios: ["S1", "S2", "S3", "S4", "S5", "S6"]
+        scenarios: ["S1", "S2", "S3", "S4", "S5", "S6", "H1", "H2"]
             .map(String::from)
             .to_vec(),
         target: None,
@@ -52,10 +57,12 @@ fn args() -> anyhow::Result<Args> {
         database_url: "postgres://postgres@127.0.0.1:5432/test".into(),
         redis_url: "redis://127.0.0.1:6379".into(),
         duration: Duration::from_secs(10),
+        soak: None,
         quick: false,
         report: "target/bench/report.json".into(),
     };
     let mut duration = None;
+    let mut chosen = false;
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
         let mut value = || {
@@ -65,6 +72,7 @@ fn args() -> anyhow::Result<Args> {
         };
         match arg.as_str() {
             "--scenario" => {
+                chosen = true;
                 args.scenarios = value()?
                     .split(',')
                     .map(|s| s.trim().to_uppercase())
@@ -76,6 +84,7 @@ fn args() -> anyhow::Result<Args> {
             "--database-url" => args.database_url = value()?,
             "--redis-url" => args.redis_url = value()?,
             "--duration" => duration = Some(Duration::from_secs(value()?.parse()?)),
+            "--soak" => args.soak = Some(Duration::from_secs(value()?.parse()?)),
             "--quick" => args.quick = true,
             "--report" => args.report = value()?,
             "--help" | "-h" => {
@@ -84,6 +93,10 @@ fn args() -> anyhow::Result<Args> {
             }
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
+    }
+    // The smoke test runs the soak too (a few seconds a phase), so that CI exercises it.
+    if args.quick && !args.scenarios.iter().any(|s| s == "S8") && !chosen {
+        args.scenarios.push("S8".into());
     }
     args.duration = duration.unwrap_or(if args.quick {
         Duration::from_secs(2)
@@ -154,6 +167,9 @@ async fn main() -> anyhow::Result<()> {
                     format!("bench secret {stamp} with enough characters"),
                 ),
                 ("TASKLANE_AUTH_ATTEMPTS_PER_MINUTE", "1000000".into()),
+                // The bench's thousands of sockets belong to a handful of users.
+                ("TASKLANE_WS_CONNECTIONS_PER_USER", "100000".into()),
+                ("TASKLANE_WS_TICKETS_PER_USER", "100000".into()),
                 ("TASKLANE_ARCHIVE_INTERVAL_SECS", "86400".into()),
                 (
                     "TASKLANE_DATA_DIR",
@@ -189,6 +205,11 @@ async fn main() -> anyhow::Result<()> {
             .map(|_| (args.redis_url.clone(), format!("bench-{stamp}:"))),
         pool: 32,
         duration: args.duration,
+        soak: args.soak.unwrap_or(if args.quick {
+            Duration::from_secs(3)
+        } else {
+            Duration::from_secs(600)
+        }),
         quick: args.quick,
         server_pid: server.as_ref().map(server::Server::pid),
         report,
@@ -203,6 +224,9 @@ async fn main() -> anyhow::Result<()> {
             "S4" => bench.s4().await,
             "S5" => bench.s5().await,
             "S6" => bench.s6(idle_mib).await,
+            "S8" => bench.s8().await,
+            "H1" => bench.h1().await,
+            "H2" => bench.h2().await,
             other => Err(anyhow::anyhow!("unknown scenario {other}")),
         };
         if let Err(error) = outcome {

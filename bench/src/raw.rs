@@ -9,7 +9,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use tasklane_cache::{Caches, NoCache};
 use tasklane_domain::ids::{ProjectId, UserId};
-use tasklane_domain::ports::{NoopBroadcaster, PasswordHasher, SystemClock};
+use tasklane_domain::ports::{HashError, NoopBroadcaster, PasswordHasher, SystemClock};
 use tasklane_domain::services::tasks::NewTaskInput;
 use tasklane_domain::services::{DomainSettings, Ports, Services};
 use tasklane_domain::values::Password;
@@ -22,12 +22,14 @@ struct NoPasswords;
 
 #[async_trait]
 impl PasswordHasher for NoPasswords {
-    async fn hash(&self, _: &Password) -> anyhow::Result<String> {
-        anyhow::bail!("the baseline creates no users")
+    async fn hash(&self, _: &Password) -> Result<String, HashError> {
+        Err(HashError::Failed(anyhow::anyhow!(
+            "the baseline creates no users"
+        )))
     }
 
-    async fn verify(&self, _: &Password, _: Option<String>) -> bool {
-        false
+    async fn verify(&self, _: &Password, _: Option<String>) -> Result<bool, HashError> {
+        Ok(false)
     }
 }
 

@@ -40,6 +40,8 @@ pub struct Bench {
     pub pool: u32,
     /// How long each measured run lasts.
     pub duration: Duration,
+    /// How long each of S8's two phases lasts.
+    pub soak: Duration,
     /// Smoke-test sizes.
     pub quick: bool,
     /// The server's process, when the bench started it.
@@ -48,7 +50,7 @@ pub struct Bench {
     pub report: Report,
 }
 
-fn transport_error(started: Instant) -> Sample {
+pub(crate) fn transport_error(started: Instant) -> Sample {
     Sample {
         latency: started.elapsed(),
         ok: false,
@@ -59,7 +61,7 @@ fn transport_error(started: Instant) -> Sample {
 
 /// A project key unique to this run (a run tag from the clock, then a sequence number), so that
 /// runs against one `--target` do not collide.
-fn key(prefix: &str) -> String {
+pub(crate) fn key(prefix: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let run = RUN.get_or_init(|| {
@@ -79,17 +81,17 @@ fn key(prefix: &str) -> String {
 }
 
 impl Bench {
-    async fn owner(&self, name: &str) -> anyhow::Result<Api> {
+    pub(crate) async fn owner(&self, name: &str) -> anyhow::Result<Api> {
         Api::register(self.http.clone(), &self.base, name).await
     }
 
-    fn sql(&self) -> anyhow::Result<&DatabaseConnection> {
+    pub(crate) fn sql(&self) -> anyhow::Result<&DatabaseConnection> {
         self.db.as_ref().context("this figure needs --database-url")
     }
 
     /// Refreshes the planner's statistics after preparing data, as autovacuum would have done
     /// on a database that has been running; fresh tables otherwise get plans made for empty ones.
-    async fn analyze(&self) -> anyhow::Result<()> {
+    pub(crate) async fn analyze(&self) -> anyhow::Result<()> {
         if self.db.is_some() {
             self.execute("ANALYZE").await?;
         }
