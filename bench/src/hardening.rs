@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::api::PASSWORD;
 use crate::load::{Stats, drive};
-use crate::scenarios::{Bench, key, transport_error};
+use crate::scenarios::{Bench, board_request, key, transport_error};
 use crate::server::resident_mib;
 
 /// The highest RSS of `pid` seen every 10 ms until `done` is set.
@@ -32,6 +32,37 @@ fn watch_peak(pid: u32, done: Arc<AtomicBool>) -> tokio::task::JoinHandle<f64> {
         }
         peak
     })
+}
+
+/// Creates `batches` batches of ten tasks with 100 KB descriptions in `project`, one after the
+/// other; the server's RSS before, at its peak (every 10 ms) and a second after.
+async fn flood(
+    owner: &crate::api::Api,
+    project: &str,
+    batches: usize,
+    pid: u32,
+) -> anyhow::Result<(f64, f64, f64)> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = resident_mib(pid)?;
+    let done = Arc::new(AtomicBool::new(false));
+    let peak = watch_peak(pid, done.clone());
+    let description = "d".repeat(100_000);
+    for batch in 0..batches {
+        let tasks: Vec<_> = (0..10)
+            .map(|i| json!({"title": format!("h2-{batch}-{i}"), "description": description}))
+            .collect();
+        owner
+            .must(
+                Method::POST,
+                &format!("/projects/{project}/tasks/batch"),
+                Some(json!({"tasks": tasks})),
+                StatusCode::CREATED,
+            )
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    done.store(true, Ordering::SeqCst);
+    Ok((before, peak.await?, resident_mib(pid)?))
 }
 
 impl Bench {
@@ -99,7 +130,8 @@ impl Bench {
 
     /// H2: one socket with a small receive buffer that never reads, in a project that gets
     /// batches of tasks with 100 KB descriptions: the server's memory, and when it cut the
-    /// socket off.
+    /// socket off. The same batches are first sent with no socket at all, so that what the
+    /// stalled socket adds can be told from what creating and encoding the events costs.
     pub async fn h2(&mut self) -> anyhow::Result<()> {
         let Some(pid) = self.server_pid else {
             self.report
@@ -107,6 +139,18 @@ impl Bench {
             return Ok(());
         };
         let owner = self.owner("h2").await?;
+        let batches = if self.quick { 3 } else { 30 };
+        let label = format!("{} events of 100 KB", batches * 10);
+        let unwatched = owner.project(&key("H")).await?;
+        let (before, peak, after) = flood(&owner, &unwatched, batches, pid).await?;
+        self.report.value(
+            "H2",
+            &label,
+            "server RSS before / peak / after, no socket",
+            format!("{before:.1} / {peak:.1} / {after:.1} MiB"),
+            None,
+        );
+
         let project = owner.project(&key("H")).await?;
         let ticket = owner.ticket().await?;
         let address = self.base.trim_start_matches("http://").to_owned();
@@ -119,30 +163,7 @@ impl Bench {
         let join = json!({"type": "join", "data": {"room": format!("project:{project}")}});
         stalled.send(Message::Text(join.to_string().into())).await?;
         stalled.next().await.context("no joined frame")??;
-
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let before = resident_mib(pid)?;
-        let done = Arc::new(AtomicBool::new(false));
-        let peak = watch_peak(pid, done.clone());
-        let batches = if self.quick { 3 } else { 30 };
-        let description = "d".repeat(100_000);
-        for batch in 0..batches {
-            let tasks: Vec<_> = (0..10)
-                .map(|i| json!({"title": format!("h2-{batch}-{i}"), "description": description}))
-                .collect();
-            owner
-                .must(
-                    Method::POST,
-                    &format!("/projects/{project}/tasks/batch"),
-                    Some(json!({"tasks": tasks})),
-                    StatusCode::CREATED,
-                )
-                .await?;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        done.store(true, Ordering::SeqCst);
-        let peak = peak.await?;
-        let after = resident_mib(pid)?;
+        let (before, peak, after) = flood(&owner, &project, batches, pid).await?;
         // Now read what the socket was given before it was cut off.
         let mut frames = 0;
         let mut ended = "still open".to_owned();
@@ -162,11 +183,10 @@ impl Bench {
                 Ok(Some(Ok(_))) => {}
             }
         }
-        let label = format!("{} events of 100 KB", batches * 10);
         self.report.value(
             "H2",
             &label,
-            "server RSS before / peak / after",
+            "server RSS before / peak / after, one stalled socket",
             format!("{before:.1} / {peak:.1} / {after:.1} MiB"),
             None,
         );
@@ -244,36 +264,7 @@ impl Bench {
         let (boards, elapsed) = drive(64, phase, u64::MAX, move |c, n| {
             let (api, board, tasks, statuses) =
                 (api.clone(), board.clone(), tasks.clone(), statuses.clone());
-            async move {
-                let started = Instant::now();
-                let pick = (c as u64 * 7 + n) % 20;
-                let spot = (c as u64 * 7_919 + n * 104_729) as usize;
-                let (answer, expected) = match pick {
-                    0 => (
-                        api.create(&board, &format!("s8b{c}-{n}")).await,
-                        StatusCode::CREATED,
-                    ),
-                    1..=3 => {
-                        let body = json!({"status_id": statuses[spot % statuses.len()]});
-                        let path = format!("/tasks/{}/move", tasks[spot % tasks.len()]);
-                        (
-                            api.call_unparsed(Method::POST, &path, Some(body)).await,
-                            StatusCode::OK,
-                        )
-                    }
-                    _ => {
-                        let path = format!("/projects/{board}/tasks?order=board&limit=100");
-                        (
-                            api.call_unparsed(Method::GET, &path, None).await,
-                            StatusCode::OK,
-                        )
-                    }
-                };
-                match answer {
-                    Ok(answer) => answer.sample(expected),
-                    Err(_) => transport_error(started),
-                }
-            }
+            async move { board_request(&api, &board, &tasks, &statuses, c, n).await.1 }
         })
         .await;
         let boards: Stats = Stats::of(&boards, elapsed);

@@ -209,41 +209,8 @@ impl Bench {
                     recorded.clone(),
                 );
                 async move {
-                    let started = Instant::now();
-                    // A fixed mix, spread over the clients: 16 reads, 3 moves, 1 create per 20.
-                    let pick = (c as u64 * 7 + n) % 20;
-                    let spot = (c as u64 * 7_919 + n * 104_729) as usize;
-                    let (kind, answer, expected) = match pick {
-                        0 => (
-                            "create",
-                            api.create(&project, &format!("b{c}-{n}")).await,
-                            StatusCode::CREATED,
-                        ),
-                        1..=3 => {
-                            let task = &tasks[spot % tasks.len()];
-                            let status = &statuses[spot % statuses.len()];
-                            let answer = api
-                                .call_unparsed(
-                                    Method::POST,
-                                    &format!("/tasks/{task}/move"),
-                                    Some(json!({"status_id": status})),
-                                )
-                                .await;
-                            ("move", answer, StatusCode::OK)
-                        }
-                        _ => {
-                            let path = format!("/projects/{project}/tasks?order=board&limit=100");
-                            (
-                                "board",
-                                api.call_unparsed(Method::GET, &path, None).await,
-                                StatusCode::OK,
-                            )
-                        }
-                    };
-                    let sample = match answer {
-                        Ok(answer) => answer.sample(expected),
-                        Err(_) => transport_error(started),
-                    };
+                    let (kind, sample) =
+                        board_request(&api, &project, &tasks, &statuses, c, n).await;
                     recorded.lock().await.entry(kind).or_default().push(sample);
                     sample
                 }
@@ -555,6 +522,53 @@ impl Bench {
         open.lock().await.clear();
         Ok(())
     }
+}
+
+/// Request `n` of client `c` in S3's board traffic: a fixed mix spread over the clients, 16
+/// board pages of 100 tasks, 3 moves and 1 create per 20. Its kind and its sample.
+pub(crate) async fn board_request(
+    api: &Api,
+    project: &str,
+    tasks: &[String],
+    statuses: &[String],
+    c: usize,
+    n: u64,
+) -> (&'static str, Sample) {
+    let started = Instant::now();
+    let pick = (c as u64 * 7 + n) % 20;
+    let spot = (c as u64 * 7_919 + n * 104_729) as usize;
+    let (kind, answer, expected) = match pick {
+        0 => (
+            "create",
+            api.create(project, &format!("b{c}-{n}")).await,
+            StatusCode::CREATED,
+        ),
+        1..=3 => {
+            let task = &tasks[spot % tasks.len()];
+            let status = &statuses[spot % statuses.len()];
+            let answer = api
+                .call_unparsed(
+                    Method::POST,
+                    &format!("/tasks/{task}/move"),
+                    Some(json!({"status_id": status})),
+                )
+                .await;
+            ("move", answer, StatusCode::OK)
+        }
+        _ => {
+            let path = format!("/projects/{project}/tasks?order=board&limit=100");
+            (
+                "board",
+                api.call_unparsed(Method::GET, &path, None).await,
+                StatusCode::OK,
+            )
+        }
+    };
+    let sample = match answer {
+        Ok(answer) => answer.sample(expected),
+        Err(_) => transport_error(started),
+    };
+    (kind, sample)
 }
 
 /// The task number in a `task_created` frame (`"number":42`).
