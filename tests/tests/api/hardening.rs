@@ -410,7 +410,11 @@ async fn a_write_whose_client_hangs_up_still_commits_and_publishes() -> anyhow::
         owner.token,
         body.len()
     );
-    let mut client = tokio::net::TcpStream::connect(app.address).await?;
+    // Linger 0: closing resets the connection, as a client that is killed or times out does (a
+    // plain FIN is a half-close, which the server reads as "no more requests", not "gone").
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_linger(Some(Duration::ZERO))?;
+    let mut client = socket.connect(app.address).await?;
     client.write_all(head.as_bytes()).await?;
     client.write_all(body.as_bytes()).await?;
     let started = Instant::now();
@@ -434,7 +438,7 @@ async fn a_write_whose_client_hangs_up_still_commits_and_publishes() -> anyhow::
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // The client hangs up while its write waits; then the row is released.
+    // The client hangs up (a reset) while its write waits; then the row is released.
     drop(client);
     tokio::time::sleep(Duration::from_millis(300)).await;
     lock.rollback().await?;
