@@ -29,7 +29,7 @@ use crate::scenarios::Bench;
 const USAGE: &str = "tasklane-bench [--scenario S1,S2,...] [--target URL [--target-database-url URL]] \
 [--server-bin PATH] [--database-url ADMIN_URL] [--redis-url URL] [--duration SECS] [--soak SECS] [--quick] [--report PATH]
 
-scenarios: S1-S6 (the default set), H1 (login flood), H2 (a socket that never reads), S8 (the soak:
+scenarios: S1-S6, H1 (login flood) and H2 (a socket that never reads) by default; S8 (the soak:
 --soak SECS of S1's hot project, then as long of S3's board traffic; 600 by default)";
 
 #[derive(Debug)]
@@ -167,6 +167,8 @@ async fn main() -> anyhow::Result<()> {
                     format!("bench secret {stamp} with enough characters"),
                 ),
                 ("TASKLANE_AUTH_ATTEMPTS_PER_MINUTE", "1000000".into()),
+                // The soak outlasts the default 15 minutes of an access token.
+                ("TASKLANE_ACCESS_TOKEN_TTL_SECS", "86400".into()),
                 // The bench's thousands of sockets belong to a handful of users.
                 ("TASKLANE_WS_CONNECTIONS_PER_USER", "100000".into()),
                 ("TASKLANE_WS_TICKETS_PER_USER", "100000".into()),

@@ -45,11 +45,34 @@ fn micros(at: &DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
+/// `text` if it is 1 to `max` ASCII digits, optionally after a minus sign when `signed`.
+fn digits(text: &str, max: usize, signed: bool) -> Result<&str, CursorError> {
+    let unsigned = if signed {
+        text.strip_prefix('-').unwrap_or(text)
+    } else {
+        text
+    };
+    let ok = (1..=max).contains(&unsigned.len()) && unsigned.bytes().all(|b| b.is_ascii_digit());
+    ok.then_some(text).ok_or(CursorError)
+}
+
+/// An id in its hyphenated form only (what cursors are written with, and what the OpenAPI
+/// document's pattern allows: a cursor the schema refuses is refused).
+fn hyphenated<T: From<uuid::Uuid>>(text: &str) -> Result<T, CursorError> {
+    let hyphens = text.len() == 36
+        && text
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| matches!(i, 8 | 13 | 18 | 23) == (b == b'-'));
+    let id = uuid::Uuid::try_parse(text).map_err(|_| CursorError)?;
+    hyphens.then(|| T::from(id)).ok_or(CursorError)
+}
+
 /// A cursor's time; only years 1 to 9999, which both databases store and compare (a forged
 /// cursor must not reach the database with a time it refuses).
 fn from_micros(text: &str) -> Result<DateTime<Utc>, CursorError> {
     use chrono::Datelike;
-    let value: i64 = text.parse().map_err(|_| CursorError)?;
+    let value: i64 = digits(text, 16, true)?.parse().map_err(|_| CursorError)?;
     DateTime::from_timestamp_micros(value)
         .filter(|at| (1..=9999).contains(&at.year()))
         .ok_or(CursorError)
@@ -74,7 +97,7 @@ impl ProjectCursor {
         };
         Ok(Self {
             updated_at: from_micros(at)?,
-            id: id.parse().map_err(|_| CursorError)?,
+            id: hyphenated(id)?,
         })
     }
 }
@@ -104,18 +127,20 @@ impl TaskCursor {
         let parts: Vec<&str> = text.split('.').collect();
         match parts.as_slice() {
             ["b1", position, rank, id] => Ok(TaskCursor::Board {
-                position: position.parse().map_err(|_| CursorError)?,
+                position: digits(position, 9, false)?
+                    .parse()
+                    .map_err(|_| CursorError)?,
                 rank: Some(*rank)
                     .filter(|r| {
                         (1..=64).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric())
                     })
                     .ok_or(CursorError)?
                     .to_owned(),
-                id: id.parse().map_err(|_| CursorError)?,
+                id: hyphenated(id)?,
             }),
             ["u1", at, id] => Ok(TaskCursor::Updated {
                 updated_at: from_micros(at)?,
-                id: id.parse().map_err(|_| CursorError)?,
+                id: hyphenated(id)?,
             }),
             _ => Err(CursorError),
         }
@@ -154,6 +179,11 @@ mod tests {
             "b1.1.a-0.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
             "u1.-9000000000000000000.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
             "u1.253402300800000000.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
+            "u1.+5.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
+            "u1.5.0190b3a47c1e7d2a9f001a2b3c4d5e6f",
+            "u1.5.{0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f}",
+            "u1.5. 0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
+            "b1.1234567890.a1.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
         ] {
             assert_eq!(TaskCursor::decode(bad), Err(CursorError), "{bad}");
         }

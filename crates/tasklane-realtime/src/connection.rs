@@ -268,6 +268,9 @@ async fn serve(
         let written = tokio::select! {
             written = write.to(session) => written,
             code = &mut kick => break kicked(code),
+            () = tokio::time::sleep(options.write_timeout) => {
+                break End::Close(CloseCode::Again, "not reading");
+            }
         };
         // Written (or the socket is gone): the frame no longer counts against the budget.
         queued.fetch_sub(event_bytes, Ordering::SeqCst);
@@ -330,7 +333,7 @@ impl Connection {
     /// was removed meanwhile.
     async fn join(&self, room: Room) -> Result<(), FrameError> {
         for _ in 0..3 {
-            let epoch = self.realtime.hub.membership.epoch();
+            let epoch = self.realtime.hub.membership.epoch(self.user);
             let (project, user_projects) = self.authorize(room).await?;
             let (reply, outcome) = oneshot::channel();
             let command = Command::Join {
@@ -376,7 +379,7 @@ impl Connection {
                     None => {
                         // The epoch before the read: a removal applied meanwhile keeps this
                         // answer out of the cache.
-                        let read_at = cache.epoch();
+                        let read_at = cache.epoch(self.user);
                         let member = directory
                             .is_member(self.user, project)
                             .await

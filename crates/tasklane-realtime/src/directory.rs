@@ -47,17 +47,21 @@ pub trait Directory: Send + Sync + 'static {
 /// [`MembershipCache::CAPACITY`] of them (least recently used out first, no scan).
 ///
 /// A removal (a `member_removed` or `project_deleted` event, from this or any instance) bumps the
-/// removal epoch and evicts, under one lock; an answer is stored only if no removal happened
-/// since the epoch read *before* the answer was read. So an answer read before a removal
-/// committed can never be cached after its eviction ran.
+/// removed user's removal epoch and evicts, under one lock; an answer is stored only if that
+/// user's epoch is unchanged since it was read *before* the answer was read. So an answer read
+/// before a removal can never be cached after its eviction ran. Epochs are kept per user (in
+/// shards), so that removals in one project do not make every other user's joins check again.
 #[derive(Debug)]
 pub(crate) struct MembershipCache {
     entries: Cache<(UserId, ProjectId), bool>,
-    /// Grows with every removal applied here.
-    epoch: AtomicU64,
+    /// Removal epochs, a shard per hash of the user.
+    epochs: Box<[AtomicU64]>,
     /// Orders removals against stores: a store checks the epoch and inserts under it.
     removals: Mutex<()>,
 }
+
+/// Removal-epoch shards: users whose ids fall in one shard share its epoch.
+const EPOCH_SHARDS: usize = 64;
 
 impl MembershipCache {
     /// The most answers kept.
@@ -70,7 +74,7 @@ impl MembershipCache {
                 .time_to_live(ttl)
                 .support_invalidation_closures()
                 .build(),
-            epoch: AtomicU64::new(0),
+            epochs: (0..EPOCH_SHARDS).map(|_| AtomicU64::new(0)).collect(),
             removals: Mutex::new(()),
         }
     }
@@ -80,9 +84,14 @@ impl MembershipCache {
         self.removals.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The removal epoch: read it before reading a membership, pass it to [`Self::put`].
-    pub(crate) fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::SeqCst)
+    fn shard(&self, user: UserId) -> &AtomicU64 {
+        let bytes = user.as_uuid().as_u128();
+        &self.epochs[(bytes % EPOCH_SHARDS as u128) as usize]
+    }
+
+    /// `user`'s removal epoch: read it before reading a membership, pass it to [`Self::put`].
+    pub(crate) fn epoch(&self, user: UserId) -> u64 {
+        self.shard(user).load(Ordering::SeqCst)
     }
 
     /// A fresh cached answer, if any.
@@ -90,11 +99,11 @@ impl MembershipCache {
         self.entries.get(&(user, project))
     }
 
-    /// Stores an answer read after `read_at` (an [`Self::epoch`]), unless a removal came in
-    /// since: the answer may predate it. Returns whether it was stored.
+    /// Stores an answer read after `read_at` (an [`Self::epoch`] of `user`), unless a removal
+    /// came in since: the answer may predate it. Returns whether it was stored.
     pub(crate) fn put(&self, user: UserId, project: ProjectId, member: bool, read_at: u64) -> bool {
         let _removals = self.removing();
-        if self.epoch() != read_at {
+        if self.epoch(user) != read_at {
             return false;
         }
         self.entries.insert((user, project), member);
@@ -106,17 +115,17 @@ impl MembershipCache {
         self.entries.invalidate(&(user, project));
     }
 
-    /// A membership ended: new epoch, answer gone.
+    /// A membership ended: new epoch for the user, answer gone.
     pub(crate) fn removed(&self, user: UserId, project: ProjectId) {
         let _removals = self.removing();
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.shard(user).fetch_add(1, Ordering::SeqCst);
         self.entries.invalidate(&(user, project));
     }
 
-    /// A project is gone: new epoch, every answer about it gone.
+    /// A project is gone: new epochs, every answer about it gone.
     pub(crate) fn project_removed(&self, project: ProjectId) {
         let _removals = self.removing();
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.bump_all();
         if self
             .entries
             .invalidate_entries_if(move |(_, p), _| *p == project)
@@ -124,6 +133,20 @@ impl MembershipCache {
         {
             // Closures are enabled at build time; should they fail, forget everything.
             self.entries.invalidate_all();
+        }
+    }
+
+    /// Removals may have been missed (the fan-out was down, or an event from another instance
+    /// was dropped): new epochs, every answer gone.
+    pub(crate) fn forget_all(&self) {
+        let _removals = self.removing();
+        self.bump_all();
+        self.entries.invalidate_all();
+    }
+
+    fn bump_all(&self) {
+        for epoch in &self.epochs {
+            epoch.fetch_add(1, Ordering::SeqCst);
         }
     }
 }
@@ -137,15 +160,18 @@ mod tests {
         let cache = MembershipCache::new(Duration::from_millis(30));
         let (user, project) = (UserId::generate(), ProjectId::generate());
         assert_eq!(cache.get(user, project), None);
-        assert!(cache.put(user, project, true, cache.epoch()));
+        assert!(cache.put(user, project, true, cache.epoch(user)));
         assert_eq!(cache.get(user, project), Some(true));
         cache.added(user, project);
         assert_eq!(cache.get(user, project), None);
-        cache.put(user, project, false, cache.epoch());
+        cache.put(user, project, false, cache.epoch(user));
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(cache.get(user, project), None, "expired");
-        cache.put(user, project, true, cache.epoch());
+        cache.put(user, project, true, cache.epoch(user));
         cache.project_removed(project);
+        assert_eq!(cache.get(user, project), None);
+        cache.put(user, project, true, cache.epoch(user));
+        cache.forget_all();
         assert_eq!(cache.get(user, project), None);
     }
 
@@ -153,13 +179,21 @@ mod tests {
     fn an_answer_read_before_a_removal_is_not_stored_after_it() {
         let cache = MembershipCache::new(Duration::from_secs(30));
         let (user, project) = (UserId::generate(), ProjectId::generate());
-        let read_at = cache.epoch();
+        let read_at = cache.epoch(user);
         // The membership is read ("member"), then the removal is applied, then the answer
         // arrives to be cached: it must not be.
         cache.removed(user, project);
         assert!(!cache.put(user, project, true, read_at));
         assert_eq!(cache.get(user, project), None);
-        assert!(cache.put(user, project, false, cache.epoch()));
+        assert!(cache.put(user, project, false, cache.epoch(user)));
         assert_eq!(cache.get(user, project), Some(false));
+        // Another user's removal does not touch this user's epoch (in another shard).
+        let other = (0..)
+            .map(|_| UserId::generate())
+            .find(|o| o.as_uuid().as_u128() % 64 != user.as_uuid().as_u128() % 64)
+            .unwrap();
+        let before = cache.epoch(user);
+        cache.removed(other, project);
+        assert_eq!(cache.epoch(user), before);
     }
 }

@@ -63,6 +63,14 @@ pub(crate) enum Command {
         id: ConnId,
         room: Room,
     },
+    /// Who is in which project's rooms here (for an audit after removals may have been missed).
+    Memberships(oneshot::Sender<Vec<(UserId, ProjectId)>>),
+    /// The audit found that `user` is no longer a member of `project`: as a removal, applied
+    /// here only.
+    Revoke {
+        user: UserId,
+        project: ProjectId,
+    },
 }
 
 /// A socket's outgoing queue, bounded in frames by the channel and in bytes by `queued`, which
@@ -80,6 +88,8 @@ pub struct HubHandle {
     instance: Uuid,
     next_id: Arc<AtomicU64>,
     pub(crate) membership: Arc<MembershipCache>,
+    /// Events from other instances dropped because the hub's queue was full.
+    missed: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for HubHandle {
@@ -105,9 +115,19 @@ impl HubHandle {
         self.commands.send(command).await.is_ok()
     }
 
-    /// Hands over an envelope received from another instance.
+    /// Hands over an envelope received from another instance. When the hub's queue is full the
+    /// envelope is dropped; a removal in it would be missed, so the next audit is asked for.
     pub(crate) fn remote(&self, envelope: Envelope) -> bool {
-        self.commands.try_send(Command::Remote(envelope)).is_ok()
+        let delivered = self.commands.try_send(Command::Remote(envelope)).is_ok();
+        if !delivered {
+            self.missed.fetch_add(1, Ordering::SeqCst);
+        }
+        delivered
+    }
+
+    /// How many events from other instances were dropped so far.
+    pub(crate) fn missed(&self) -> u64 {
+        self.missed.load(Ordering::SeqCst)
     }
 }
 
@@ -176,6 +196,7 @@ impl Hub {
             instance,
             next_id: Arc::new(AtomicU64::new(1)),
             membership: membership.clone(),
+            missed: Arc::new(AtomicU64::new(0)),
         };
         let hub = Hub {
             commands: receiver,
@@ -240,7 +261,8 @@ impl Hub {
                 reply,
             } => {
                 // A removal applied since the check may have been missed by it: check again.
-                let outcome = if epoch == self.membership.epoch() {
+                let current = self.conns.get(&id).map(|c| self.membership.epoch(c.user));
+                let outcome = if current.is_none_or(|current| current == epoch) {
                     self.join(id, room, project, user_projects);
                     JoinOutcome::Joined
                 } else {
@@ -255,7 +277,32 @@ impl Hub {
                     &protocol::frame("left", json!({"room": room.to_string()})).into(),
                 );
             }
+            Command::Memberships(reply) => {
+                let _ = reply.send(self.memberships());
+            }
+            Command::Revoke { user, project } => self.member_removed(user, project),
         }
+    }
+
+    /// Every `(user, project)` whose sockets here are in a `project:` or `task:` room.
+    fn memberships(&self) -> Vec<(UserId, ProjectId)> {
+        let mut pairs = HashSet::new();
+        for (room, ids) in &self.rooms {
+            let project = match room {
+                Room::Project(project) => *project,
+                Room::Task(task) => match self.task_projects.get(task) {
+                    Some(project) => *project,
+                    None => continue,
+                },
+                Room::User(_) => continue,
+            };
+            for id in ids {
+                if let Some(conn) = self.conns.get(id) {
+                    pairs.insert((conn.user, project));
+                }
+            }
+        }
+        pairs.into_iter().collect()
     }
 
     fn forward(&self, envelope: &Envelope) {
@@ -456,7 +503,9 @@ impl Hub {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        let queued = conn.outbox.queued.load(Ordering::SeqCst);
+        // Counted before it is queued (the socket may write it at once and uncount it), and
+        // uncounted if it is not queued after all.
+        let queued = conn.outbox.queued.fetch_add(frame.len(), Ordering::SeqCst);
         let over_budget = queued.saturating_add(frame.len()) > self.queue_bytes;
         let sent = if over_budget {
             Err(mpsc::error::TrySendError::Full(()))
@@ -469,11 +518,11 @@ impl Hub {
                     mpsc::error::TrySendError::Closed(_) => mpsc::error::TrySendError::Closed(()),
                 })
         };
+        if sent.is_err() {
+            conn.outbox.queued.fetch_sub(frame.len(), Ordering::SeqCst);
+        }
         match sent {
-            Ok(()) => {
-                conn.outbox.queued.fetch_add(frame.len(), Ordering::SeqCst);
-                metrics::delivered();
-            }
+            Ok(()) => metrics::delivered(),
             Err(mpsc::error::TrySendError::Full(())) => {
                 tracing::info!(connection = id, user = %conn.user, "socket fell behind; closing it");
                 if let Some(kick) = conn.kick.take() {

@@ -7,6 +7,7 @@
 //! [`Realtime::new`] with a [`Directory`] built over those services, then [`connect`] in the
 //! server's `/api/v1/ws` route.
 
+mod audit;
 mod connection;
 mod directory;
 mod envelope;
@@ -49,6 +50,9 @@ pub struct RealtimeOptions {
     pub ping_interval: Duration,
     /// A socket silent for this long is closed.
     pub idle_timeout: Duration,
+    /// The longest one write to a socket may wait (a client that sends but never reads fills
+    /// its buffers with answers); then the socket is closed.
+    pub write_timeout: Duration,
     /// The largest client frame answered normally (larger: `too_large`).
     pub max_frame: usize,
     /// At most this many client frames…
@@ -68,6 +72,7 @@ impl Default for RealtimeOptions {
             hub_capacity: 65_536,
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(90),
+            write_timeout: Duration::from_secs(30),
             max_frame: 64 * 1024,
             rate_limit: 100,
             rate_window: Duration::from_secs(10),
@@ -155,8 +160,18 @@ impl std::fmt::Debug for Realtime {
 }
 
 impl Realtime {
-    /// The endpoint over a started hub and a directory.
+    /// The endpoint over a started hub and a directory. With a relay it also starts the audit
+    /// of removals missed while the fan-out was down (`audit.rs`), so it must run inside a Tokio
+    /// runtime.
     pub fn new(hub: &RealtimeHub, directory: Arc<dyn Directory>) -> Realtime {
+        if let Some(fanout) = hub.fanout() {
+            audit::start(
+                hub.handle(),
+                directory.clone(),
+                fanout,
+                hub.options.membership_ttl,
+            );
+        }
         Realtime {
             hub: hub.handle(),
             directory,
@@ -167,7 +182,8 @@ impl Realtime {
     }
 
     /// Whether membership answers may be cached: with several instances, only while removals
-    /// made on the others reach this one (fan-out up); alone, always.
+    /// made on the others reach this one (fan-out up; see `audit.rs` for what happens around a
+    /// gap); alone, always.
     pub(crate) fn may_cache_memberships(&self) -> bool {
         self.fanout.as_ref().is_none_or(FanoutState::is_up)
     }

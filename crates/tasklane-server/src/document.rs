@@ -87,22 +87,20 @@ impl Modify for Contract {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in &mut openapi.paths.paths {
             let operations = [
-                ("get", item.get.as_mut()),
-                ("put", item.put.as_mut()),
-                ("post", item.post.as_mut()),
-                ("delete", item.delete.as_mut()),
-                ("patch", item.patch.as_mut()),
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
             ];
-            for (method, operation) in operations {
-                if let Some(operation) = operation {
-                    complete(path, method, operation);
-                }
+            for operation in operations.into_iter().flatten() {
+                complete(path, operation);
             }
         }
     }
 }
 
-fn complete(path: &str, method: &str, operation: &mut Operation) {
+fn complete(path: &str, operation: &mut Operation) {
     let parameters = operation.parameters.iter().flatten();
     let ins: Vec<ParameterIn> = parameters
         .filter_map(|p| match p {
@@ -168,7 +166,6 @@ fn complete(path: &str, method: &str, operation: &mut Operation) {
     {
         *id = format!("{tag}_{id}");
     }
-    let _ = method;
 }
 
 fn string_schema(pattern: &str, max: Option<usize>) -> RefOr<Schema> {

@@ -53,12 +53,16 @@ pub async fn to_completion<B: MessageBody + 'static>(
         .and_then(|response| response)
 }
 
+/// The WebSocket route, whose body is the socket itself.
+const WEBSOCKET_PATH: &str = "/api/v1/ws";
+
 /// How long a request body may take to arrive.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyDeadline(pub Duration);
 
-/// Puts the [`BodyDeadline`] on the request's body. WebSocket upgrades are left alone: their
-/// "body" is the socket.
+/// Puts the [`BodyDeadline`] on the request's body. The WebSocket route is left alone: its
+/// "body" is the socket. (Only that route: an `Upgrade` header elsewhere must not lift the
+/// deadline.)
 ///
 /// # Errors
 /// Whatever the inner service returns.
@@ -67,8 +71,8 @@ pub async fn body_deadline<B: MessageBody + 'static>(
     next: Next<B>,
 ) -> Result<ServiceResponse<B>, actix_web::Error> {
     let deadline = request.app_data::<web::Data<BodyDeadline>>().map(|d| d.0);
-    let upgrade = request.headers().contains_key(header::UPGRADE);
-    if let (Some(deadline), false) = (deadline, upgrade) {
+    let socket = request.method() == Method::GET && request.path() == WEBSOCKET_PATH;
+    if let (Some(deadline), false) = (deadline, socket) {
         let body = DeadlineBody {
             inner: request.take_payload(),
             timer: Box::pin(tokio::time::sleep(deadline)),
@@ -152,10 +156,16 @@ fn allowed(path: &str) -> Option<&'static str> {
 
 /// The answer for a request no route took: 404, or 405 (204 for `OPTIONS`) with `Allow`.
 pub async fn fallback(request: HttpRequest) -> HttpResponse {
-    // A documented method that no route took is not served here (`/metrics` on its own
-    // address): not found, as an unknown path.
+    // A documented method that no route took is not served here, and neither is a documented
+    // path with no route on this port (`/metrics` on its own address): not found, as an unknown
+    // path.
+    let off_this_port = request.path() == "/metrics"
+        && request
+            .app_data::<web::Data<crate::AppState>>()
+            .is_some_and(|state| !state.metrics_on_api);
     let Some(allow) = allowed(request.path())
         .filter(|allow| !allow.split(", ").any(|m| m == request.method().as_str()))
+        .filter(|_| !off_this_port)
     else {
         return ApiError::not_found().error_response();
     };

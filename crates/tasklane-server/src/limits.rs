@@ -1,7 +1,8 @@
-//! Per-client limits kept in this process: credential attempts per address (register, login,
-//! refresh) and unredeemed WebSocket tickets per user. Both sit in bounded moka caches keyed by
-//! the client, so a flood of new addresses or users evicts the idlest entries in constant time
-//! instead of scanning a map. Each instance limits on its own.
+//! Per-client limits kept in this process: credential attempts per address (an IPv6 client is
+//! its /64; register, login, refresh) and unredeemed WebSocket tickets per user. Both sit in
+//! bounded moka caches keyed by the client, so a flood of new addresses or users evicts the least
+//! recently used entries in constant time instead of scanning a map. Each instance limits on its
+//! own.
 
 use std::collections::VecDeque;
 use std::hash::Hash;
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
+use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 use tasklane_domain::ids::UserId;
 
@@ -30,9 +32,11 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Windows<K> {
     fn new(window: Duration) -> Self {
         Self {
             window,
-            // A client idle for a whole window has nothing left to remember.
+            // A client idle for a whole window has nothing left to remember. Least recently used
+            // out first, and a new client is always admitted (so its limit always applies).
             clients: Cache::builder()
                 .max_capacity(CLIENTS)
+                .eviction_policy(EvictionPolicy::lru())
                 .time_to_idle(window)
                 .build(),
         }
@@ -66,6 +70,18 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Windows<K> {
     }
 }
 
+/// The client an address stands for: an IPv4 address, or the /64 network of an IPv6 one (a
+/// single host usually holds a whole /64 and could rotate through it).
+fn client_of(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(network))
+        }
+    }
+}
+
 /// Credential attempts allowed per address per window.
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -87,7 +103,7 @@ impl RateLimiter {
     /// # Errors
     /// 429 `rate_limited` when the address used up its window.
     pub fn check(&self, request: &HttpRequest) -> Result<(), ApiError> {
-        let Some(address) = request.peer_addr().map(|a| a.ip()) else {
+        let Some(address) = request.peer_addr().map(|a| client_of(a.ip())) else {
             return Ok(());
         };
         if self.attempts.record(address, self.limit, Instant::now()) {
@@ -164,6 +180,17 @@ mod tests {
             windows.record("a", 2, start + Duration::from_secs(61)),
             "the window moved on"
         );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_of(a), client_of(b));
+        assert_ne!(client_of(a), client_of(other));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(client_of(v4), v4);
     }
 
     #[test]

@@ -147,7 +147,7 @@ async fn housekeeping(state: AppState, interval: std::time::Duration) {
         let now = state.clock.now();
         match state.store.purge_refresh_tokens(now).await {
             Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "purged expired refresh tokens"),
+            Ok(purged) => tracing::info!(purged, "purged the refresh tokens of ended sessions"),
             Err(error) => tracing::warn!(error = %error, "refresh-token purge failed"),
         }
         let window = chrono::Duration::from_std(

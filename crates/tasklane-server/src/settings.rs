@@ -96,6 +96,8 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
+        let realtime = tasklane_realtime::RealtimeOptions::default();
+        let hashing = crate::auth::HashLimits::default();
         Self {
             bind: "127.0.0.1:8080".into(),
             metrics_bind: None,
@@ -115,12 +117,12 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             auth_attempts_per_minute: 30,
             ws_ticket_ttl: Duration::from_secs(30),
-            ws_queue_capacity: 1024,
-            ws_queue_bytes: 4 * 1024 * 1024,
-            ws_connections_per_user: 16,
+            ws_queue_capacity: realtime.queue_capacity,
+            ws_queue_bytes: realtime.queue_bytes,
+            ws_connections_per_user: realtime.max_connections_per_user,
             ws_tickets_per_user: 16,
-            password_hash_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
-            password_hash_wait: Duration::from_secs(2),
+            password_hash_concurrency: hashing.concurrency,
+            password_hash_wait: hashing.queue_wait,
             body_read_timeout: Duration::from_secs(10),
         }
     }

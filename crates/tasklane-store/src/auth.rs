@@ -103,7 +103,8 @@ impl RefreshTokenRepository for Store {
     async fn purge_refresh_tokens(&self, before: DateTime<Utc>) -> Result<u64, RepoError> {
         let d = self.dialect;
         let stmt = d.stmt(
-            "DELETE FROM refresh_tokens WHERE expires_at < $1",
+            "DELETE FROM refresh_tokens WHERE family_id IN \
+             (SELECT family_id FROM refresh_tokens GROUP BY family_id HAVING max(expires_at) < $1)",
             vec![d.time(before)],
         );
         exec(&self.writer, stmt).await.map_err(repo_error)

@@ -413,7 +413,7 @@ async fn a_write_whose_client_hangs_up_still_commits_and_publishes() -> anyhow::
     // Linger 0: closing resets the connection, as a client that is killed or times out does (a
     // plain FIN is a half-close, which the server reads as "no more requests", not "gone").
     let socket = tokio::net::TcpSocket::new_v4()?;
-    socket.set_linger(Some(Duration::ZERO))?;
+    socket.set_zero_linger()?;
     let mut client = socket.connect(app.address).await?;
     client.write_all(head.as_bytes()).await?;
     client.write_all(body.as_bytes()).await?;

@@ -2,7 +2,8 @@
 //! the join was answered. The race is forced, not hoped for: a directory (the realtime layer's
 //! port) pauses right after reading "member", the owner removes the member meanwhile and the hub
 //! applies the removal, and only then does the read come back — on one instance, and with the
-//! removal made through another instance.
+//! removal made through another instance. And a removal that could not reach an instance (Redis
+//! stopped) is applied there when the fan-out is back.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -209,4 +210,72 @@ async fn a_removal_through_another_instance_also_wins_the_race() -> anyhow::Resu
         &mut watcher,
     )
     .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_missed_while_the_fanout_was_down_is_applied_when_it_is_back()
+-> anyhow::Result<()> {
+    let mut redis = RedisServer::start().await?;
+    let db = Arc::new(TestDb::postgres().await?);
+    let channel = format!("test-{}:events", uuid::Uuid::new_v4().simple());
+    let relay = |redis: &RedisServer| {
+        Some(RelayOptions {
+            url: redis.url(),
+            channel: channel.clone(),
+            timeout: Duration::from_millis(50),
+            retry_interval: Duration::from_millis(200),
+        })
+    };
+    let remover_app = spawn_app_config(
+        db.clone(),
+        AppConfig {
+            relay: relay(&redis),
+            ..AppConfig::default()
+        },
+    )?;
+    let other_app = spawn_app_config(
+        db,
+        AppConfig {
+            relay: relay(&redis),
+            ..AppConfig::default()
+        },
+    )?;
+    let owner = remover_app.register("owner").await?;
+    let member = remover_app.register("member").await?;
+    let project = remover_app.project(&owner, "GAP").await?;
+    remover_app
+        .member(&owner, &project, &member, "viewer")
+        .await?;
+    let room = format!("project:{project}");
+    let mut socket = other_app.ws(&member).await?;
+    socket.must_join(&room).await?;
+
+    // Redis goes away: the removal's event cannot reach the other instance.
+    redis.stop()?;
+    let removed = remover_app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/members/{}", member.id),
+            Some(&owner.token),
+            None,
+        )
+        .await?;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert!(
+        socket.drain(Duration::from_millis(500)).await?.is_empty(),
+        "nothing reached the other instance"
+    );
+    redis.restart().await?;
+
+    // When its fan-out is back, the other instance checks who is in its rooms.
+    let left = socket.expect("left").await?;
+    assert_eq!(left["room"], json!(room));
+    assert_eq!(left["reason"], json!("membership_removed"));
+    remover_app.task(&owner, &project, "after").await?;
+    let leaked = socket.drain(Duration::from_millis(500)).await?;
+    assert!(
+        leaked.iter().all(|frame| frame["type"] != "task_created"),
+        "{leaked:?}"
+    );
+    Ok(())
 }

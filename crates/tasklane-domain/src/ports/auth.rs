@@ -78,8 +78,10 @@ pub trait RefreshTokenRepository: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<(), RepoError>;
 
-    /// Deletes every token that expired before `before` (used or not: an expired token can
-    /// neither rotate nor reveal a reuse); returns how many.
+    /// Deletes the tokens of every family all of whose tokens expired before `before`: such a
+    /// session can no longer rotate, so its used tokens no longer need to be kept to detect a
+    /// reuse (while a family lives, a replayed old token, expired or not, still revokes it).
+    /// Returns how many tokens were deleted.
     ///
     /// # Errors
     /// [`RepoError`] when the store fails.

@@ -53,12 +53,19 @@ struct Workspace {
 }
 
 impl Workspace {
-    /// The first `count` blocks, growing the memory if a stored hash asks for more.
-    fn blocks(&mut self, count: usize) -> &mut [Block] {
-        if self.blocks.len() < count {
-            self.blocks.resize(count, Block::default());
+    /// Runs `f` over `count` blocks: the kept memory when it is the default size (allocated at
+    /// the first use), a one-off allocation for a stored hash made with other parameters, so
+    /// that what is kept stays at the default 19 MiB per thread.
+    fn with_blocks<T>(&mut self, count: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        let default = Params::default().block_count();
+        if count == default {
+            if self.blocks.is_empty() {
+                self.blocks = vec![Block::default(); default];
+            }
+            f(&mut self.blocks)
+        } else {
+            f(&mut vec![Block::default(); count])
         }
-        &mut self.blocks[..count]
     }
 
     /// A PHC string for `password` with the default parameters and a fresh salt.
@@ -69,14 +76,10 @@ impl Workspace {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|e| failed(&e))?;
         let mut output = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
-        argon2
-            .hash_password_into_with_memory(
-                password,
-                &salt,
-                &mut output,
-                self.blocks(params.block_count()),
-            )
-            .map_err(|e| failed(&e))?;
+        self.with_blocks(params.block_count(), |blocks| {
+            argon2.hash_password_into_with_memory(password, &salt, &mut output, blocks)
+        })
+        .map_err(|e| failed(&e))?;
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
@@ -109,12 +112,9 @@ impl Workspace {
         };
         let argon2 = Argon2::new(algorithm, version, params.clone());
         let mut output = vec![0u8; expected.len()];
-        let computed = argon2.hash_password_into_with_memory(
-            password,
-            salt,
-            &mut output,
-            self.blocks(params.block_count()),
-        );
+        let computed = self.with_blocks(params.block_count(), |blocks| {
+            argon2.hash_password_into_with_memory(password, salt, &mut output, blocks)
+        });
         computed.is_ok() && Output::new(&output).is_ok_and(|output| output == *expected)
     }
 }
@@ -129,6 +129,24 @@ pub struct Argon2Hasher {
     in_flight: Arc<AtomicUsize>,
     /// The hashing threads' queue; they stop when the last hasher is dropped.
     jobs: std::sync::mpsc::SyncSender<Job>,
+}
+
+/// One running hash in the count and the gauge, for as long as it lives.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn start(count: Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        metrics::gauge!(PASSWORD_HASHES_IN_FLIGHT).increment(1.0);
+        Self(count)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!(PASSWORD_HASHES_IN_FLIGHT).decrement(1.0);
+    }
 }
 
 /// Starts `count` threads that run jobs from one queue until it closes.
@@ -148,7 +166,15 @@ fn hashing_threads(count: usize) -> anyhow::Result<std::sync::mpsc::SyncSender<J
                         Err(_) => return,
                     };
                     match job {
-                        Ok(job) => job(&mut workspace),
+                        // A panicking job must not take its thread (and with it a slot's
+                        // worth of capacity) away; its caller sees the reply dropped.
+                        Ok(job) => {
+                            let run = std::panic::AssertUnwindSafe(|| job(&mut workspace));
+                            if std::panic::catch_unwind(run).is_err() {
+                                tracing::error!("a password hash panicked");
+                                workspace = Workspace::default();
+                            }
+                        }
                         Err(_) => return,
                     }
                 }
@@ -198,16 +224,15 @@ impl Argon2Hasher {
         let in_flight = self.in_flight.clone();
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |workspace| {
-            let running = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            metrics::gauge!(PASSWORD_HASHES_IN_FLIGHT).set(running as f64);
+            // Counted down when the job ends, even by a panic.
+            let _running = InFlight::start(in_flight);
             let output = work(workspace);
-            let running = in_flight.fetch_sub(1, Ordering::SeqCst) - 1;
-            metrics::gauge!(PASSWORD_HASHES_IN_FLIGHT).set(running as f64);
             drop(slot);
             let _ = done.send(output);
         });
+        // Never blocks: a job is queued only with a slot, and the queue holds one per slot.
         self.jobs
-            .send(job)
+            .try_send(job)
             .map_err(|_| HashError::Failed(anyhow::anyhow!("the hashing threads are gone")))?;
         result
             .await

@@ -178,17 +178,19 @@ pub async fn ws_ticket(state: web::Data<AppState>, actor: Actor) -> Result<HttpR
     state.services.users.get_user(actor.0).await?;
     state.tickets.issue(actor.0)?;
     let ticket = new_refresh_token().map_err(ApiError::internal)?;
-    state
+    if let Err(error) = state
         .caches
         .put_ticket(&ticket, &actor.0.to_string(), state.ws_ticket_ttl)
         .await
-        .map_err(|e| {
-            ApiError::new(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                format!("cannot issue a ticket now: {e}"),
-            )
-        })?;
+    {
+        // Not issued after all: its place is free again.
+        state.tickets.redeemed(actor.0);
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("cannot issue a ticket now: {error}"),
+        ));
+    }
     Ok(HttpResponse::Ok().json(TicketDto {
         ticket,
         expires_in: state.ws_ticket_ttl.as_secs(),

@@ -55,7 +55,8 @@ pub fn api(config: &mut ServiceConfig) {
     );
 }
 
-/// The version in `If-Match` (`"3"`, `W/"3"` or `3`); `None` when absent or `*`.
+/// The version in `If-Match` (`"3"`, `W/"3"` or `3`, up to 19 digits, as the OpenAPI
+/// document's pattern says); `None` when absent or `*`.
 ///
 /// # Errors
 /// 400 when the header is not a version.
@@ -63,17 +64,21 @@ pub fn if_match(request: &HttpRequest) -> Result<Option<u64>, ApiError> {
     let Some(value) = request.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::bad_request("If-Match must be text"))?
-        .trim();
+    let malformed = || ApiError::bad_request("If-Match must be a row_version, such as \"3\"");
+    let text = value.to_str().map_err(|_| malformed())?;
     if text == "*" {
         return Ok(None);
     }
-    let bare = text.trim_start_matches("W/").trim_matches('"');
-    bare.parse()
-        .map(Some)
-        .map_err(|_| ApiError::bad_request("If-Match must be a row_version, such as \"3\""))
+    let quoted = text.strip_prefix("W/").unwrap_or(text);
+    let bare = match quoted.strip_prefix('"') {
+        Some(rest) => rest.strip_suffix('"').ok_or_else(malformed)?,
+        None if quoted.len() == text.len() => text,
+        None => return Err(malformed()),
+    };
+    if !(1..=19).contains(&bare.len()) || !bare.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed());
+    }
+    bare.parse().map(Some).map_err(|_| malformed())
 }
 
 /// Adds `ETag: "<version>"`.

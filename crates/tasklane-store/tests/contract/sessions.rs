@@ -188,7 +188,7 @@ async fn idempotency_keys_replay_refuse_other_bodies_and_expire(db: TestDb) -> a
     Ok(())
 }
 
-async fn the_purge_deletes_expired_refresh_tokens_and_old_idempotency_keys_only(
+async fn the_purge_deletes_dead_sessions_and_old_idempotency_keys_only(
     db: TestDb,
 ) -> anyhow::Result<()> {
     let world = World::new(db);
@@ -196,28 +196,32 @@ async fn the_purge_deletes_expired_refresh_tokens_and_old_idempotency_keys_only(
     let project = world.project(user, "PURGE").await?.project.id;
     let store = world.store();
     let now = Utc::now();
-    for (hash, expires_at) in [
-        ("expired", now - chrono::Duration::hours(1)),
-        ("live", now + chrono::Duration::days(1)),
+    let (dead, live) = (Uuid::new_v4(), Uuid::new_v4());
+    for (hash, family, expires_at) in [
+        ("dead-1", dead, now - chrono::Duration::hours(2)),
+        ("dead-2", dead, now - chrono::Duration::hours(1)),
+        // A used token of a live session: kept, so that replaying it still revokes the session.
+        ("live-old", live, now - chrono::Duration::hours(1)),
+        ("live-new", live, now + chrono::Duration::days(1)),
     ] {
         store
             .store_refresh_token(NewRefreshToken {
                 id: Uuid::new_v4(),
                 user_id: user,
-                family_id: Uuid::new_v4(),
+                family_id: family,
                 token_hash: hash.into(),
                 expires_at,
                 created_at: now - chrono::Duration::days(2),
             })
             .await?;
     }
-    assert_eq!(store.purge_refresh_tokens(now).await?, 1);
+    assert_eq!(store.purge_refresh_tokens(now).await?, 2);
     assert_eq!(
         world
             .db
-            .scalar("SELECT count(*) FROM refresh_tokens WHERE token_hash = 'live'")
+            .scalar("SELECT count(*) FROM refresh_tokens WHERE token_hash LIKE 'live-%'")
             .await?,
-        1
+        2
     );
     for (key, at) in [
         ("old", now - chrono::Duration::hours(25)),
@@ -249,5 +253,5 @@ async fn the_purge_deletes_expired_refresh_tokens_and_old_idempotency_keys_only(
 crate::contract!(
     refresh_tokens_rotate_once_and_a_reused_token_revokes_its_family,
     idempotency_keys_replay_refuse_other_bodies_and_expire,
-    the_purge_deletes_expired_refresh_tokens_and_old_idempotency_keys_only,
+    the_purge_deletes_dead_sessions_and_old_idempotency_keys_only,
 );

@@ -88,16 +88,16 @@ fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = request.headers().get("idempotency-key") else {
         return Ok(None);
     };
-    let key = value
-        .to_str()
-        .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?
-        .trim();
-    if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+    // As the OpenAPI document's pattern says: printable ASCII, spaces only inside.
+    let key = value.as_bytes();
+    let printable = key.iter().all(|b| (b' '..=b'~').contains(b));
+    let padded = key.first() == Some(&b' ') || key.last() == Some(&b' ');
+    if !printable || padded || key.is_empty() || key.len() > MAX_KEY_CHARS {
         return Err(ApiError::bad_request(
-            "Idempotency-Key must be 1 to 128 characters",
+            "Idempotency-Key must be 1 to 128 printable ASCII characters, no space at either end",
         ));
     }
-    Ok(Some(key.to_owned()))
+    Ok(value.to_str().ok().map(str::to_owned))
 }
 
 /// Creates a task; with `Idempotency-Key`, a repeat of the same request within 24 h answers the
