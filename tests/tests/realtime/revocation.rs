@@ -71,6 +71,21 @@ impl Directory for PausingDirectory {
     }
 }
 
+/// `owner` removes `member` from `project` through `app`.
+async fn remove(
+    app: &TestApp,
+    owner: &Session,
+    project: &str,
+    member: &Session,
+) -> anyhow::Result<()> {
+    let path = format!("/api/v1/projects/{project}/members/{}", member.id);
+    let removed = app
+        .call(Method::DELETE, &path, Some(&owner.token), None)
+        .await?;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{removed:?}");
+    Ok(())
+}
+
 /// Waits until `client`'s hub has handled everything queued before now: a `join` travels the
 /// hub's queue behind every event published earlier, so its answer means they were applied.
 async fn hub_caught_up(client: &mut WsClient, room: &str) -> anyhow::Result<()> {
@@ -95,15 +110,7 @@ async fn race(
     tokio::time::timeout(Duration::from_secs(5), pause.read.notified()).await?;
 
     // The membership was read ("member"); now it is removed and the removal applied.
-    let removed = remover_app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/projects/{project}/members/{}", member.id),
-            Some(&owner.token),
-            None,
-        )
-        .await?;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    remove(remover_app, owner, project, member).await?;
     let event = watcher.expect("member_removed").await?;
     assert_eq!(event["user_id"], json!(member.id));
     hub_caught_up(watcher, &format!("user:{}", owner.id)).await?;
@@ -252,15 +259,7 @@ async fn a_removal_missed_while_the_fanout_was_down_is_applied_when_it_is_back()
 
     // Redis goes away: the removal's event cannot reach the other instance.
     redis.stop()?;
-    let removed = remover_app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/projects/{project}/members/{}", member.id),
-            Some(&owner.token),
-            None,
-        )
-        .await?;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    remove(&remover_app, &owner, &project, &member).await?;
     assert!(
         socket.drain(Duration::from_millis(500)).await?.is_empty(),
         "nothing reached the other instance"
