@@ -284,7 +284,11 @@ impl Bench {
             .iter()
             .filter_map(|m| at(*m).map(|s| format!("{:.1} (min {:.1})", s.1, s.0)))
             .collect();
-        let label = format!("{:.0} + {:.0} min", phase_minutes, phase_minutes);
+        let label = if phase.as_secs() >= 60 {
+            format!("{phase_minutes:.0} + {phase_minutes:.0} min")
+        } else {
+            format!("{0} + {0} s", phase.as_secs())
+        };
         self.report.value(
             "S8",
             &label,
