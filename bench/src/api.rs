@@ -227,6 +227,20 @@ impl Api {
         .await
     }
 
+    /// Creates `tasks` (request bodies) in one batch; the answer's body.
+    ///
+    /// # Errors
+    /// When the batch is not created.
+    pub async fn batch(&self, project: &str, tasks: Vec<Value>) -> anyhow::Result<Value> {
+        self.must(
+            Method::POST,
+            &format!("/projects/{project}/tasks/batch"),
+            Some(json!({"tasks": tasks})),
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
     /// Creates `count` tasks in batches of up to 500; their ids.
     ///
     /// # Errors
@@ -238,14 +252,7 @@ impl Api {
             let tasks: Vec<_> = (0..n)
                 .map(|i| json!({"title": format!("seed {}", ids.len() + i)}))
                 .collect();
-            let body = self
-                .must(
-                    Method::POST,
-                    &format!("/projects/{project}/tasks/batch"),
-                    Some(json!({"tasks": tasks})),
-                    StatusCode::CREATED,
-                )
-                .await?;
+            let body = self.batch(project, tasks).await?;
             for task in body["items"].as_array().context("batch answer")? {
                 ids.push(task["id"].as_str().unwrap_or_default().to_owned());
             }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::{SinkExt, StreamExt};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -51,14 +51,7 @@ async fn flood(
         let tasks: Vec<_> = (0..10)
             .map(|i| json!({"title": format!("h2-{batch}-{i}"), "description": description}))
             .collect();
-        owner
-            .must(
-                Method::POST,
-                &format!("/projects/{project}/tasks/batch"),
-                Some(json!({"tasks": tasks})),
-                StatusCode::CREATED,
-            )
-            .await?;
+        owner.batch(project, tasks).await?;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     done.store(true, Ordering::SeqCst);

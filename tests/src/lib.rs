@@ -343,6 +343,27 @@ impl TestApp {
         Ok(answer.body)
     }
 
+    /// Creates `tasks` (request bodies) in `project` in one batch, as `actor`.
+    ///
+    /// # Errors
+    /// When the batch does not answer 201.
+    pub async fn batch(
+        &self,
+        actor: &Session,
+        project: &str,
+        tasks: Vec<Value>,
+    ) -> anyhow::Result<Value> {
+        let answer = self
+            .post(
+                &format!("/api/v1/projects/{project}/tasks/batch"),
+                &actor.token,
+                json!({"tasks": tasks}),
+            )
+            .await?;
+        anyhow::ensure!(answer.status == StatusCode::CREATED, "batch: {answer:?}");
+        Ok(answer.body)
+    }
+
     /// Gives `user` `role` in `project`, as `owner`.
     ///
     /// # Errors

@@ -2,6 +2,10 @@
 //! transaction that first locks the project row (PostgreSQL) and only then reads its context,
 //! so that two concurrent changes cannot both decide on the same stale state (two owners
 //! removing each other, two statuses renamed to one name).
+//!
+//! Over 600 lines because it holds projects, members and statuses in one place;
+//! splitting it by responsibility is left to the open restructuring issue (14), which names
+//! this file.
 
 use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult};

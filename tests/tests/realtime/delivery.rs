@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use reqwest::StatusCode;
 use serde_json::json;
 use tasklane_domain::events::DomainEvent;
 use tasklane_domain::ports::{BroadcastError, EventBroadcaster};
@@ -82,15 +81,7 @@ async fn a_socket_that_never_reads_is_closed_and_the_others_get_everything() -> 
         );
     }
     for tasks in batches {
-        let answer = w
-            .app
-            .post(
-                &format!("/api/v1/projects/{}/tasks/batch", w.project),
-                &w.owner.token,
-                json!({"tasks": tasks}),
-            )
-            .await?;
-        assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
+        w.app.batch(&w.owner, &w.project, tasks).await?;
     }
     assert_eq!(
         reading.await??,

@@ -159,15 +159,7 @@ async fn a_socket_that_never_reads_is_closed_once_its_queue_holds_more_bytes_tha
         let tasks: Vec<_> = (0..10)
             .map(|i| json!({"title": format!("b{batch}-{i}"), "description": description}))
             .collect();
-        let answer = w
-            .app
-            .post(
-                &format!("/api/v1/projects/{}/tasks/batch", w.project),
-                &w.owner.token,
-                json!({"tasks": tasks}),
-            )
-            .await?;
-        assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
+        w.app.batch(&w.owner, &w.project, tasks).await?;
     }
 
     let total = batches * 10;

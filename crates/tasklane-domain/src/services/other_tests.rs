@@ -1,4 +1,8 @@
 //! Interaction tests of the project, member, status and user services with mocked ports.
+//!
+//! Over 600 lines because it holds the interaction tests of every service but tasks in one place;
+//! splitting it by responsibility is left to the open restructuring issue (14), which names
+//! this file.
 
 use crate::aggregation::Counts;
 use crate::errors::{Classify, ErrorClass, TxError};
