@@ -8,8 +8,11 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use tasklane_cache::{Caches, NoCache};
+use tasklane_domain::events::DomainEvent;
 use tasklane_domain::ids::{ProjectId, UserId};
-use tasklane_domain::ports::{HashError, NoopBroadcaster, PasswordHasher, SystemClock};
+use tasklane_domain::ports::{
+    EventEncoder, HashError, NoopBroadcaster, PasswordHasher, SystemClock,
+};
 use tasklane_domain::services::tasks::NewTaskInput;
 use tasklane_domain::services::{DomainSettings, Ports, Services};
 use tasklane_domain::values::Password;
@@ -39,6 +42,16 @@ pub struct Raw {
     services: Services,
 }
 
+/// Encodes an event as its type only: the baseline logs every event as the server does, without
+/// the server's JSON.
+struct TypeOnly;
+
+impl EventEncoder for TypeOnly {
+    fn encode(&self, event: &DomainEvent) -> String {
+        format!(r#"{{"type":"{}"}}"#, event.payload.name())
+    }
+}
+
 impl Raw {
     /// Connects to `database_url` with `pool` connections.
     ///
@@ -56,7 +69,10 @@ impl Raw {
             users: store.clone(),
             projects: store.clone(),
             tasks: store.clone(),
-            aggregations: store,
+            aggregations: store.clone(),
+            events: store,
+            // The log's rows are written as by the server; their data is not the point here.
+            encoder: Arc::new(TypeOnly),
             cache: Arc::new(Caches::new(Arc::new(NoCache))),
             broadcaster: Arc::new(NoopBroadcaster),
             clock: Arc::new(SystemClock),

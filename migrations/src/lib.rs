@@ -5,6 +5,7 @@
 
 mod m20261129_000001_initial;
 mod m20261129_000002_task_versions;
+mod m20261130_000003_project_events;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261129_000001_initial::Migration),
             Box::new(m20261129_000002_task_versions::Migration),
+            Box::new(m20261130_000003_project_events::Migration),
         ]
     }
 }

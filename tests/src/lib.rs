@@ -142,11 +142,7 @@ pub fn spawn_app_config(db: Arc<TestDb>, config: AppConfig) -> anyhow::Result<Te
     let address = listener.local_addr()?;
     let secret = jwt_secret();
     let settings = config.settings;
-    let hub = RealtimeHub::start(
-        config.realtime,
-        tasklane_server::realtime::encoder(settings.derivation_policy),
-        config.relay,
-    )?;
+    let hub = RealtimeHub::start(config.realtime, config.relay)?;
     let broadcaster = config.broadcaster.unwrap_or_else(|| Arc::new(hub.handle()));
     let state = AppState::with_broadcaster(
         db.store.clone(),
@@ -162,6 +158,7 @@ pub fn spawn_app_config(db: Arc<TestDb>, config: AppConfig) -> anyhow::Result<Te
                 state.services.clone(),
                 state.caches.clone(),
                 state.tickets.clone(),
+                Arc::new(db.store.clone()),
             ));
             AppState {
                 realtime: Realtime::new(&hub, wrap(inner)),

@@ -75,6 +75,11 @@ pub enum ErrorClass {
     Conflict(&'static str),
     /// 412: `If-Match` did not equal the current `row_version`.
     VersionMismatch,
+    /// 400 with a stable code (`bad_since`): a well-formed request that cannot mean anything
+    /// (a cursor past the end).
+    BadRequest(&'static str),
+    /// 410 with a stable code (`resync_required`): what was asked for is no longer kept.
+    Gone(&'static str),
     /// 503: the database is unreachable.
     Unavailable,
     /// 503 `overloaded`: a bounded resource (password hashing) is saturated; retry shortly.

@@ -1,5 +1,6 @@
-//! Domain events: what happened, as plain data, published after the transaction commits. The
-//! realtime adapter turns them into the frames of REALTIME.md and picks the rooms.
+//! Domain events: what happened, as plain data. Each is encoded once (its frame's `data`),
+//! appended to its project's log in the transaction that caused it, which gives it its `seq`, and
+//! published after the commit; the realtime adapter picks the rooms.
 
 use chrono::{DateTime, Utc};
 
@@ -98,6 +99,8 @@ pub enum EventPayload {
     TaskUpdated {
         /// The task after the update.
         task: Box<Task>,
+        /// The task before it: the history shows each changed field from → to.
+        previous: Box<Task>,
         /// Which fields changed.
         changed: Vec<TaskField>,
     },
@@ -190,4 +193,78 @@ impl EventPayload {
             EventPayload::MemberRemoved { .. } => "member_removed",
         }
     }
+}
+
+impl DomainEvent {
+    /// The task the event is about, if any: the log indexes it for the task's history and the
+    /// `task:` room.
+    pub fn task_id(&self) -> Option<TaskId> {
+        match &self.payload {
+            EventPayload::TaskCreated { task }
+            | EventPayload::TaskUpdated { task, .. }
+            | EventPayload::TaskMoved { task, .. }
+            | EventPayload::TaskArchived { task }
+            | EventPayload::TaskUnarchived { task } => Some(task.id),
+            EventPayload::TaskDeleted { task_id, .. } => Some(*task_id),
+            _ => None,
+        }
+    }
+
+    /// The status the event is about, if any (a task's status after a move).
+    pub fn status_id(&self) -> Option<StatusId> {
+        match &self.payload {
+            EventPayload::TaskMoved { to_status_id, .. } => Some(*to_status_id),
+            _ => None,
+        }
+    }
+
+    /// The member the event is about, if any.
+    pub fn member_id(&self) -> Option<UserId> {
+        match &self.payload {
+            EventPayload::MemberAdded { user_id, .. }
+            | EventPayload::MemberRemoved { user_id, .. } => Some(*user_id),
+            _ => None,
+        }
+    }
+}
+
+/// An event with its `data` in the clients' format (JSON text, made by the
+/// [`EventEncoder`](crate::ports::EventEncoder)), ready to be appended to its project's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedEvent {
+    /// What happened.
+    pub event: DomainEvent,
+    /// The frame's `data`, as JSON text.
+    pub data: String,
+}
+
+/// An event as its project's log holds it: its place in the project's sequence, then what
+/// happened. Only logged events are published, so every frame a client sees has its `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedEvent {
+    /// The project's sequence number: 1, 2, 3, … without gaps, in commit order.
+    pub seq: u64,
+    /// What happened.
+    pub event: DomainEvent,
+    /// The frame's `data`, as JSON text.
+    pub data: String,
+}
+
+/// An event read back from the log: what a client that missed it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Its place in the project's sequence.
+    pub seq: u64,
+    /// The event's `type`.
+    pub kind: String,
+    /// The task it is about, if any (routes it to the task's room).
+    pub task_id: Option<TaskId>,
+    /// The member it is about, if any (routes it to the member's room).
+    pub member_id: Option<UserId>,
+    /// Who caused it.
+    pub actor_id: UserId,
+    /// When it was committed.
+    pub at: DateTime<Utc>,
+    /// The frame's `data`, as JSON text.
+    pub data: String,
 }

@@ -11,9 +11,11 @@
 //! - [`access`]: the role matrix;
 //! - [`ports`]: the traits adapters implement (repositories, cache, broadcaster, clock, hasher),
 //!   with mockall mocks behind the `mocks` feature;
-//! - [`services`]: every operation, following DOMAIN.md's ordering of effects: validate, one
-//!   transaction through a port, then post-commit broadcasts and cache writes that never fail or
-//!   delay the request.
+//! - [`events`]: what happened, logged per project with a gap-free `seq` in the transaction
+//!   that caused it;
+//! - [`services`]: every operation in the same order of effects: validate, one transaction
+//!   through a port (which logs the operation's events), then post-commit broadcasts and cache
+//!   writes that never fail or delay the request.
 //!
 //! ```
 //! use tasklane_domain::aggregation::{AggregationDelta, Counts, DerivationPolicy, DerivedStatus};
@@ -32,7 +34,6 @@ pub mod events;
 pub mod ids;
 pub mod metrics;
 pub mod model;
-pub mod ordering;
 pub mod ports;
 pub mod rank;
 pub mod services;

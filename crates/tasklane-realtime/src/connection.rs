@@ -314,7 +314,7 @@ impl Connection {
         }
         match protocol::parse(text) {
             Ok(ClientFrame::Ping) => Some(protocol::frame("pong", json!({}))),
-            Ok(ClientFrame::Join(room)) => match self.join(room).await {
+            Ok(ClientFrame::Join { room, since }) => match self.join(room, since).await {
                 Ok(()) => None,
                 Err(error) => Some(protocol::error(error)),
             },
@@ -330,11 +330,19 @@ impl Connection {
     }
 
     /// Checks the room against the user's memberships and joins it; rechecks when a membership
-    /// was removed meanwhile.
-    async fn join(&self, room: Room) -> Result<(), FrameError> {
+    /// was removed meanwhile. For `project:` and `task:` rooms it also reads the project's log
+    /// head, where the hub starts the project's stream, and checks `since` against the log.
+    async fn join(&self, room: Room, since: Option<u64>) -> Result<(), FrameError> {
+        if since.is_some() && matches!(room, Room::User(_)) {
+            return Err(FrameError::BadSince);
+        }
         for _ in 0..3 {
             let epoch = self.realtime.hub.membership.epoch(self.user);
             let (project, user_projects) = self.authorize(room).await?;
+            let head = match project {
+                Some(project) => Some(self.log_head(project, since).await?),
+                None => None,
+            };
             let (reply, outcome) = oneshot::channel();
             let command = Command::Join {
                 id: self.id,
@@ -342,6 +350,8 @@ impl Connection {
                 project,
                 user_projects,
                 epoch,
+                head,
+                since,
                 reply,
             };
             if !self.realtime.hub.send(command).await {
@@ -354,6 +364,32 @@ impl Connection {
             }
         }
         Err(FrameError::Unavailable)
+    }
+
+    /// The project's log head; with `since`, also whether the log can continue from it.
+    async fn log_head(&self, project: ProjectId, since: Option<u64>) -> Result<u64, FrameError> {
+        let page = self
+            .realtime
+            .directory
+            .events(project, since.unwrap_or(0), 0)
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "the event log could not be read");
+                FrameError::Unavailable
+            })?;
+        if let Some(since) = since {
+            if since > page.head {
+                return Err(FrameError::BadSince);
+            }
+            let pruned = match page.oldest {
+                Some(oldest) => since + 1 < oldest,
+                None => since < page.head,
+            };
+            if pruned {
+                return Err(FrameError::ResyncRequired);
+            }
+        }
+        Ok(page.head)
     }
 
     async fn authorize(

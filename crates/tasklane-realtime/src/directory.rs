@@ -1,5 +1,5 @@
-//! What the realtime layer asks the rest of the system: who a ticket belongs to, and who may be
-//! in which room. The server implements [`Directory`] over the domain's services; answers about
+//! What the realtime layer asks the rest of the system: who a ticket belongs to, who may be
+//! in which room, and what a project's event log holds. The server implements [`Directory`] over the domain's services; answers about
 //! project membership are cached briefly here and evicted when a membership changes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use moka::sync::Cache;
+use tasklane_domain::events::StoredEvent;
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
 
 /// The lookups behind the handshake and room authorisation.
@@ -41,6 +42,30 @@ pub trait Directory: Send + Sync + 'static {
     /// # Errors
     /// When the store cannot answer.
     async fn projects_of(&self, user: UserId) -> anyhow::Result<Vec<ProjectId>>;
+
+    /// The project's log after `after`, at most `limit` events, with its head and its oldest
+    /// kept `seq` (`limit` 0 reads only those). Whoever receives them was authorised by a join.
+    ///
+    /// # Errors
+    /// When the store cannot answer.
+    async fn events(&self, project: ProjectId, after: u64, limit: u32) -> anyhow::Result<LogPage>;
+
+    /// The heads (last `seq`) of `projects`, for finding events this instance never heard of.
+    ///
+    /// # Errors
+    /// When the store cannot answer.
+    async fn heads(&self, projects: Vec<ProjectId>) -> anyhow::Result<Vec<(ProjectId, u64)>>;
+}
+
+/// A page of a project's log.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogPage {
+    /// The project's last `seq` (0 before its first event).
+    pub head: u64,
+    /// The oldest `seq` still kept, if any.
+    pub oldest: Option<u64>,
+    /// The events, oldest first.
+    pub items: Vec<StoredEvent>,
 }
 
 /// Recent membership answers, `(user, project) → member?`, for a short time, at most

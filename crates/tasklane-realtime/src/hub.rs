@@ -3,25 +3,54 @@
 //! `EventBroadcaster`, so publishing is a non-blocking `try_send` on the request path.
 //!
 //! The hub never waits on a socket: a socket whose queue is full — in frames or in bytes — is
-//! closed (1013, try again later) and the others carry on. Events are delivered in the order the hub receives them, which
-//! for one project is commit order (see `tasklane_domain::ordering`).
+//! closed (1013, try again later) and the others carry on.
+//!
+//! # Order and completeness come from `seq`
+//! For every project with sockets in its `project:` or `task:` rooms here, the hub keeps a
+//! *stream*: the next `seq` to deliver and the events that arrived ahead of it. Events are
+//! delivered strictly in `seq` order; one that arrives early waits for the missing ones, and a gap
+//! still open after [`GAP_WAIT`] is filled from the log (a publish that failed, a Redis message
+//! lost, an instance that died between commit and publish). The poller (`lib.rs`) reports the
+//! log's heads, so an event nobody published at all is found too. Each socket also has a cursor
+//! per project: a socket that joined with `since` catches up from the log, page by page, while
+//! live events pass it by, and goes live when its cursor reaches the stream; no `seq` reaches a
+//! socket twice or out of order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 use serde_json::json;
-use tasklane_domain::events::DomainEvent;
+use tasklane_domain::events::LoggedEvent;
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
 use tasklane_domain::ports::{BroadcastError, EventBroadcaster};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::directory::MembershipCache;
-use crate::envelope::{Audience, Effect, EncodeData, Envelope};
+use crate::directory::{Directory, LogPage, MembershipCache};
+use crate::envelope::{Audience, Effect, Envelope};
 use crate::metrics;
 use crate::protocol::{self, Room};
+
+/// How long a stream waits for a missing event before it reads it from the log. Events of one
+/// project published concurrently arrive out of order by microseconds here and by milliseconds
+/// through Redis; longer waits mean a lost message.
+pub(crate) const GAP_WAIT: Duration = Duration::from_millis(150);
+
+/// How often the hub looks for gaps to fill and catch-ups to continue.
+const TICK: Duration = Duration::from_millis(25);
+
+/// Events read from the log per fill of a stream's gap.
+const FILL_PAGE: u32 = 1000;
+
+/// Events read from the log per page of a socket's catch-up; the next page is read once the
+/// socket's queue is at most half full, so a catch-up never overflows it.
+const CATCH_UP_PAGE: u32 = 256;
+
+/// Events a stream holds ahead of a gap; beyond that they are dropped and read from the log.
+const MAX_PENDING: usize = 10_000;
 
 /// A socket's id within this process.
 pub type ConnId = u64;
@@ -39,8 +68,32 @@ pub(crate) enum JoinOutcome {
 }
 
 pub(crate) enum Command {
-    Publish(DomainEvent),
+    Publish(LoggedEvent),
     Remote(Envelope),
+    /// The log's reader, for filling gaps and catching sockets up (given once the services
+    /// behind it exist; until then gaps wait).
+    Directory(Arc<dyn Directory>),
+    /// The projects with streams here (for the poller).
+    StreamProjects(oneshot::Sender<Vec<ProjectId>>),
+    /// The log's heads of the projects the poller asked about (a project missing from them no
+    /// longer exists).
+    Heads {
+        asked: Vec<ProjectId>,
+        heads: Vec<(ProjectId, u64)>,
+    },
+    /// A stream's fill from the log: the page read after `after`.
+    Filled {
+        project: ProjectId,
+        after: u64,
+        page: anyhow::Result<LogPage>,
+    },
+    /// A page of a socket's catch-up.
+    CaughtUp {
+        id: ConnId,
+        project: ProjectId,
+        after: u64,
+        page: anyhow::Result<LogPage>,
+    },
     Register {
         id: ConnId,
         user: UserId,
@@ -57,6 +110,10 @@ pub(crate) enum Command {
         user_projects: Option<Vec<ProjectId>>,
         /// The removal epoch the check was made at.
         epoch: u64,
+        /// The project's log head read after the check (for `project:` and `task:` rooms).
+        head: Option<u64>,
+        /// Catch up from the log after this `seq` before going live.
+        since: Option<u64>,
         reply: oneshot::Sender<JoinOutcome>,
     },
     Leave {
@@ -84,7 +141,7 @@ pub(crate) struct Outbox {
 /// The clonable side of the hub.
 #[derive(Clone)]
 pub struct HubHandle {
-    commands: mpsc::Sender<Command>,
+    pub(crate) commands: mpsc::Sender<Command>,
     instance: Uuid,
     next_id: Arc<AtomicU64>,
     pub(crate) membership: Arc<MembershipCache>,
@@ -132,7 +189,7 @@ impl HubHandle {
 }
 
 impl EventBroadcaster for HubHandle {
-    fn publish(&self, event: DomainEvent) -> Result<(), BroadcastError> {
+    fn publish(&self, event: LoggedEvent) -> Result<(), BroadcastError> {
         self.commands
             .try_send(Command::Publish(event))
             .map_err(|error| {
@@ -150,13 +207,65 @@ struct Conn {
     outbox: Outbox,
     kick: Option<oneshot::Sender<u16>>,
     rooms: HashSet<Room>,
+    /// Per project whose `project:` or `task:` rooms it is in: how far it has been sent.
+    cursors: HashMap<ProjectId, Cursor>,
+}
+
+/// How far a socket has been sent one project's events.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    /// The last `seq` it was sent (or passed over: events of other tasks).
+    seq: u64,
+    /// Reading the log to catch up; live events pass it by meanwhile.
+    catching_up: bool,
+    /// A page of its catch-up is being read.
+    reading: bool,
+    /// The project's rooms it is in.
+    rooms: usize,
+}
+
+/// A project's ordered delivery here.
+#[derive(Debug)]
+struct Stream {
+    /// The next `seq` to deliver; every one before it was delivered.
+    next: u64,
+    /// Events that arrived ahead of a gap.
+    pending: BTreeMap<u64, Envelope>,
+    /// The highest `seq` known to exist (arrived, or reported by the poller).
+    known_head: u64,
+    /// Since when an event before `known_head` is missing.
+    missing_since: Option<Instant>,
+    /// A fill from the log is being read.
+    filling: bool,
+    /// Sockets with a cursor in this project.
+    sockets: usize,
+}
+
+impl Stream {
+    fn new(head: u64) -> Self {
+        Stream {
+            next: head + 1,
+            pending: BTreeMap::new(),
+            known_head: head,
+            missing_since: None,
+            filling: false,
+            sockets: 0,
+        }
+    }
+
+    /// The last `seq` delivered.
+    fn delivered(&self) -> u64 {
+        self.next - 1
+    }
 }
 
 /// The task that owns the rooms.
 pub struct Hub {
     commands: mpsc::Receiver<Command>,
+    /// For the tasks the hub starts (fills, catch-ups) to answer through.
+    handle: mpsc::Sender<Command>,
     instance: Uuid,
-    encode: EncodeData,
+    directory: Option<Arc<dyn Directory>>,
     relay: Option<mpsc::Sender<String>>,
     membership: Arc<MembershipCache>,
     /// Bytes a socket may have queued before it counts as fallen behind.
@@ -168,6 +277,8 @@ pub struct Hub {
     /// For users with a `user:` room here: the projects they are members of, and the reverse.
     user_projects: HashMap<UserId, HashSet<ProjectId>>,
     project_users: HashMap<ProjectId, HashSet<UserId>>,
+    /// Ordered delivery per project with sockets in its rooms here.
+    streams: HashMap<ProjectId, Stream>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -185,14 +296,13 @@ impl Hub {
     pub(crate) fn new(
         capacity: usize,
         queue_bytes: usize,
-        encode: EncodeData,
         relay: Option<mpsc::Sender<String>>,
         membership: Arc<MembershipCache>,
     ) -> (Hub, HubHandle) {
         let (commands, receiver) = mpsc::channel(capacity.max(1));
         let instance = Uuid::new_v4();
         let handle = HubHandle {
-            commands,
+            commands: commands.clone(),
             instance,
             next_id: Arc::new(AtomicU64::new(1)),
             membership: membership.clone(),
@@ -200,8 +310,9 @@ impl Hub {
         };
         let hub = Hub {
             commands: receiver,
+            handle: commands,
             instance,
-            encode,
+            directory: None,
             relay,
             membership,
             queue_bytes: queue_bytes.max(1),
@@ -210,30 +321,62 @@ impl Hub {
             task_projects: HashMap::new(),
             user_projects: HashMap::new(),
             project_users: HashMap::new(),
+            streams: HashMap::new(),
         };
         (hub, handle)
     }
 
-    /// Runs until every handle is gone.
+    /// Runs until every handle but its own is gone.
     pub async fn run(mut self) {
-        while let Some(command) = self.commands.recv().await {
-            self.handle(command);
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(command) => self.handle(command),
+                    None => return,
+                },
+                _ = tick.tick() => {
+                    // Only the hub's own sender left (its tasks hold clones briefly): done.
+                    if self.commands.sender_strong_count() <= 1 && self.commands.is_empty() {
+                        return;
+                    }
+                    self.tick();
+                }
+            }
         }
     }
 
     fn handle(&mut self, command: Command) {
         match command {
             Command::Publish(event) => {
-                let envelope = Envelope::of(self.instance, &event, &self.encode);
-                self.deliver(&envelope);
+                let envelope = Envelope::logged(self.instance, &event);
+                // Forwarded first: other instances order by `seq` themselves.
                 self.forward(&envelope);
+                self.arrive(envelope);
             }
             Command::Remote(envelope) => {
                 // Our own events were delivered when they were published.
                 if envelope.origin != self.instance {
-                    self.deliver(&envelope);
+                    self.arrive(envelope);
                 }
             }
+            Command::Directory(directory) => self.directory = Some(directory),
+            Command::StreamProjects(reply) => {
+                let _ = reply.send(self.streams.keys().copied().collect());
+            }
+            Command::Heads { asked, heads } => self.heads(&asked, &heads),
+            Command::Filled {
+                project,
+                after,
+                page,
+            } => self.filled(project, after, page),
+            Command::CaughtUp {
+                id,
+                project,
+                after,
+                page,
+            } => self.caught_up(id, project, after, page),
             Command::Register {
                 id,
                 user,
@@ -247,6 +390,7 @@ impl Hub {
                         outbox,
                         kick: Some(kick),
                         rooms: HashSet::new(),
+                        cursors: HashMap::new(),
                     },
                 );
                 metrics::connections(self.conns.len());
@@ -258,12 +402,14 @@ impl Hub {
                 project,
                 user_projects,
                 epoch,
+                head,
+                since,
                 reply,
             } => {
                 // A removal applied since the check may have been missed by it: check again.
                 let current = self.conns.get(&id).map(|c| self.membership.epoch(c.user));
                 let outcome = if current.is_none_or(|current| current == epoch) {
-                    self.join(id, room, project, user_projects);
+                    self.join(id, room, project, user_projects, head, since);
                     JoinOutcome::Joined
                 } else {
                     JoinOutcome::Recheck
@@ -331,13 +477,53 @@ impl Hub {
         room: Room,
         project: Option<ProjectId>,
         user_projects: Option<Vec<ProjectId>>,
+        head: Option<u64>,
+        since: Option<u64>,
     ) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        conn.rooms.insert(room);
+        if !conn.rooms.insert(room) {
+            // Already in it: say so again, nothing else changes.
+            self.send(
+                id,
+                &protocol::frame("joined", json!({"room": room.to_string()})).into(),
+            );
+            return;
+        }
         let user = conn.user;
         self.rooms.entry(room).or_default().insert(id);
+        let ordered = matches!(room, Room::Project(_) | Room::Task(_));
+        if let (true, Some(project)) = (ordered, project) {
+            let stream = self
+                .streams
+                .entry(project)
+                .or_insert_with(|| Stream::new(head.unwrap_or(0)));
+            let delivered = stream.delivered();
+            let Some(conn) = self.conns.get_mut(&id) else {
+                return;
+            };
+            let cursor = conn.cursors.entry(project).or_insert_with(|| {
+                stream.sockets += 1;
+                Cursor {
+                    seq: delivered,
+                    catching_up: false,
+                    reading: false,
+                    rooms: 0,
+                }
+            });
+            cursor.rooms += 1;
+            match since {
+                // Behind what this socket would be sent next: catch up from the log first.
+                Some(since) if since < cursor.seq => {
+                    cursor.seq = since;
+                    cursor.catching_up = true;
+                }
+                // It has seen events this instance has not delivered yet: skip those.
+                Some(since) => cursor.seq = since,
+                None => {}
+            }
+        }
         match (room, project, user_projects) {
             (Room::Task(task), Some(project), _) => {
                 self.task_projects.insert(task, project);
@@ -354,11 +540,41 @@ impl Hub {
             id,
             &protocol::frame("joined", json!({"room": room.to_string()})).into(),
         );
+        if let (true, Some(project)) = (ordered, project) {
+            self.continue_catch_up(id, project);
+        }
+    }
+
+    /// The project a `project:` or `task:` room belongs to.
+    fn project_of(&self, room: Room) -> Option<ProjectId> {
+        match room {
+            Room::Project(project) => Some(project),
+            Room::Task(task) => self.task_projects.get(&task).copied(),
+            Room::User(_) => None,
+        }
     }
 
     fn leave(&mut self, id: ConnId, room: Room) {
-        if let Some(conn) = self.conns.get_mut(&id) {
-            conn.rooms.remove(&room);
+        let project = self.project_of(room);
+        let mut forget_stream = None;
+        if let Some(conn) = self.conns.get_mut(&id)
+            && conn.rooms.remove(&room)
+            && let Some(project) = project
+            && let Some(cursor) = conn.cursors.get_mut(&project)
+        {
+            cursor.rooms = cursor.rooms.saturating_sub(1);
+            if cursor.rooms == 0 {
+                conn.cursors.remove(&project);
+                forget_stream = Some(project);
+            }
+        }
+        if let Some(project) = forget_stream
+            && let Some(stream) = self.streams.get_mut(&project)
+        {
+            stream.sockets = stream.sockets.saturating_sub(1);
+            if stream.sockets == 0 {
+                self.streams.remove(&project);
+            }
         }
         let empty = self.rooms.get_mut(&room).is_some_and(|members| {
             members.remove(&id);
@@ -389,13 +605,14 @@ impl Hub {
     }
 
     fn unregister(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.remove(&id) else {
-            return;
+        let rooms: Vec<Room> = match self.conns.get(&id) {
+            Some(conn) => conn.rooms.iter().copied().collect(),
+            None => return,
         };
-        for room in conn.rooms {
-            // The connection is gone from `conns`, so `leave` only tidies the room indexes.
+        for room in rooms {
             self.leave(id, room);
         }
+        self.conns.remove(&id);
         metrics::connections(self.conns.len());
     }
 
@@ -430,6 +647,17 @@ impl Hub {
         // One buffer for every socket: each outbox gets a reference, not a copy.
         let frame = ByteString::from(envelope.frame.clone());
         for id in targets {
+            // A socket catching up gets this from the log; one already sent it skips it.
+            if let Some(cursor) = self
+                .conns
+                .get_mut(&id)
+                .and_then(|conn| conn.cursors.get_mut(&project))
+            {
+                if cursor.catching_up || envelope.seq <= cursor.seq {
+                    continue;
+                }
+                cursor.seq = envelope.seq;
+            }
             self.send(id, &frame);
         }
         match envelope.effect {
@@ -440,6 +668,261 @@ impl Hub {
             Some(Effect::ProjectDeleted) => self.project_deleted(project),
             None => {}
         }
+    }
+
+    /// An event reached this instance (published here, relayed, or read from the log): delivered
+    /// now if it is the next of its project, held if it is early, dropped if it was delivered.
+    fn arrive(&mut self, envelope: Envelope) {
+        let project = ProjectId::from_uuid(envelope.project);
+        let Some(stream) = self.streams.get_mut(&project) else {
+            // No ordered rooms of this project here: only `user:` rooms, which get it as it comes.
+            self.deliver(&envelope);
+            return;
+        };
+        stream.known_head = stream.known_head.max(envelope.seq);
+        if envelope.seq < stream.next {
+            metrics::duplicate_dropped();
+            return;
+        }
+        if envelope.seq > stream.next {
+            if stream.pending.len() < MAX_PENDING {
+                stream.pending.insert(envelope.seq, envelope);
+            }
+            stream.missing_since.get_or_insert_with(Instant::now);
+            return;
+        }
+        stream.next += 1;
+        self.deliver(&envelope);
+        self.drain(project);
+    }
+
+    /// Delivers what waited for the events just delivered.
+    fn drain(&mut self, project: ProjectId) {
+        loop {
+            let Some(stream) = self.streams.get_mut(&project) else {
+                return;
+            };
+            match stream.pending.remove(&stream.next) {
+                Some(envelope) => {
+                    stream.next += 1;
+                    self.deliver(&envelope);
+                }
+                None => {
+                    // Caught up with everything known: nothing is missing. Otherwise the wait
+                    // starts again from this progress.
+                    stream.missing_since = (stream.known_head >= stream.next
+                        || !stream.pending.is_empty())
+                    .then(Instant::now);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Heads from the poller: events this instance never heard of are missing.
+    fn heads(&mut self, asked: &[ProjectId], heads: &[(ProjectId, u64)]) {
+        let known: HashMap<ProjectId, u64> = heads.iter().copied().collect();
+        for project in asked {
+            match known.get(project) {
+                Some(head) => {
+                    if let Some(stream) = self.streams.get_mut(project)
+                        && *head >= stream.next
+                    {
+                        stream.known_head = stream.known_head.max(*head);
+                        stream.missing_since.get_or_insert_with(Instant::now);
+                    }
+                }
+                // Deleted, and its `project_deleted` never arrived here.
+                None if self.streams.contains_key(project) => self.project_deleted(*project),
+                None => {}
+            }
+        }
+    }
+
+    /// Starts the log reads that are due: fills of gaps open for [`GAP_WAIT`], and the next page
+    /// of catch-ups whose sockets have room.
+    fn tick(&mut self) {
+        let Some(directory) = self.directory.clone() else {
+            return;
+        };
+        let now = Instant::now();
+        for (project, stream) in &mut self.streams {
+            let due = stream
+                .missing_since
+                .is_some_and(|since| now.duration_since(since) >= GAP_WAIT);
+            if !due || stream.filling {
+                continue;
+            }
+            stream.filling = true;
+            let (project, after) = (*project, stream.delivered());
+            let wanted = stream
+                .known_head
+                .saturating_sub(after)
+                .clamp(1, u64::from(FILL_PAGE));
+            let limit = u32::try_from(wanted).unwrap_or(FILL_PAGE);
+            let (directory, answer) = (directory.clone(), self.handle.clone());
+            metrics::gap_fill();
+            tokio::spawn(async move {
+                let page = directory.events(project, after, limit).await;
+                let _ = answer
+                    .send(Command::Filled {
+                        project,
+                        after,
+                        page,
+                    })
+                    .await;
+            });
+        }
+        let waiting: Vec<(ConnId, ProjectId)> = self
+            .conns
+            .iter()
+            .flat_map(|(id, conn)| {
+                conn.cursors
+                    .iter()
+                    .filter(|(_, c)| c.catching_up && !c.reading)
+                    .map(move |(project, _)| (*id, *project))
+            })
+            .collect();
+        for (id, project) in waiting {
+            self.continue_catch_up(id, project);
+        }
+    }
+
+    /// A stream's fill arrived: its events go through [`Hub::arrive`] like any others.
+    fn filled(&mut self, project: ProjectId, after: u64, page: anyhow::Result<LogPage>) {
+        let Some(stream) = self.streams.get_mut(&project) else {
+            return;
+        };
+        stream.filling = false;
+        let page = match page {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::warn!(%project, %error, "the event log could not be read; retrying");
+                stream.missing_since = Some(Instant::now());
+                return;
+            }
+        };
+        if page.head == 0 && page.items.is_empty() && stream.known_head > 0 {
+            self.project_deleted(project);
+            return;
+        }
+        if let Some(oldest) = page.oldest
+            && oldest > after + 1
+            && stream.next <= after + 1
+        {
+            // Pruned before this instance delivered it: nothing to wait for.
+            tracing::warn!(%project, after, oldest, "events missing from the log; skipped");
+            stream.next = oldest;
+            stream.pending.retain(|seq, _| *seq >= oldest);
+        }
+        for event in &page.items {
+            let envelope = Envelope::stored(self.instance, project, event);
+            self.arrive(envelope);
+        }
+        self.drain(project);
+    }
+
+    /// Reads the next page of a socket's catch-up, when it is catching up, not already reading,
+    /// and its queue has room.
+    fn continue_catch_up(&mut self, id: ConnId, project: ProjectId) {
+        let Some(directory) = self.directory.clone() else {
+            return;
+        };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let room = conn.outbox.frames.capacity() * 2 >= conn.outbox.frames.max_capacity()
+            && conn.outbox.queued.load(Ordering::SeqCst) * 2 <= self.queue_bytes;
+        let Some(cursor) = conn.cursors.get_mut(&project) else {
+            return;
+        };
+        if !cursor.catching_up || cursor.reading || !room {
+            return;
+        }
+        cursor.reading = true;
+        let after = cursor.seq;
+        let answer = self.handle.clone();
+        tokio::spawn(async move {
+            let page = directory.events(project, after, CATCH_UP_PAGE).await;
+            let _ = answer
+                .send(Command::CaughtUp {
+                    id,
+                    project,
+                    after,
+                    page,
+                })
+                .await;
+        });
+    }
+
+    /// A page of a socket's catch-up arrived: what concerns the socket is sent in order; a
+    /// removal of its user ends it (the socket leaves the project's rooms); the end of the log
+    /// makes it live.
+    fn caught_up(
+        &mut self,
+        id: ConnId,
+        project: ProjectId,
+        after: u64,
+        page: anyhow::Result<LogPage>,
+    ) {
+        let delivered = self.streams.get(&project).map_or(0, Stream::delivered);
+        let instance = self.instance;
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let user = conn.user;
+        let Some(cursor) = conn.cursors.get_mut(&project) else {
+            return;
+        };
+        cursor.reading = false;
+        if !cursor.catching_up || cursor.seq != after {
+            return;
+        }
+        let page = match page {
+            Ok(page) => page,
+            Err(error) => {
+                // Tried again at the next tick.
+                tracing::warn!(%project, %error, "a catch-up could not read the event log");
+                return;
+            }
+        };
+        let in_project_room = conn.rooms.contains(&Room::Project(project));
+        let mut frames = Vec::with_capacity(page.items.len());
+        let mut removed = false;
+        let mut last = after;
+        for event in &page.items {
+            last = event.seq;
+            let envelope = Envelope::stored(instance, project, event);
+            let for_socket = in_project_room
+                || envelope
+                    .task
+                    .is_some_and(|task| conn.rooms.contains(&Room::Task(TaskId::from_uuid(task))));
+            if for_socket {
+                frames.push(ByteString::from(envelope.frame));
+            }
+            if envelope.effect == Some(Effect::MemberRemoved(user.as_uuid())) {
+                removed = true;
+                break;
+            }
+        }
+        let reached_head = !removed && page.items.len() < CATCH_UP_PAGE as usize;
+        cursor.seq = if reached_head {
+            last.max(page.head)
+        } else {
+            last
+        };
+        if reached_head && cursor.seq >= delivered {
+            cursor.catching_up = false;
+        }
+        metrics::replayed(frames.len());
+        for frame in &frames {
+            self.send(id, frame);
+        }
+        if removed {
+            self.evict_socket(id, project, "membership_removed");
+            return;
+        }
+        self.continue_catch_up(id, project);
     }
 
     fn member_added(&mut self, user: UserId, project: ProjectId) {
@@ -494,6 +977,25 @@ impl Hub {
                     protocol::frame("left", json!({"room": room.to_string(), "reason": reason}));
                 self.send(id, &frame.into());
             }
+        }
+    }
+
+    /// Takes one socket out of the project's `project:` and `task:` rooms, telling it why.
+    fn evict_socket(&mut self, id: ConnId, project: ProjectId, reason: &str) {
+        let rooms: Vec<Room> = match self.conns.get(&id) {
+            Some(conn) => conn
+                .rooms
+                .iter()
+                .copied()
+                .filter(|room| self.project_of(*room) == Some(project))
+                .collect(),
+            None => return,
+        };
+        for room in rooms {
+            self.leave(id, room);
+            let frame =
+                protocol::frame("left", json!({"room": room.to_string(), "reason": reason}));
+            self.send(id, &frame.into());
         }
     }
 

@@ -1,7 +1,9 @@
 //! Tasklane's realtime layer (REALTIME.md): the WebSocket endpoint with ticket authentication,
 //! rooms per project, task and user with authorised joins, the hub behind the domain's
-//! `EventBroadcaster` (publishing never blocks a request), bounded per-socket queues, heartbeats,
-//! and the Redis pub/sub relay that fans events out across instances.
+//! `EventBroadcaster` (publishing never blocks a request), delivery in `seq` order with gaps
+//! filled from the project event log and `join {since}` catch-up, bounded per-socket queues,
+//! heartbeats, the log poller that finds events nobody published, and the Redis pub/sub relay
+//! that fans events out across instances.
 //!
 //! Wiring: [`RealtimeHub::start`] first (its [`HubHandle`] is the services' broadcaster), then
 //! [`Realtime::new`] with a [`Directory`] built over those services, then [`connect`] in the
@@ -13,6 +15,7 @@ mod directory;
 mod envelope;
 mod hub;
 pub mod metrics;
+mod poller;
 pub mod protocol;
 mod relay;
 mod sockets;
@@ -21,8 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use connection::connect;
-pub use directory::Directory;
-pub use envelope::EncodeData;
+pub use directory::{Directory, LogPage};
 pub use hub::{CLOSE_TOO_SLOW, HubHandle};
 pub use relay::{FanoutState, RelayOptions};
 
@@ -61,6 +63,9 @@ pub struct RealtimeOptions {
     pub rate_window: Duration,
     /// How long a membership answer is trusted (membership changes evict it at once).
     pub membership_ttl: Duration,
+    /// How often the heads of the projects watched here are read from the event log, to find
+    /// events that were never published or never relayed (one indexed read per interval).
+    pub log_poll_interval: Duration,
 }
 
 impl Default for RealtimeOptions {
@@ -77,6 +82,7 @@ impl Default for RealtimeOptions {
             rate_limit: 100,
             rate_window: Duration::from_secs(10),
             membership_ttl: Duration::from_secs(30),
+            log_poll_interval: Duration::from_millis(250),
         }
     }
 }
@@ -97,7 +103,6 @@ impl RealtimeHub {
     /// When the relay's Redis URL is malformed.
     pub fn start(
         options: RealtimeOptions,
-        encode: EncodeData,
         relay: Option<RelayOptions>,
     ) -> anyhow::Result<RealtimeHub> {
         let membership = Arc::new(MembershipCache::new(options.membership_ttl));
@@ -111,7 +116,6 @@ impl RealtimeHub {
         let (hub, handle) = Hub::new(
             options.hub_capacity,
             options.queue_bytes,
-            encode,
             relay_sender,
             membership,
         );
@@ -160,10 +164,18 @@ impl std::fmt::Debug for Realtime {
 }
 
 impl Realtime {
-    /// The endpoint over a started hub and a directory. With a relay it also starts the audit
-    /// of removals missed while the fan-out was down (`audit.rs`), so it must run inside a Tokio
-    /// runtime.
+    /// The endpoint over a started hub and a directory. Hands the directory to the hub (which
+    /// fills gaps from the event log with it) and starts the log poller; with a relay it also
+    /// starts the audit of removals missed while the fan-out was down (`audit.rs`). Must run
+    /// inside a Tokio runtime.
     pub fn new(hub: &RealtimeHub, directory: Arc<dyn Directory>) -> Realtime {
+        let (handle, reader) = (hub.handle(), directory.clone());
+        tokio::spawn(async move { handle.send(hub::Command::Directory(reader)).await });
+        poller::start(
+            hub.handle(),
+            directory.clone(),
+            hub.options.log_poll_interval,
+        );
         if let Some(fanout) = hub.fanout() {
             audit::start(
                 hub.handle(),

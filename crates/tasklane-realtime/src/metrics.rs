@@ -29,3 +29,23 @@ pub(crate) fn broadcast_failed() {
 pub(crate) fn fanout_up(up: bool) {
     metrics::gauge!(WS_FANOUT_UP).set(if up { 1.0 } else { 0.0 });
 }
+
+/// Events that reached this instance a second time (from the log after a live copy, or from
+/// Redis after the log) and were dropped: each `seq` reaches a socket once.
+pub const WS_EVENTS_DUPLICATE_TOTAL: &str = "tasklane_ws_events_duplicate_total";
+/// Reads of the event log to fill a gap: an event that did not arrive live within the wait.
+pub const WS_GAP_FILLS_TOTAL: &str = "tasklane_ws_gap_fills_total";
+/// Events sent to sockets from the log, catching up after `join {since}`.
+pub const WS_EVENTS_REPLAYED_TOTAL: &str = "tasklane_ws_events_replayed_total";
+
+pub(crate) fn duplicate_dropped() {
+    metrics::counter!(WS_EVENTS_DUPLICATE_TOTAL).increment(1);
+}
+
+pub(crate) fn gap_fill() {
+    metrics::counter!(WS_GAP_FILLS_TOTAL).increment(1);
+}
+
+pub(crate) fn replayed(events: usize) {
+    metrics::counter!(WS_EVENTS_REPLAYED_TOTAL).increment(events as u64);
+}

@@ -1,5 +1,6 @@
 //! The frames of REALTIME.md: rooms, what a client may send, and the server's answers. Every
-//! frame is a JSON text frame `{"type": "...", "data": {...}}`.
+//! frame is a JSON text frame `{"type": "...", "data": {...}}`; event frames also carry their
+//! project's `seq`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -46,8 +47,13 @@ impl FromStr for Room {
 /// What a client asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
-    /// `join {room}`
-    Join(Room),
+    /// `join {room, since?}`: with `since`, the room's events after that `seq` first.
+    Join {
+        /// The room.
+        room: Room,
+        /// The last `seq` the client has seen.
+        since: Option<u64>,
+    },
     /// `leave {room}`
     Leave(Room),
     /// `ping {}`
@@ -71,6 +77,11 @@ pub enum FrameError {
     Forbidden,
     /// The check could not be made (the database is down); the client may try again.
     Unavailable,
+    /// `since` is not a non-negative integer, is past the project's last event, or was given
+    /// for a `user:` room (which has no sequence).
+    BadSince,
+    /// Events after `since` are no longer kept: the client must refetch what it shows.
+    ResyncRequired,
 }
 
 impl FrameError {
@@ -84,6 +95,8 @@ impl FrameError {
             FrameError::RateLimited => "rate_limited",
             FrameError::Forbidden => "forbidden",
             FrameError::Unavailable => "unavailable",
+            FrameError::BadSince => "bad_since",
+            FrameError::ResyncRequired => "resync_required",
         }
     }
 }
@@ -109,7 +122,14 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
             .ok_or(FrameError::BadRoom)
     };
     match frame.kind.as_str() {
-        "join" => room().map(ClientFrame::Join),
+        "join" => {
+            let room = room()?;
+            let since = match &frame.data["since"] {
+                Value::Null => None,
+                since => Some(since.as_u64().ok_or(FrameError::BadSince)?),
+            };
+            Ok(ClientFrame::Join { room, since })
+        }
         "leave" => room().map(ClientFrame::Leave),
         "ping" => Ok(ClientFrame::Ping),
         _ => Err(FrameError::UnknownType),
@@ -140,7 +160,22 @@ mod tests {
         assert!("team:x".parse::<Room>().is_err());
 
         let join = format!(r#"{{"type":"join","data":{{"room":"project:{project}"}}}}"#);
-        assert_eq!(parse(&join), Ok(ClientFrame::Join(room)));
+        assert_eq!(parse(&join), Ok(ClientFrame::Join { room, since: None }));
+        let resume =
+            format!(r#"{{"type":"join","data":{{"room":"project:{project}","since":42}}}}"#);
+        assert_eq!(
+            parse(&resume),
+            Ok(ClientFrame::Join {
+                room,
+                since: Some(42)
+            })
+        );
+        for since in ["-1", "1.5", "\"3\"", "true", "18446744073709551616"] {
+            let bad = format!(
+                r#"{{"type":"join","data":{{"room":"project:{project}","since":{since}}}}}"#
+            );
+            assert_eq!(parse(&bad), Err(FrameError::BadSince), "since {since}");
+        }
         assert_eq!(parse(r#"{"type":"ping","data":{}}"#), Ok(ClientFrame::Ping));
         assert_eq!(parse(r#"{"type":"ping"}"#), Ok(ClientFrame::Ping));
         assert_eq!(parse("{nope"), Err(FrameError::InvalidJson));

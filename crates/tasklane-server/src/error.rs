@@ -160,6 +160,8 @@ where
             ErrorClass::Invalid => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ErrorClass::Conflict(code) => (StatusCode::CONFLICT, code),
             ErrorClass::VersionMismatch => (StatusCode::PRECONDITION_FAILED, "version_mismatch"),
+            ErrorClass::BadRequest(code) => (StatusCode::BAD_REQUEST, code),
+            ErrorClass::Gone(code) => (StatusCode::GONE, code),
             ErrorClass::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ErrorClass::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -15,11 +15,15 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use tasklane_cache::{Caches, MemoryCache, RawCache, RedisCache, RedisOptions};
+use tasklane_domain::aggregation::AggregationChange;
+use tasklane_domain::events::{DomainEvent, EncodedEvent, EventPayload, LoggedEvent, SYSTEM_ACTOR};
 use tasklane_domain::ids::ProjectId;
 use tasklane_domain::ports::{
-    AggregationRepository, IdempotencyRepository, RefreshTokenRepository,
+    AggregationRepair, AggregationRepository, BroadcastError, EventBroadcaster, EventEncoder,
+    EventLogRepository, IdempotencyRepository, RefreshTokenRepository,
 };
 use tasklane_realtime::{RealtimeHub, RealtimeOptions, RelayOptions};
+use tasklane_server::realtime::ApiEncoder;
 use tasklane_server::settings::{LogFormat, Settings};
 use tasklane_server::{AppState, run, run_metrics};
 use tasklane_store::{Store, StoreOptions};
@@ -100,8 +104,43 @@ async fn recount(settings: &Settings, project: Option<ProjectId>) -> anyhow::Res
         Some(id) => vec![id],
         None => store.project_ids().await?,
     };
+    let policy = settings.derivation_policy;
+    let encoder = ApiEncoder::new(policy);
     for id in projects {
-        let repair = store.repair_aggregation(id, chrono::Utc::now()).await?;
+        // A derived status the repair moved is logged; running servers find it in the log
+        // (their poller reads the heads), though nothing here publishes it.
+        let record = Box::new(move |repair: &AggregationRepair| {
+            let changed = repair.before.and_then(|before| {
+                let change = AggregationChange {
+                    before,
+                    after: repair.after.counts,
+                };
+                change.status_transition(policy)
+            });
+            changed
+                .map(|(old_status, new_status)| {
+                    let event = DomainEvent {
+                        project_id: id,
+                        actor_id: SYSTEM_ACTOR,
+                        at: repair.after.updated_at,
+                        payload: EventPayload::ProjectStatusChanged {
+                            old_status,
+                            new_status,
+                            aggregation: repair.after.clone(),
+                        },
+                    };
+                    EncodedEvent {
+                        data: encoder.encode(&event),
+                        event,
+                    }
+                })
+                .into_iter()
+                .collect()
+        });
+        let repair = store
+            .repair_aggregation(id, chrono::Utc::now(), record)
+            .await?
+            .value;
         let drift = repair.before != Some(repair.after.counts);
         tracing::info!(project = %id, ?repair.before, after = ?repair.after.counts, drift, "recounted");
     }
@@ -132,8 +171,9 @@ async fn build_caches(settings: &Settings) -> anyhow::Result<Caches> {
 }
 
 /// The background work of every interval: archive old done tasks, purge expired refresh tokens
-/// and idempotency keys. A failure is logged and tried again next round.
-async fn housekeeping(state: AppState, interval: std::time::Duration) {
+/// and idempotency keys, prune the event log past its retention. A failure is logged and tried
+/// again next round.
+async fn housekeeping(state: AppState, interval: std::time::Duration, retention_days: u32) {
     let mut ticks = tokio::time::interval(interval);
     loop {
         ticks.tick().await;
@@ -158,6 +198,27 @@ async fn housekeeping(state: AppState, interval: std::time::Duration) {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
             Err(error) => tracing::warn!(error = %error, "idempotency-key purge failed"),
+        }
+        let retention = chrono::Duration::days(i64::from(retention_days));
+        match state.store.prune_events(now - retention).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "pruned events past the retention"),
+            Err(error) => tracing::warn!(error = %error, "event-log pruning failed"),
+        }
+    }
+}
+
+/// A fault-injection hook for tests, never for production: with
+/// `TASKLANE_FAULT_PARK_BEFORE_PUBLISH` set, the first event about to be published (its
+/// transaction committed) parks the process there and says so in its log, so a test can kill it
+/// with SIGKILL between commit and publish and check that nothing is lost.
+struct ParkBeforePublish;
+
+impl EventBroadcaster for ParkBeforePublish {
+    fn publish(&self, event: LoggedEvent) -> Result<(), BroadcastError> {
+        tracing::warn!(seq = event.seq, "fault: parked before publishing");
+        loop {
+            std::thread::park();
         }
     }
 }
@@ -187,7 +248,6 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             max_connections_per_user: settings.ws_connections_per_user,
             ..RealtimeOptions::default()
         },
-        tasklane_server::realtime::encoder(settings.derivation_policy),
         settings.redis_url.as_ref().map(|url| RelayOptions {
             url: url.clone(),
             channel: format!("{}events", settings.redis_prefix),
@@ -195,9 +255,19 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             retry_interval: settings.redis_probe_interval,
         }),
     )?;
-    let state = AppState::new(store.clone(), caches, &hub, &settings, &secret)?;
+    let broadcaster: Arc<dyn EventBroadcaster> =
+        match std::env::var_os("TASKLANE_FAULT_PARK_BEFORE_PUBLISH") {
+            Some(_) => Arc::new(ParkBeforePublish),
+            None => Arc::new(hub.handle()),
+        };
+    let state =
+        AppState::with_broadcaster(store.clone(), caches, &hub, broadcaster, &settings, &secret)?;
 
-    let job = tokio::spawn(housekeeping(state.clone(), settings.archive_interval));
+    let job = tokio::spawn(housekeeping(
+        state.clone(),
+        settings.archive_interval,
+        settings.event_retention_days,
+    ));
     let upkeep = tokio::spawn(metrics_upkeep(state.metrics.clone()));
 
     let listener = TcpListener::bind(&settings.bind)

@@ -8,20 +8,36 @@ use serde_json::{Value, json};
 use tasklane_cache::Caches;
 use tasklane_domain::aggregation::DerivationPolicy;
 use tasklane_domain::errors::{Classify, ErrorClass};
-use tasklane_domain::events::{DomainEvent, EventPayload};
+use tasklane_domain::events::{DomainEvent, EventPayload, SYSTEM_ACTOR};
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
 use tasklane_domain::model::Project;
+use tasklane_domain::ports::{EventEncoder, EventLogRepository, EventQuery, EventScope};
 use tasklane_domain::services::Services;
 use tasklane_domain::services::projects::ProjectListInput;
 use tasklane_domain::values::Role;
-use tasklane_realtime::{Directory, EncodeData};
+use tasklane_realtime::{Directory, LogPage};
 
 use crate::dto::{AggregationDto, DerivedStatusDto, ProjectDto, RoleDto, TaskDto};
 use crate::limits::TicketLedger;
 
-/// Builds the `data` of every event frame from plain domain data, with the HTTP API's JSON.
-pub fn encoder(policy: DerivationPolicy) -> EncodeData {
-    Arc::new(move |event| event_data(event, policy))
+/// Encodes the `data` of every event, with the HTTP API's JSON: once per event, for the event
+/// log and the live frame alike.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiEncoder {
+    policy: DerivationPolicy,
+}
+
+impl ApiEncoder {
+    /// The encoder for a server deriving project statuses with `policy`.
+    pub fn new(policy: DerivationPolicy) -> Self {
+        Self { policy }
+    }
+}
+
+impl EventEncoder for ApiEncoder {
+    fn encode(&self, event: &DomainEvent) -> String {
+        event_data(event, self.policy).to_string()
+    }
 }
 
 fn event_data(event: &DomainEvent, policy: DerivationPolicy) -> Value {
@@ -30,10 +46,29 @@ fn event_data(event: &DomainEvent, policy: DerivationPolicy) -> Value {
         EventPayload::TaskCreated { task: t }
         | EventPayload::TaskArchived { task: t }
         | EventPayload::TaskUnarchived { task: t } => json!({"task": task(t)}),
-        EventPayload::TaskUpdated { task: t, changed } => json!({
-            "task": task(t),
-            "changed": changed.iter().map(|field| field.as_str()).collect::<Vec<_>>(),
-        }),
+        EventPayload::TaskUpdated {
+            task: t,
+            previous,
+            changed,
+        } => {
+            // The history shows each change from → to: the changed fields as they were.
+            let before = task(previous);
+            let previous: serde_json::Map<String, Value> = changed
+                .iter()
+                .map(|field| {
+                    let name = field.as_str();
+                    (
+                        name.to_owned(),
+                        before.get(name).cloned().unwrap_or(Value::Null),
+                    )
+                })
+                .collect();
+            json!({
+                "task": task(t),
+                "changed": changed.iter().map(|field| field.as_str()).collect::<Vec<_>>(),
+                "previous": previous,
+            })
+        }
         EventPayload::TaskMoved {
             task: t,
             from_status_id,
@@ -92,22 +127,36 @@ fn project_json(project: &Project, policy: DerivationPolicy) -> Value {
     value
 }
 
-/// Tickets from the caches, memberships from the services (the same checks as the HTTP API).
-#[derive(Debug, Clone)]
+/// Tickets from the caches, memberships from the services (the same checks as the HTTP API),
+/// the event log from the store (the hub reads it for sockets a join authorised).
+#[derive(Clone)]
 pub struct ServicesDirectory {
     services: Services,
     caches: Caches,
     tickets: Arc<TicketLedger>,
+    log: Arc<dyn EventLogRepository>,
+}
+
+impl std::fmt::Debug for ServicesDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServicesDirectory").finish_non_exhaustive()
+    }
 }
 
 impl ServicesDirectory {
-    /// A directory over `services` and the ticket store in `caches`; redeemed tickets are
-    /// given back to `tickets`.
-    pub fn new(services: Services, caches: Caches, tickets: Arc<TicketLedger>) -> Self {
+    /// A directory over `services`, the ticket store in `caches` and the event `log`; redeemed
+    /// tickets are given back to `tickets`.
+    pub fn new(
+        services: Services,
+        caches: Caches,
+        tickets: Arc<TicketLedger>,
+        log: Arc<dyn EventLogRepository>,
+    ) -> Self {
         Self {
             services,
             caches,
             tickets,
+            log,
         }
     }
 }
@@ -173,5 +222,25 @@ impl Directory for ServicesDirectory {
                 None => return Ok(projects),
             }
         }
+    }
+
+    async fn events(&self, project: ProjectId, after: u64, limit: u32) -> anyhow::Result<LogPage> {
+        // The reader's role is not asked for: the join that led here checked it.
+        let query = EventQuery {
+            scope: EventScope::Project(project),
+            viewer: SYSTEM_ACTOR,
+            after,
+            limit,
+        };
+        let read = self.log.read_events(query).await?;
+        Ok(LogPage {
+            head: read.head,
+            oldest: read.oldest,
+            items: read.items,
+        })
+    }
+
+    async fn heads(&self, projects: Vec<ProjectId>) -> anyhow::Result<Vec<(ProjectId, u64)>> {
+        Ok(self.log.heads(projects).await?)
     }
 }

@@ -62,8 +62,12 @@ pub struct Settings {
     pub derivation_policy: DerivationPolicy,
     /// Done tasks are archived after this many days (`TASKLANE_ARCHIVE_AFTER_DAYS`, default 7).
     pub archive_after_days: u32,
-    /// How often the auto-archive job runs (`TASKLANE_ARCHIVE_INTERVAL_SECS`, default 3600).
+    /// How often the auto-archive job runs (`TASKLANE_ARCHIVE_INTERVAL_SECS`, default 3600); the
+    /// event log is pruned on the same round.
     pub archive_interval: Duration,
+    /// Events are kept this many days (`TASKLANE_EVENT_RETENTION_DAYS`, default 30, at least 1);
+    /// a client further behind is told to resync.
+    pub event_retention_days: u32,
     /// Log format (`TASKLANE_LOG_FORMAT`: `text` or `json`).
     pub log_format: LogFormat,
     /// Register, login and refresh attempts per client address per minute
@@ -114,6 +118,7 @@ impl Default for Settings {
             derivation_policy: DerivationPolicy::ActiveWins,
             archive_after_days: 7,
             archive_interval: Duration::from_secs(3600),
+            event_retention_days: 30,
             log_format: LogFormat::Text,
             auth_attempts_per_minute: 30,
             ws_ticket_ttl: Duration::from_secs(30),
@@ -199,6 +204,10 @@ impl Settings {
         if let Some(v) = get("TASKLANE_ARCHIVE_INTERVAL_SECS") {
             settings.archive_interval =
                 Duration::from_secs(number::<u64>("TASKLANE_ARCHIVE_INTERVAL_SECS", &v)?.max(1));
+        }
+        if let Some(v) = get("TASKLANE_EVENT_RETENTION_DAYS") {
+            settings.event_retention_days =
+                number::<u32>("TASKLANE_EVENT_RETENTION_DAYS", &v)?.max(1);
         }
         if let Some(v) = get("TASKLANE_AUTH_ATTEMPTS_PER_MINUTE") {
             settings.auth_attempts_per_minute = number("TASKLANE_AUTH_ATTEMPTS_PER_MINUTE", &v)?;

@@ -14,7 +14,7 @@ use crate::auth::tokens::AccessTokens;
 use crate::auth::{Argon2Hasher, HashLimits};
 use crate::limits::{RateLimiter, TicketLedger};
 use crate::metrics;
-use crate::realtime::ServicesDirectory;
+use crate::realtime::{ApiEncoder, ServicesDirectory};
 use crate::settings::{JwtSecret, Settings};
 
 /// The application state, cloned into every worker.
@@ -91,7 +91,9 @@ impl AppState {
             users: shared.clone(),
             projects: shared.clone(),
             tasks: shared.clone(),
-            aggregations: shared,
+            aggregations: shared.clone(),
+            events: shared.clone(),
+            encoder: Arc::new(ApiEncoder::new(settings.derivation_policy)),
             cache: Arc::new(caches.clone()),
             broadcaster,
             clock: clock.clone(),
@@ -110,7 +112,8 @@ impl AppState {
             settings.ws_tickets_per_user,
             settings.ws_ticket_ttl,
         ));
-        let directory = ServicesDirectory::new(services.clone(), caches.clone(), tickets.clone());
+        let directory =
+            ServicesDirectory::new(services.clone(), caches.clone(), tickets.clone(), shared);
         Ok(AppState {
             realtime: Realtime::new(hub, Arc::new(directory)),
             ws_ticket_ttl: settings.ws_ticket_ttl,

@@ -9,7 +9,8 @@ use tasklane_domain::aggregation::{Aggregation, Counts};
 use tasklane_domain::errors::RepoError;
 use tasklane_domain::ids::ProjectId;
 use tasklane_domain::ports::{
-    AggregationRepair, AggregationRepository, AggregationSnapshot, InsertAggregationError,
+    AggregationRepair, AggregationRepository, AggregationSnapshot, InsertAggregationError, Logged,
+    RecordEvents,
 };
 use tasklane_domain::values::StatusCategory;
 
@@ -140,7 +141,8 @@ impl AggregationRepository for Store {
         &self,
         project_id: ProjectId,
         at: DateTime<Utc>,
-    ) -> Result<AggregationRepair, RepoError> {
+        record: RecordEvents<AggregationRepair>,
+    ) -> Result<Logged<AggregationRepair>, RepoError> {
         let d = self.dialect;
         // Lock the row first: task changes of this project wait, so the recount that follows
         // (a fresh snapshot) is exact when it is written.
@@ -151,7 +153,7 @@ impl AggregationRepository for Store {
         let read = format!(
             "SELECT total, todo, in_progress, in_review, issue, done FROM project_aggregations WHERE project_id = $1{lock}"
         );
-        in_transaction!(self.writer, |txn| -> Result<AggregationRepair, Fail<()>> {
+        in_transaction!(self.writer, |txn| -> Result<Logged<AggregationRepair>, Fail<()>> {
             let before = match one(txn, d.stmt(&read, vec![d.id(project_id)])).await? {
                 Some(row) => convert::counts(&d.row(&row))?,
                 None => None,
@@ -168,15 +170,15 @@ impl AggregationRepository for Store {
                 values,
             );
             exec(txn, upsert).await?;
-            self.gates.hold_until_published(&[project_id]).await;
-            Ok(AggregationRepair {
+            let repair = AggregationRepair {
                 before,
                 after: Aggregation {
                     project_id,
                     counts: after,
                     updated_at: at,
                 },
-            })
+            };
+            Ok(crate::events::log(txn, d, repair, &record).await?)
         })
         .map_err(Fail::into_repo)
     }

@@ -75,6 +75,15 @@ impl Dialect {
         }
     }
 
+    /// A timestamp as text inside a JSON parameter, in the form this dialect stores (and
+    /// compares) timestamps.
+    pub fn time_text(self, at: DateTime<Utc>) -> String {
+        match self {
+            Dialect::Postgres => at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            Dialect::Sqlite => at.format(SQLITE_TIME).to_string(),
+        }
+    }
+
     /// An optional timestamp parameter.
     pub fn opt_time(self, at: Option<DateTime<Utc>>) -> Value {
         match (self, at) {

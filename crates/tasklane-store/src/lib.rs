@@ -18,7 +18,7 @@ mod convert;
 mod counter;
 mod db;
 mod errors;
-mod order;
+mod events;
 mod projects;
 mod tasks;
 #[cfg(feature = "testing")]
@@ -74,8 +74,6 @@ pub struct Store {
     writer: DatabaseConnection,
     /// Where reads go (PostgreSQL: the same pool).
     reader: DatabaseConnection,
-    /// Keeps the events of one project in commit order (see `order.rs`).
-    gates: Arc<order::ProjectGates>,
     /// PostgreSQL with coalescing on: the per-project creation writers.
     coalescer: Option<Arc<tasks::Coalescer>>,
 }
@@ -113,7 +111,6 @@ impl Store {
                 dialect: Dialect::Postgres,
                 reader: db.clone(),
                 writer: db,
-                gates: Arc::default(),
                 coalescer: options.coalesce_creations.then(Arc::default),
             })
         } else if url.starts_with("sqlite:") {
@@ -163,7 +160,6 @@ impl Store {
             dialect: Dialect::Sqlite,
             writer,
             reader,
-            gates: Arc::default(),
             coalescer: None,
         })
     }

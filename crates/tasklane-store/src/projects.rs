@@ -14,10 +14,10 @@ use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::{ProjectId, UserId};
 use tasklane_domain::model::{Member, Page, Project, ProjectRead, Status};
 use tasklane_domain::ports::{
-    CreateProjectStoreError, MembersRead, MembershipChange, MembershipContext, MembershipRequest,
-    NewProject, ProjectChangeRequest, ProjectContext, ProjectCursor, ProjectPatch, ProjectQuery,
-    ProjectRepository, StatusChangeRequest, StatusContext, StatusPlan, StatusTarget,
-    StatusesChanged, StatusesRead,
+    CreateProjectStoreError, Logged, MembersRead, MembershipChange, MembershipContext,
+    MembershipRequest, NewProject, ProjectChangeRequest, ProjectContext, ProjectCursor,
+    ProjectPatch, ProjectQuery, ProjectRepository, RecordEvents, StatusChangeRequest,
+    StatusContext, StatusPlan, StatusTarget, StatusesChanged, StatusesRead,
 };
 use tasklane_domain::services::members::{RemoveMemberError, SetMemberRoleError};
 use tasklane_domain::services::projects::{
@@ -149,19 +149,22 @@ async fn change_project<E>(
     store: &Store,
     request: ProjectChangeRequest,
     decide: &Decide<ProjectContext, ProjectPatch, E>,
-) -> Result<ProjectRead, TxError<E>> {
+    record: &RecordEvents<ProjectRead>,
+) -> Result<Logged<ProjectRead>, TxError<E>> {
     let d = store.dialect;
-    in_transaction!(store.writer, |txn| -> Result<ProjectRead, Fail<E>> {
-        let context = project_context(txn, d, request).await?;
-        let role = context.actor_role;
-        let project = context.project.clone();
-        let patch = decide(context).map_err(Fail::Rejected)?;
-        let project =
-            project.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a project")))?;
-        let project = apply_patch(txn, d, project, patch).await?;
-        store.gates.hold_until_published(&[project.id]).await;
-        Ok(ProjectRead { project, role })
-    })
+    in_transaction!(
+        store.writer,
+        |txn| -> Result<Logged<ProjectRead>, Fail<E>> {
+            let context = project_context(txn, d, request).await?;
+            let role = context.actor_role;
+            let project = context.project.clone();
+            let patch = decide(context).map_err(Fail::Rejected)?;
+            let project = project
+                .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a project")))?;
+            let project = apply_patch(txn, d, project, patch).await?;
+            Ok(crate::events::log(txn, d, ProjectRead { project, role }, record).await?)
+        }
+    )
     .map_err(Fail::into_tx)
 }
 
@@ -449,6 +452,12 @@ impl ProjectRepository for Store {
                 vec![d.id(project.id), d.time(project.created_at)],
             );
             exec(txn, aggregation).await?;
+            // The event log's head, so that the first event only updates it (see `events.rs`).
+            let head = d.stmt(
+                "INSERT INTO project_event_heads (project_id, seq) VALUES ($1, 0)",
+                vec![d.id(project.id)],
+            );
+            exec(txn, head).await?;
             Ok(())
         });
         match result {
@@ -564,16 +573,18 @@ impl ProjectRepository for Store {
         &self,
         request: ProjectChangeRequest,
         decide: Decide<ProjectContext, ProjectPatch, UpdateProjectError>,
-    ) -> Result<ProjectRead, TxError<UpdateProjectError>> {
-        change_project(self, request, &decide).await
+        record: RecordEvents<ProjectRead>,
+    ) -> Result<Logged<ProjectRead>, TxError<UpdateProjectError>> {
+        change_project(self, request, &decide, &record).await
     }
 
     async fn set_project_archived(
         &self,
         request: ProjectChangeRequest,
         decide: Decide<ProjectContext, ProjectPatch, ArchiveProjectError>,
-    ) -> Result<ProjectRead, TxError<ArchiveProjectError>> {
-        change_project(self, request, &decide).await
+        record: RecordEvents<ProjectRead>,
+    ) -> Result<Logged<ProjectRead>, TxError<ArchiveProjectError>> {
+        change_project(self, request, &decide, &record).await
     }
 
     #[tracing::instrument(skip_all, fields(project_id = %request.project_id))]
@@ -581,11 +592,16 @@ impl ProjectRepository for Store {
         &self,
         request: ProjectChangeRequest,
         decide: Decide<ProjectContext, (), DeleteProjectError>,
-    ) -> Result<(), TxError<DeleteProjectError>> {
+        record: RecordEvents<()>,
+    ) -> Result<Logged<()>, TxError<DeleteProjectError>> {
         let d = self.dialect;
-        in_transaction!(self.writer, |txn| -> Result<(), Fail<DeleteProjectError>> {
+        in_transaction!(self.writer, |txn| -> Result<
+            Logged<()>,
+            Fail<DeleteProjectError>,
+        > {
             let context = project_context(txn, d, request).await?;
             decide(context).map_err(Fail::Rejected)?;
+            let head = crate::events::head_for_delete(txn, d, request.project_id).await?;
             exec(
                 txn,
                 d.stmt(
@@ -594,8 +610,10 @@ impl ProjectRepository for Store {
                 ),
             )
             .await?;
-            self.gates.hold_until_published(&[request.project_id]).await;
-            Ok(())
+            Ok(Logged {
+                value: (),
+                events: crate::events::number_after(head, record(&())),
+            })
         })
         .map_err(Fail::into_tx)
     }
@@ -643,9 +661,10 @@ impl ProjectRepository for Store {
         &self,
         request: MembershipRequest,
         decide: Decide<MembershipContext, Role, SetMemberRoleError>,
-    ) -> Result<MembershipChange, TxError<SetMemberRoleError>> {
+        record: RecordEvents<MembershipChange>,
+    ) -> Result<Logged<MembershipChange>, TxError<SetMemberRoleError>> {
         let d = self.dialect;
-        in_transaction!(self.writer, |txn| -> Result<MembershipChange, Fail<SetMemberRoleError>> {
+        in_transaction!(self.writer, |txn| -> Result<Logged<MembershipChange>, Fail<SetMemberRoleError>> {
             let context = membership_context(txn, d, request).await?;
             let (previous_role, user) = (context.target_role, context.target_user.clone());
             let role = decide(context).map_err(Fail::Rejected)?;
@@ -656,11 +675,11 @@ impl ProjectRepository for Store {
                 vec![d.id(request.project_id), d.id(request.user_id), role.as_str().into(), d.time(request.at)],
             );
             let row = one(txn, stmt).await?.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("membership not written")))?;
-            self.gates.hold_until_published(&[request.project_id]).await;
-            Ok(MembershipChange {
+            let change = MembershipChange {
                 member: Some(Member { user, role, added_at: d.row(&row).time("added_at")? }),
                 previous_role,
-            })
+            };
+            Ok(crate::events::log(txn, d, change, &record).await?)
         })
         .map_err(Fail::into_tx)
     }
@@ -670,10 +689,11 @@ impl ProjectRepository for Store {
         &self,
         request: MembershipRequest,
         decide: Decide<MembershipContext, (), RemoveMemberError>,
-    ) -> Result<MembershipChange, TxError<RemoveMemberError>> {
+        record: RecordEvents<MembershipChange>,
+    ) -> Result<Logged<MembershipChange>, TxError<RemoveMemberError>> {
         let d = self.dialect;
         in_transaction!(self.writer, |txn| -> Result<
-            MembershipChange,
+            Logged<MembershipChange>,
             Fail<RemoveMemberError>,
         > {
             let context = membership_context(txn, d, request).await?;
@@ -684,11 +704,11 @@ impl ProjectRepository for Store {
                 vec![d.id(request.project_id), d.id(request.user_id)],
             );
             exec(txn, stmt).await?;
-            self.gates.hold_until_published(&[request.project_id]).await;
-            Ok(MembershipChange {
+            let change = MembershipChange {
                 member: None,
                 previous_role,
-            })
+            };
+            Ok(crate::events::log(txn, d, change, &record).await?)
         })
         .map_err(Fail::into_tx)
     }

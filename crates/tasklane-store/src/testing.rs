@@ -124,6 +124,18 @@ impl TestDb {
             .context("no row")?;
         Ok(row.try_get_by_index::<i64>(0)?)
     }
+
+    /// The integers in the first column of every row of `sql`.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub async fn integers(&self, sql: &str) -> anyhow::Result<Vec<i64>> {
+        let stmt = sea_orm::Statement::from_string(self.store.dialect().backend(), sql.to_owned());
+        let rows = self.store.writer.query_all_raw(stmt).await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get_by_index::<i64>(0)?))
+            .collect()
+    }
 }
 
 impl Drop for TestDb {

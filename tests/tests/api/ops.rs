@@ -38,6 +38,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/tasks/{id}/archive"),
     ("post", "/api/v1/tasks/{id}/unarchive"),
     ("delete", "/api/v1/tasks/{id}"),
+    ("get", "/api/v1/projects/{id}/events"),
+    ("get", "/api/v1/tasks/{id}/events"),
     ("get", "/api/v1/ws"),
     ("get", "/healthz"),
     ("get", "/readyz"),

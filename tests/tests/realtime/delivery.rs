@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use serde_json::json;
-use tasklane_domain::events::DomainEvent;
+use tasklane_domain::events::LoggedEvent;
 use tasklane_domain::ports::{BroadcastError, EventBroadcaster};
 use tasklane_domain::services::tasks::MAX_BATCH;
 use tasklane_realtime::CLOSE_TOO_SLOW;
@@ -106,17 +106,17 @@ async fn a_socket_that_never_reads_is_closed_and_the_others_get_everything() -> 
 struct Failing;
 
 impl EventBroadcaster for Failing {
-    fn publish(&self, _: DomainEvent) -> Result<(), BroadcastError> {
+    fn publish(&self, _: LoggedEvent) -> Result<(), BroadcastError> {
         Err(BroadcastError(anyhow::anyhow!("the hub is gone")))
     }
 }
 
 /// A hub that stopped consuming: its bounded queue is full, so publishing fails at once (as the
 /// real handle's `try_send` does).
-struct Stalled(tokio::sync::mpsc::Sender<DomainEvent>);
+struct Stalled(tokio::sync::mpsc::Sender<LoggedEvent>);
 
 impl EventBroadcaster for Stalled {
-    fn publish(&self, event: DomainEvent) -> Result<(), BroadcastError> {
+    fn publish(&self, event: LoggedEvent) -> Result<(), BroadcastError> {
         self.0
             .try_send(event)
             .map_err(|_| BroadcastError(anyhow::anyhow!("the hub's queue is full")))

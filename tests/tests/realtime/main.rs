@@ -11,6 +11,7 @@ mod frames;
 mod handshake;
 mod instances;
 mod limits;
+mod log;
 mod revocation;
 
 use tasklane_store::testing::TestDb;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::aggregation::{Aggregation, Counts};
 use crate::errors::RepoError;
 use crate::ids::ProjectId;
+use crate::ports::{Logged, RecordEvents};
 
 /// Why an aggregation row could not be inserted.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +84,8 @@ pub trait AggregationRepository: Send + Sync {
     ) -> Result<Aggregation, InsertAggregationError>;
 
     /// Recounts and overwrites (or inserts) the row in one transaction that locks it, so that
-    /// the result equals a recount even while tasks change.
+    /// the result equals a recount even while tasks change, and logs the events `record` returns
+    /// (a derived status that moved) in the same transaction.
     ///
     /// # Errors
     /// [`RepoError`] when the store fails.
@@ -91,5 +93,6 @@ pub trait AggregationRepository: Send + Sync {
         &self,
         project_id: ProjectId,
         at: DateTime<Utc>,
-    ) -> Result<AggregationRepair, RepoError>;
+        record: RecordEvents<AggregationRepair>,
+    ) -> Result<Logged<AggregationRepair>, RepoError>;
 }

@@ -1,6 +1,7 @@
-//! The broadcaster port: hands events to the realtime layer after commit, without waiting.
+//! The broadcaster port: hands logged events to the realtime layer after commit, without
+//! waiting.
 
-use crate::events::DomainEvent;
+use crate::events::LoggedEvent;
 
 /// An event could not be queued (the hub is gone, or its queue is full).
 #[derive(Debug, thiserror::Error)]
@@ -15,13 +16,14 @@ pub struct BroadcastError(#[source] pub anyhow::Error);
 pub trait EventBroadcaster: Send + Sync {
     /// Queues `event` for delivery and returns immediately.
     ///
-    /// Implementations MUST NOT block (no locks held across IO, no waiting for a full queue) and
-    /// MUST keep the order of calls for events of one project.
+    /// Implementations MUST NOT block (no locks held across IO, no waiting for a full queue).
+    /// Calls may arrive out of `seq` order (two transactions of one project commit, then publish,
+    /// concurrently); receivers order by `seq`.
     ///
     /// # Errors
     /// [`BroadcastError`] when the event could not be queued. The caller logs and counts it; the
     /// request that caused the event still succeeds.
-    fn publish(&self, event: DomainEvent) -> Result<(), BroadcastError>;
+    fn publish(&self, event: LoggedEvent) -> Result<(), BroadcastError>;
 }
 
 /// A broadcaster that drops every event: for library users without realtime clients.
@@ -29,7 +31,7 @@ pub trait EventBroadcaster: Send + Sync {
 pub struct NoopBroadcaster;
 
 impl EventBroadcaster for NoopBroadcaster {
-    fn publish(&self, _event: DomainEvent) -> Result<(), BroadcastError> {
+    fn publish(&self, _event: LoggedEvent) -> Result<(), BroadcastError> {
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Ports: the traits adapters implement. Repositories for users, projects (with members and
 //! statuses), tasks and the aggregation; refresh tokens and idempotency keys; the aggregation
-//! bootstrap cache; the event broadcaster; the clock; the password hasher.
+//! bootstrap cache; the event log and its encoder; the event broadcaster; the clock; the password
+//! hasher.
 //!
 //! # How a transaction crosses the boundary
 //! Every write is one store method that runs one whole transaction. Where the change depends on
@@ -17,6 +18,7 @@ mod auth;
 mod broadcast;
 mod cache;
 mod clock;
+mod events;
 mod passwords;
 mod projects;
 mod tasks;
@@ -32,6 +34,9 @@ pub use auth::{
 pub use broadcast::{BroadcastError, EventBroadcaster, NoopBroadcaster};
 pub use cache::{AggregationCache, BootstrapValues, CacheError, bootstrap_key};
 pub use clock::{Clock, SystemClock};
+pub use events::{
+    EventEncoder, EventLogRepository, EventQuery, EventScope, EventsRead, Logged, RecordEvents,
+};
 pub use passwords::{HashError, PasswordHasher};
 pub use projects::{
     CreateProjectStoreError, MembersRead, MembershipChange, MembershipContext, MembershipRequest,
@@ -57,6 +62,8 @@ pub use broadcast::MockEventBroadcaster;
 pub use cache::MockAggregationCache;
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use events::MockEventLogRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use passwords::MockPasswordHasher;
 #[cfg(any(test, feature = "mocks"))]

@@ -7,6 +7,7 @@ pub use crate::cursor::ProjectCursor;
 use crate::errors::{Decide, RepoError, TxError};
 use crate::ids::{ProjectId, StatusId, UserId};
 use crate::model::{Member, Page, Project, ProjectRead, Status, UserSummary};
+use crate::ports::{Logged, RecordEvents};
 use crate::services::members::{RemoveMemberError, SetMemberRoleError};
 use crate::services::projects::{ArchiveProjectError, DeleteProjectError, UpdateProjectError};
 use crate::services::statuses::{CreateStatusError, DeleteStatusError, UpdateStatusError};
@@ -259,7 +260,8 @@ pub trait ProjectRepository: Send + Sync {
         &self,
         request: ProjectChangeRequest,
         decide: Decide<ProjectContext, ProjectPatch, UpdateProjectError>,
-    ) -> Result<ProjectRead, TxError<UpdateProjectError>>;
+        record: RecordEvents<ProjectRead>,
+    ) -> Result<Logged<ProjectRead>, TxError<UpdateProjectError>>;
 
     /// Applies a decided [`ProjectPatch`] (archive or restore) and returns the project after it
     /// with the caller's role.
@@ -270,9 +272,12 @@ pub trait ProjectRepository: Send + Sync {
         &self,
         request: ProjectChangeRequest,
         decide: Decide<ProjectContext, ProjectPatch, ArchiveProjectError>,
-    ) -> Result<ProjectRead, TxError<ArchiveProjectError>>;
+        record: RecordEvents<ProjectRead>,
+    ) -> Result<Logged<ProjectRead>, TxError<ArchiveProjectError>>;
 
-    /// Deletes the project and everything in it once `decide` agrees.
+    /// Deletes the project and everything in it once `decide` agrees. Its log goes with it: the
+    /// events `record` returns (`project_deleted`) are numbered after the project's last `seq`
+    /// but not kept.
     ///
     /// # Errors
     /// [`TxError::Rejected`] with the decision's error; [`TxError::Store`] on failure.
@@ -280,7 +285,8 @@ pub trait ProjectRepository: Send + Sync {
         &self,
         request: ProjectChangeRequest,
         decide: Decide<ProjectContext, (), DeleteProjectError>,
-    ) -> Result<(), TxError<DeleteProjectError>>;
+        record: RecordEvents<()>,
+    ) -> Result<Logged<()>, TxError<DeleteProjectError>>;
 
     /// The project's members and the viewer's role.
     ///
@@ -300,7 +306,8 @@ pub trait ProjectRepository: Send + Sync {
         &self,
         request: MembershipRequest,
         decide: Decide<MembershipContext, Role, SetMemberRoleError>,
-    ) -> Result<MembershipChange, TxError<SetMemberRoleError>>;
+        record: RecordEvents<MembershipChange>,
+    ) -> Result<Logged<MembershipChange>, TxError<SetMemberRoleError>>;
 
     /// Removes the user from the project once `decide` agrees.
     ///
@@ -310,7 +317,8 @@ pub trait ProjectRepository: Send + Sync {
         &self,
         request: MembershipRequest,
         decide: Decide<MembershipContext, (), RemoveMemberError>,
-    ) -> Result<MembershipChange, TxError<RemoveMemberError>>;
+        record: RecordEvents<MembershipChange>,
+    ) -> Result<Logged<MembershipChange>, TxError<RemoveMemberError>>;
 
     /// The project's statuses in board order and the viewer's role.
     ///

@@ -9,6 +9,7 @@ pub use crate::cursor::TaskCursor;
 use crate::errors::{Decide, RepoError, TxError};
 use crate::ids::{ProjectId, StatusId, TaskId, UserId};
 use crate::model::{Member, Page, Project, StatusRef, Task, UserSummary};
+use crate::ports::{Logged, RecordEvents};
 use crate::rank::{Placement, Rank};
 use crate::services::tasks::{
     ArchiveTaskError, CreateTaskError, DeleteTaskError, MoveTaskError, UpdateTaskError,
@@ -349,6 +350,9 @@ pub struct TaskListing {
 /// [`TxError::Rejected`]. Every aggregation change is relative (`todo = todo + 1`) and happens in
 /// the same transaction; when the plan's delta is not zero and the project has no aggregation
 /// row, the store MUST roll back and return [`TxError::AggregationMissing`].
+///
+/// Every write also takes a [`RecordEvents`] function and logs what it returns in the same
+/// transaction, numbered in its project's sequence (see [`crate::ports::EventEncoder`]'s module).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait TaskRepository: Send + Sync {
@@ -364,7 +368,8 @@ pub trait TaskRepository: Send + Sync {
         &self,
         request: CreateTasksRequest,
         decide: Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
-    ) -> Result<TasksCreated, TxError<CreateTaskError>>;
+        record: RecordEvents<TasksCreated>,
+    ) -> Result<Logged<TasksCreated>, TxError<CreateTaskError>>;
 
     /// Applies a decided field update.
     ///
@@ -374,7 +379,8 @@ pub trait TaskRepository: Send + Sync {
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskUpdatePlan, UpdateTaskError>,
-    ) -> Result<TaskUpdated, TxError<UpdateTaskError>>;
+        record: RecordEvents<TaskUpdated>,
+    ) -> Result<Logged<TaskUpdated>, TxError<UpdateTaskError>>;
 
     /// Applies a decided move (status and/or place in the column).
     ///
@@ -384,7 +390,8 @@ pub trait TaskRepository: Send + Sync {
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskUpdatePlan, MoveTaskError>,
-    ) -> Result<TaskUpdated, TxError<MoveTaskError>>;
+        record: RecordEvents<TaskUpdated>,
+    ) -> Result<Logged<TaskUpdated>, TxError<MoveTaskError>>;
 
     /// Applies a decided archive or unarchive.
     ///
@@ -394,7 +401,8 @@ pub trait TaskRepository: Send + Sync {
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskUpdatePlan, ArchiveTaskError>,
-    ) -> Result<TaskUpdated, TxError<ArchiveTaskError>>;
+        record: RecordEvents<TaskUpdated>,
+    ) -> Result<Logged<TaskUpdated>, TxError<ArchiveTaskError>>;
 
     /// Deletes the task and its descendants as decided.
     ///
@@ -404,11 +412,12 @@ pub trait TaskRepository: Send + Sync {
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskDeletePlan, DeleteTaskError>,
-    ) -> Result<TaskDeleted, TxError<DeleteTaskError>>;
+        record: RecordEvents<TaskDeleted>,
+    ) -> Result<Logged<TaskDeleted>, TxError<DeleteTaskError>>;
 
     /// Archives up to `limit` non-archived tasks in a `done`-category status whose
     /// `completed_at` is before `cutoff`, updating each project's aggregation in the same
-    /// transaction.
+    /// transaction, and logs each project's events (`record` is called once per project).
     ///
     /// # Errors
     /// [`RepoError`] when the store fails (nothing is archived then).
@@ -417,7 +426,8 @@ pub trait TaskRepository: Send + Sync {
         cutoff: DateTime<Utc>,
         limit: u32,
         at: DateTime<Utc>,
-    ) -> Result<Vec<ArchivedByJob>, RepoError>;
+        record: RecordEvents<ArchivedByJob>,
+    ) -> Result<Vec<Logged<ArchivedByJob>>, RepoError>;
 
     /// One task and the viewer's role in its project.
     ///

@@ -2,20 +2,40 @@
 //! request that caused them.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::aggregation::{Aggregation, AggregationChange, DerivationPolicy};
-use crate::events::{DomainEvent, EventPayload};
+use crate::events::{DomainEvent, EncodedEvent, EventPayload, LoggedEvent};
 use crate::ids::{ProjectId, UserId};
 use crate::metrics;
-use crate::ports::EventBroadcaster;
+use crate::ports::{EventBroadcaster, EventEncoder, RecordEvents};
 
-/// Publishes `events` in order. A failure is logged and counted, never returned.
-pub(crate) fn publish(broadcaster: &dyn EventBroadcaster, events: Vec<DomainEvent>) {
+/// The [`RecordEvents`] of a write: `events` says what the write caused, from what it wrote;
+/// each event is encoded once, here, for the log and the live frame alike.
+pub(crate) fn record<R>(
+    encoder: &Arc<dyn EventEncoder>,
+    events: impl Fn(&R) -> Vec<DomainEvent> + Send + Sync + 'static,
+) -> RecordEvents<R> {
+    let encoder = encoder.clone();
+    Box::new(move |written| {
+        events(written)
+            .into_iter()
+            .map(|event| EncodedEvent {
+                data: encoder.encode(&event),
+                event,
+            })
+            .collect()
+    })
+}
+
+/// Publishes logged `events`. A failure is logged and counted, never returned: the event stays
+/// in the log, where receivers that noticed the gap find it.
+pub(crate) fn publish(broadcaster: &dyn EventBroadcaster, events: Vec<LoggedEvent>) {
     for event in events {
-        let name = event.payload.name();
-        let project_id = event.project_id;
+        let name = event.event.payload.name();
+        let project_id = event.event.project_id;
         if let Err(error) = broadcaster.publish(event) {
             tracing::warn!(event = name, %project_id, error = %error, "broadcast failed");
             metrics::broadcast_failed();

@@ -7,9 +7,9 @@ use crate::errors::{ErrorClass, operation_error};
 use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{ProjectId, UserId};
 use crate::model::Member;
-use crate::ports::{MembershipContext, MembershipRequest};
+use crate::ports::{Logged, MembershipChange, MembershipContext, MembershipRequest};
 use crate::services::Ports;
-use crate::services::effects::publish;
+use crate::services::effects::{publish, record};
 use crate::values::Role;
 
 operation_error! {
@@ -104,7 +104,7 @@ impl MemberService {
         user_id: UserId,
         role: Role,
     ) -> Result<Member, SetMemberRoleError> {
-        crate::ordering::scope(async {
+        {
             let at = self.ports.clock.now();
             let request = MembershipRequest {
                 project_id,
@@ -112,26 +112,29 @@ impl MemberService {
                 user_id,
                 at,
             };
-            let change = self
+            let events = record(&self.ports.encoder, move |_: &MembershipChange| {
+                vec![DomainEvent {
+                    project_id,
+                    actor_id: actor,
+                    at,
+                    payload: EventPayload::MemberAdded { user_id, role },
+                }]
+            });
+            let Logged {
+                value: change,
+                events,
+            } = self
                 .ports
                 .projects
-                .set_member_role(request, Box::new(move |c| decide_role(c, role)))
+                .set_member_role(request, Box::new(move |c| decide_role(c, role)), events)
                 .await
                 .map_err(|e| e.into_operation_error())?;
+            publish(self.ports.broadcaster.as_ref(), events);
             let member = change.member.ok_or_else(|| {
                 crate::errors::RepoError::other("membership missing after it was set")
             })?;
-            let payload = EventPayload::MemberAdded { user_id, role };
-            let event = DomainEvent {
-                project_id,
-                actor_id: actor,
-                at,
-                payload,
-            };
-            publish(self.ports.broadcaster.as_ref(), vec![event]);
             Ok(member)
-        })
-        .await
+        }
     }
 
     /// Removes `user_id` from the project (owners, or the member themself).
@@ -145,7 +148,7 @@ impl MemberService {
         project_id: ProjectId,
         user_id: UserId,
     ) -> Result<(), RemoveMemberError> {
-        crate::ordering::scope(async {
+        {
             let at = self.ports.clock.now();
             let request = MembershipRequest {
                 project_id,
@@ -154,24 +157,30 @@ impl MemberService {
                 at,
             };
             let removing_self = actor == user_id;
-            let change = self
+            let events = record(&self.ports.encoder, move |change: &MembershipChange| {
+                change
+                    .previous_role
+                    .map(|role| DomainEvent {
+                        project_id,
+                        actor_id: actor,
+                        at,
+                        payload: EventPayload::MemberRemoved { user_id, role },
+                    })
+                    .into_iter()
+                    .collect()
+            });
+            let logged = self
                 .ports
                 .projects
-                .remove_member(request, Box::new(move |c| decide_removal(c, removing_self)))
+                .remove_member(
+                    request,
+                    Box::new(move |c| decide_removal(c, removing_self)),
+                    events,
+                )
                 .await
                 .map_err(|e| e.into_operation_error())?;
-            if let Some(role) = change.previous_role {
-                let payload = EventPayload::MemberRemoved { user_id, role };
-                let event = DomainEvent {
-                    project_id,
-                    actor_id: actor,
-                    at,
-                    payload,
-                };
-                publish(self.ports.broadcaster.as_ref(), vec![event]);
-            }
+            publish(self.ports.broadcaster.as_ref(), logged.events);
             Ok(())
-        })
-        .await
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 pub(crate) mod bootstrap;
 pub(crate) mod effects;
+pub mod events;
 pub mod members;
 pub mod projects;
 pub mod statuses;
@@ -15,8 +16,8 @@ use std::time::Duration;
 
 use crate::aggregation::DerivationPolicy;
 use crate::ports::{
-    AggregationCache, AggregationRepository, Clock, EventBroadcaster, PasswordHasher,
-    ProjectRepository, TaskRepository, UserRepository,
+    AggregationCache, AggregationRepository, Clock, EventBroadcaster, EventEncoder,
+    EventLogRepository, PasswordHasher, ProjectRepository, TaskRepository, UserRepository,
 };
 use crate::validation::ValidationErrors;
 use crate::values::{Lines, check_controls};
@@ -36,6 +37,10 @@ pub struct Ports {
     pub aggregations: Arc<dyn AggregationRepository>,
     /// The aggregation bootstrap cache.
     pub cache: Arc<dyn AggregationCache>,
+    /// The event log, for reading and pruning (writes log their events themselves).
+    pub events: Arc<dyn EventLogRepository>,
+    /// Encodes each event's `data` once, for the log and the live frame alike.
+    pub encoder: Arc<dyn EventEncoder>,
     /// The event broadcaster.
     pub broadcaster: Arc<dyn EventBroadcaster>,
     /// The clock.
@@ -84,6 +89,8 @@ pub struct Services {
     pub statuses: statuses::StatusService,
     /// Tasks.
     pub tasks: tasks::TaskService,
+    /// The project event log: catch-up and history.
+    pub events: events::EventService,
 }
 
 impl Services {
@@ -95,6 +102,7 @@ impl Services {
             projects: projects::ProjectService::new(ports.clone(), settings),
             members: members::MemberService::new(ports.clone()),
             statuses: statuses::StatusService::new(ports.clone()),
+            events: events::EventService::new(ports.clone()),
             tasks: tasks::TaskService::new(ports, settings),
         }
     }

@@ -16,7 +16,7 @@ use crate::ports::{
 use crate::services::members::{RemoveMemberError, SetMemberRoleError};
 use crate::services::projects::*;
 use crate::services::statuses::*;
-use crate::services::testing::{Board, Harness, counts, now, user};
+use crate::services::testing::{Board, Harness, counts, logged, now, user};
 use crate::services::users::{LoginError, RegisterError, RegisterInput};
 use crate::values::{Role, StatusCategory};
 
@@ -115,14 +115,15 @@ fn updatable(h: &mut Harness, board: &Board, role: Role, archived: bool) {
     after.row_version = 2;
     h.projects
         .expect_update_project()
-        .returning(move |_, decide| {
+        .returning(move |_, decide, record| {
             let patch = decide(context.clone()).map_err(TxError::Rejected)?;
             let mut project = after.clone();
             project.name = patch.name.unwrap_or(project.name);
-            Ok(ProjectRead {
+            let read = ProjectRead {
                 project,
                 role: Some(role),
-            })
+            };
+            Ok(logged(read, &record))
         });
 }
 
@@ -192,12 +193,13 @@ async fn archiving_twice_is_a_conflict_and_restoring_publishes_project_restored(
         let after = board.project(Counts::ZERO, archive);
         h.projects
             .expect_set_project_archived()
-            .returning(move |_, decide| {
+            .returning(move |_, decide, record| {
                 decide(context.clone()).map_err(TxError::Rejected)?;
-                Ok(ProjectRead {
+                let read = ProjectRead {
                     project: after.clone(),
                     role: Some(Role::Owner),
-                })
+                };
+                Ok(logged(read, &record))
             });
         let (services, recorder) = h.build();
         let result = services
@@ -243,11 +245,12 @@ async fn recount_reports_drift_and_publishes_a_status_change_when_the_repair_mov
     h.aggregations
         .expect_repair_aggregation()
         .times(1)
-        .returning(move |_, _| {
-            Ok(AggregationRepair {
+        .returning(move |_, _, record| {
+            let repair = AggregationRepair {
                 before: Some(counts(0, 0, 0, 0, 3)),
                 after: after.clone(),
-            })
+            };
+            Ok(logged(repair, &record))
         });
     let (services, recorder) = h.build();
 
@@ -292,25 +295,27 @@ fn members_store(h: &mut Harness, context: MembershipContext) {
     let c = context.clone();
     h.projects
         .expect_set_member_role()
-        .returning(move |_, decide| {
+        .returning(move |_, decide, record| {
             let role = decide(c.clone()).map_err(TxError::Rejected)?;
-            Ok(MembershipChange {
+            let change = MembershipChange {
                 member: Some(Member {
                     user: user("m"),
                     role,
                     added_at: now(),
                 }),
                 previous_role: c.target_role,
-            })
+            };
+            Ok(logged(change, &record))
         });
     h.projects
         .expect_remove_member()
-        .returning(move |_, decide| {
+        .returning(move |_, decide, record| {
             decide(context.clone()).map_err(TxError::Rejected)?;
-            Ok(MembershipChange {
+            let change = MembershipChange {
                 member: None,
                 previous_role: context.target_role,
-            })
+            };
+            Ok(logged(change, &record))
         });
 }
 

@@ -11,12 +11,12 @@ use crate::cursor::ProjectCursor;
 use crate::errors::{ErrorClass, RepoError, operation_error};
 use crate::events::{DomainEvent, EventPayload, RestoredVia};
 use crate::ids::{ProjectId, StatusId, UserId};
-use crate::model::{DEFAULT_STATUSES, Page, Project};
+use crate::model::{DEFAULT_STATUSES, Page, Project, ProjectRead};
 use crate::ports::{
-    CreateProjectStoreError, NewProject, NewStatus, ProjectChangeRequest, ProjectContext,
-    ProjectPatch, ProjectQuery,
+    AggregationRepair, CreateProjectStoreError, Logged, NewProject, NewStatus,
+    ProjectChangeRequest, ProjectContext, ProjectPatch, ProjectQuery,
 };
-use crate::services::effects::{publish, status_change_event};
+use crate::services::effects::{publish, record, status_change_event};
 use crate::services::{DomainSettings, Ports, page_limit, search_text};
 use crate::validation::ValidationErrors;
 use crate::values::{ProjectDescription, ProjectKey, ProjectName, Role, StatusName};
@@ -208,21 +208,6 @@ impl ProjectService {
         }
     }
 
-    fn event(
-        &self,
-        project_id: ProjectId,
-        actor: UserId,
-        at: DateTime<Utc>,
-        payload: EventPayload,
-    ) -> DomainEvent {
-        DomainEvent {
-            project_id,
-            actor_id: actor,
-            at,
-            payload,
-        }
-    }
-
     /// Creates a project owned by `actor`, with the five default statuses and a zero
     /// aggregation row, in one transaction.
     ///
@@ -334,7 +319,7 @@ impl ProjectService {
         input: ProjectUpdateInput,
         if_match: Option<u64>,
     ) -> Result<ProjectView, UpdateProjectError> {
-        crate::ordering::scope(async {
+        {
             let mut errors = ValidationErrors::new();
             let name = input
                 .name
@@ -369,26 +354,30 @@ impl ProjectService {
                 })
             });
             let request = ProjectChangeRequest { project_id, actor };
-            let read = self
+            let events = record(&self.ports.encoder, move |read: &ProjectRead| {
+                let project = Box::new(read.project.clone());
+                vec![event(
+                    project_id,
+                    actor,
+                    at,
+                    EventPayload::ProjectUpdated { project },
+                )]
+            });
+            let Logged {
+                value: read,
+                events,
+            } = self
                 .ports
                 .projects
-                .update_project(request, decide)
+                .update_project(request, decide, events)
                 .await
                 .map_err(|e| e.into_operation_error())?;
-            let project = Box::new(read.project.clone());
-            let event = self.event(
-                project_id,
-                actor,
-                at,
-                EventPayload::ProjectUpdated { project },
-            );
-            publish(self.ports.broadcaster.as_ref(), vec![event]);
+            publish(self.ports.broadcaster.as_ref(), events);
             let role = read
                 .role
                 .ok_or_else(|| RepoError::other("updated project without a role"))?;
             Ok(self.view(read.project, role))
-        })
-        .await
+        }
     }
 
     /// Archives (`archive = true`) or restores the project (owners).
@@ -402,7 +391,7 @@ impl ProjectService {
         project_id: ProjectId,
         archive: bool,
     ) -> Result<ProjectView, ArchiveProjectError> {
-        crate::ordering::scope(async {
+        {
             let at = self.ports.clock.now();
             let decide = Box::new(move |context: ProjectContext| {
                 let project = allowed(context, Action::ArchiveProject)?;
@@ -417,29 +406,27 @@ impl ProjectService {
                 })
             });
             let request = ProjectChangeRequest { project_id, actor };
-            let project = self
+            let events = record(&self.ports.encoder, move |read: &ProjectRead| {
+                let boxed = Box::new(read.project.clone());
+                let payload = if archive {
+                    EventPayload::ProjectArchived { project: boxed }
+                } else {
+                    EventPayload::ProjectRestored {
+                        project: boxed,
+                        restored_via: RestoredVia::Manual,
+                    }
+                };
+                vec![event(project_id, actor, at, payload)]
+            });
+            let logged = self
                 .ports
                 .projects
-                .set_project_archived(request, decide)
+                .set_project_archived(request, decide, events)
                 .await
-                .map_err(|e| e.into_operation_error())?
-                .project;
-            let boxed = Box::new(project.clone());
-            let payload = if archive {
-                EventPayload::ProjectArchived { project: boxed }
-            } else {
-                EventPayload::ProjectRestored {
-                    project: boxed,
-                    restored_via: RestoredVia::Manual,
-                }
-            };
-            publish(
-                self.ports.broadcaster.as_ref(),
-                vec![self.event(project_id, actor, at, payload)],
-            );
-            Ok(self.view(project, Role::Owner))
-        })
-        .await
+                .map_err(|e| e.into_operation_error())?;
+            publish(self.ports.broadcaster.as_ref(), logged.events);
+            Ok(self.view(logged.value.project, Role::Owner))
+        }
     }
 
     /// Deletes the project with everything in it (owners).
@@ -452,25 +439,25 @@ impl ProjectService {
         actor: UserId,
         project_id: ProjectId,
     ) -> Result<(), DeleteProjectError> {
-        crate::ordering::scope(async {
+        {
             let at = self.ports.clock.now();
             let decide = Box::new(|context: ProjectContext| {
                 allowed(context, Action::DeleteProject)?;
                 Ok(())
             });
             let request = ProjectChangeRequest { project_id, actor };
-            self.ports
+            let events = record(&self.ports.encoder, move |(): &()| {
+                vec![event(project_id, actor, at, EventPayload::ProjectDeleted)]
+            });
+            let logged = self
+                .ports
                 .projects
-                .delete_project(request, decide)
+                .delete_project(request, decide, events)
                 .await
                 .map_err(|e| e.into_operation_error())?;
-            publish(
-                self.ports.broadcaster.as_ref(),
-                vec![self.event(project_id, actor, at, EventPayload::ProjectDeleted)],
-            );
+            publish(self.ports.broadcaster.as_ref(), logged.events);
             Ok(())
-        })
-        .await
+        }
     }
 
     /// Recomputes the aggregation from the tasks and repairs the row (owners).
@@ -483,26 +470,35 @@ impl ProjectService {
         actor: UserId,
         project_id: ProjectId,
     ) -> Result<Recount, RecountError> {
-        crate::ordering::scope(async {
+        {
             let read = self.ports.projects.get_project(project_id, actor).await?;
             let read = read.ok_or(AccessDenied::NotFound)?;
             authorize(read.role, Action::RecountAggregation)?;
             let at = self.ports.clock.now();
-            let repair = self
+            let policy = self.settings.derivation_policy;
+            let events = record(&self.ports.encoder, move |repair: &AggregationRepair| {
+                repair
+                    .before
+                    .and_then(|before| {
+                        let change = AggregationChange {
+                            before,
+                            after: repair.after.counts,
+                        };
+                        status_change_event(project_id, &change, policy, actor, at)
+                    })
+                    .into_iter()
+                    .collect()
+            });
+            let Logged {
+                value: repair,
+                events,
+            } = self
                 .ports
                 .aggregations
-                .repair_aggregation(project_id, at)
+                .repair_aggregation(project_id, at, events)
                 .await?;
+            publish(self.ports.broadcaster.as_ref(), events);
             let drift = repair.before != Some(repair.after.counts);
-            if let Some(before) = repair.before {
-                let change = AggregationChange {
-                    before,
-                    after: repair.after.counts,
-                };
-                let policy = self.settings.derivation_policy;
-                let event = status_change_event(project_id, &change, policy, actor, at);
-                publish(self.ports.broadcaster.as_ref(), event.into_iter().collect());
-            }
             if drift {
                 tracing::warn!(?repair.before, after = ?repair.after.counts, "aggregation drift repaired");
             }
@@ -514,7 +510,21 @@ impl ProjectService {
                 },
                 drift,
             })
-        })
-        .await
+        }
+    }
+}
+
+/// An event of `project_id` caused by `actor` at `at`.
+fn event(
+    project_id: ProjectId,
+    actor: UserId,
+    at: DateTime<Utc>,
+    payload: EventPayload,
+) -> DomainEvent {
+    DomainEvent {
+        project_id,
+        actor_id: actor,
+        at,
+        payload,
     }
 }

@@ -21,7 +21,7 @@ use crate::services::Services;
 use crate::services::projects::*;
 use crate::services::statuses::*;
 use crate::services::tasks::*;
-use crate::services::testing::{Board, Harness, counts, now, user};
+use crate::services::testing::{Board, Harness, counts, logged, now, user};
 use crate::values::{Role, StatusCategory};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,12 +121,13 @@ async fn role_matrix_update_project() {
             );
             h.projects
                 .expect_update_project()
-                .returning(move |_, decide| {
+                .returning(move |_, decide, record| {
                     decide(context.clone()).map_err(TxError::Rejected)?;
-                    Ok(ProjectRead {
+                    let read = ProjectRead {
                         project: project.clone(),
                         role,
-                    })
+                    };
+                    Ok(logged(read, &record))
                 });
         },
         |s, b| async move {
@@ -152,12 +153,13 @@ fn archivable(archived_before: bool) -> impl Fn(&mut Harness, &Board, Option<Rol
         );
         h.projects
             .expect_set_project_archived()
-            .returning(move |_, decide| {
+            .returning(move |_, decide, record| {
                 decide(context.clone()).map_err(TxError::Rejected)?;
-                Ok(ProjectRead {
+                let read = ProjectRead {
                     project: project.clone(),
                     role,
-                })
+                };
+                Ok(logged(read, &record))
             });
     }
 }
@@ -186,7 +188,10 @@ async fn role_matrix_delete_project() {
             let context = project_context(b, role, false);
             h.projects
                 .expect_delete_project()
-                .returning(move |_, decide| decide(context.clone()).map_err(TxError::Rejected));
+                .returning(move |_, decide, record| {
+                    decide(context.clone()).map_err(TxError::Rejected)?;
+                    Ok(logged((), &record))
+                });
         },
         |s, b| async move { outcome(s.projects.delete_project(actor(), b.project_id).await) },
     )
@@ -202,11 +207,12 @@ async fn role_matrix_recount_aggregation() {
             let after = b.project(counts(1, 0, 0, 0, 0), false).aggregation;
             h.aggregations
                 .expect_repair_aggregation()
-                .returning(move |_, _| {
-                    Ok(AggregationRepair {
+                .returning(move |_, _, record| {
+                    let repair = AggregationRepair {
                         before: Some(Counts::ZERO),
                         after: after.clone(),
-                    })
+                    };
+                    Ok(logged(repair, &record))
                 });
         },
         |s, b| async move { outcome(s.projects.recount(actor(), b.project_id).await) },
@@ -249,16 +255,17 @@ async fn role_matrix_set_member_role() {
         |h, _, role| {
             h.projects
                 .expect_set_member_role()
-                .returning(move |_, decide| {
+                .returning(move |_, decide, record| {
                     let role = decide(membership(role)).map_err(TxError::Rejected)?;
-                    Ok(MembershipChange {
+                    let change = MembershipChange {
                         member: Some(Member {
                             user: user("target"),
                             role,
                             added_at: now(),
                         }),
                         previous_role: Some(Role::Editor),
-                    })
+                    };
+                    Ok(logged(change, &record))
                 });
         },
         |s, b| async move {
@@ -279,12 +286,13 @@ async fn role_matrix_remove_another_member() {
         |h, _, role| {
             h.projects
                 .expect_remove_member()
-                .returning(move |_, decide| {
+                .returning(move |_, decide, record| {
                     decide(membership(role)).map_err(TxError::Rejected)?;
-                    Ok(MembershipChange {
+                    let change = MembershipChange {
                         member: None,
                         previous_role: Some(Role::Editor),
-                    })
+                    };
+                    Ok(logged(change, &record))
                 });
         },
         |s, b| async move {
@@ -402,10 +410,15 @@ async fn role_matrix_delete_status() {
 
 fn creations(h: &mut Harness, board: &Board, role: Option<Role>) {
     let board = board.clone();
-    h.tasks.expect_create_tasks().returning(move |_, decide| {
-        let plan = decide(board.create_context(role, false)).map_err(TxError::Rejected)?;
-        Ok(board.apply_create(&plan, Counts::ZERO, 0, false))
-    });
+    h.tasks
+        .expect_create_tasks()
+        .returning(move |_, decide, record| {
+            let plan = decide(board.create_context(role, false)).map_err(TxError::Rejected)?;
+            Ok(logged(
+                board.apply_create(&plan, Counts::ZERO, 0, false),
+                &record,
+            ))
+        });
 }
 
 #[tokio::test]
@@ -504,36 +517,30 @@ fn task_changes(archived: bool) -> impl Fn(&mut Harness, &Board, Option<Role>) {
         let mut context = board.task_context(role, &task);
         context.status = Some(board.status(StatusCategory::Todo));
         let (b, t, c) = (board.clone(), task.clone(), context.clone());
-        h.tasks.expect_update_task().returning(move |_, d| {
-            Ok(b.apply_update(
-                &t,
-                &d(c.clone()).map_err(TxError::Rejected)?,
-                counts(1, 0, 0, 0, 0),
-            ))
+        h.tasks.expect_update_task().returning(move |_, d, r| {
+            let plan = d(c.clone()).map_err(TxError::Rejected)?;
+            Ok(logged(b.apply_update(&t, &plan, counts(1, 0, 0, 0, 0)), &r))
         });
         let (b, t, c) = (board.clone(), task.clone(), context.clone());
-        h.tasks.expect_move_task().returning(move |_, d| {
-            Ok(b.apply_update(
-                &t,
-                &d(c.clone()).map_err(TxError::Rejected)?,
-                counts(1, 0, 0, 0, 0),
-            ))
+        h.tasks.expect_move_task().returning(move |_, d, r| {
+            let plan = d(c.clone()).map_err(TxError::Rejected)?;
+            Ok(logged(b.apply_update(&t, &plan, counts(1, 0, 0, 0, 0)), &r))
         });
         let (b, t, c) = (board.clone(), task.clone(), context.clone());
-        h.tasks.expect_set_task_archived().returning(move |_, d| {
-            Ok(b.apply_update(
-                &t,
-                &d(c.clone()).map_err(TxError::Rejected)?,
-                counts(1, 0, 0, 0, 0),
-            ))
-        });
-        h.tasks.expect_delete_task().returning(move |_, d| {
+        h.tasks
+            .expect_set_task_archived()
+            .returning(move |_, d, r| {
+                let plan = d(c.clone()).map_err(TxError::Rejected)?;
+                Ok(logged(b.apply_update(&t, &plan, counts(1, 0, 0, 0, 0)), &r))
+            });
+        h.tasks.expect_delete_task().returning(move |_, d, r| {
             d(context.clone()).map_err(TxError::Rejected)?;
-            Ok(crate::ports::TaskDeleted {
+            let deleted = crate::ports::TaskDeleted {
                 task: task.clone(),
                 subtree: vec![],
                 aggregation: None,
-            })
+            };
+            Ok(logged(deleted, &r))
         });
     }
 }

@@ -1,6 +1,6 @@
-//! Test support for the services: mocks of every port, a recording broadcaster, a counting
-//! metrics recorder, fixtures, and store simulations that apply a decided plan the way an adapter
-//! would.
+//! Test support for the services: mocks of every port, a recording broadcaster, a test event
+//! encoder, a counting metrics recorder, fixtures, and store simulations that apply a decided plan
+//! (and log its events) the way an adapter would.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::aggregation::{Aggregation, AggregationChange, Counts};
-use crate::events::DomainEvent;
+use crate::events::{DomainEvent, LoggedEvent};
 use crate::ids::{ProjectId, StatusId, TaskId, UserId};
 use crate::model::{Project, Status, StatusRef, Task, UserSummary};
 use crate::ports::{
-    BroadcastError, CreateTasksContext, CreateTasksPlan, EventBroadcaster, MockAggregationCache,
-    MockAggregationRepository, MockClock, MockPasswordHasher, MockProjectRepository,
-    MockTaskRepository, MockUserRepository, ProjectState, TaskContext, TaskUpdatePlan, TaskUpdated,
-    TasksCreated,
+    BroadcastError, CreateTasksContext, CreateTasksPlan, EventBroadcaster, EventEncoder, Logged,
+    MockAggregationCache, MockAggregationRepository, MockClock, MockEventLogRepository,
+    MockPasswordHasher, MockProjectRepository, MockTaskRepository, MockUserRepository,
+    ProjectState, RecordEvents, TaskContext, TaskUpdatePlan, TaskUpdated, TasksCreated,
 };
 use crate::rank::{Placement, Rank};
 use crate::services::{DomainSettings, Ports, Services};
@@ -38,15 +38,51 @@ pub(crate) async fn settle() {
     }
 }
 
-/// A broadcaster that records every event, or refuses every event.
+/// What a store does with a write's [`RecordEvents`]: calls it with what it wrote, then numbers
+/// the events in the project's sequence from `first_seq` (the store's next `seq`).
+pub(crate) fn logged_from<R>(first_seq: u64, value: R, record: &RecordEvents<R>) -> Logged<R> {
+    let events = record(&value)
+        .into_iter()
+        .zip(first_seq..)
+        .map(|(encoded, seq)| LoggedEvent {
+            seq,
+            event: encoded.event,
+            data: encoded.data,
+        })
+        .collect();
+    Logged { value, events }
+}
+
+/// [`logged_from`] a project whose log is empty: the events are numbered 1, 2, 3, …
+pub(crate) fn logged<R>(value: R, record: &RecordEvents<R>) -> Logged<R> {
+    logged_from(1, value, record)
+}
+
+/// An encoder whose output names the event, so tests can tell it was used.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TestEncoder;
+
+impl EventEncoder for TestEncoder {
+    fn encode(&self, event: &DomainEvent) -> String {
+        format!("{{\"type\":\"{}\"}}", event.payload.name())
+    }
+}
+
+/// A broadcaster that records every logged event it is handed.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Recorder {
-    events: Arc<Mutex<Vec<DomainEvent>>>,
+    logged: Arc<Mutex<Vec<LoggedEvent>>>,
 }
 
 impl Recorder {
+    /// The published events, without their log numbering.
     pub(crate) fn events(&self) -> Vec<DomainEvent> {
-        self.events.lock().unwrap().clone()
+        self.logged().into_iter().map(|e| e.event).collect()
+    }
+
+    /// The published events as handed over: `seq`, event and `data`.
+    pub(crate) fn logged(&self) -> Vec<LoggedEvent> {
+        self.logged.lock().unwrap().clone()
     }
 
     pub(crate) fn names(&self) -> Vec<&'static str> {
@@ -55,19 +91,22 @@ impl Recorder {
 }
 
 impl EventBroadcaster for Recorder {
-    fn publish(&self, event: DomainEvent) -> Result<(), BroadcastError> {
-        self.events.lock().unwrap().push(event);
+    fn publish(&self, event: LoggedEvent) -> Result<(), BroadcastError> {
+        self.logged.lock().unwrap().push(event);
         Ok(())
     }
 }
 
-/// Every port as a mock (the broadcaster as a recorder unless replaced).
+/// Every port as a mock (the broadcaster as a recorder and the encoder as [`TestEncoder`] unless
+/// replaced).
 pub(crate) struct Harness {
     pub users: MockUserRepository,
     pub projects: MockProjectRepository,
     pub tasks: MockTaskRepository,
     pub aggregations: MockAggregationRepository,
     pub cache: MockAggregationCache,
+    pub events: MockEventLogRepository,
+    pub encoder: Arc<dyn EventEncoder>,
     pub passwords: MockPasswordHasher,
     pub broadcaster: Arc<dyn EventBroadcaster>,
     pub recorder: Recorder,
@@ -83,6 +122,8 @@ impl Harness {
             tasks: MockTaskRepository::new(),
             aggregations: MockAggregationRepository::new(),
             cache: MockAggregationCache::new(),
+            events: MockEventLogRepository::new(),
+            encoder: Arc::new(TestEncoder),
             passwords: MockPasswordHasher::new(),
             broadcaster: Arc::new(recorder.clone()),
             recorder,
@@ -100,6 +141,8 @@ impl Harness {
             tasks: Arc::new(self.tasks),
             aggregations: Arc::new(self.aggregations),
             cache: Arc::new(self.cache),
+            events: Arc::new(self.events),
+            encoder: self.encoder,
             broadcaster: self.broadcaster,
             clock: Arc::new(clock),
             passwords: Arc::new(self.passwords),

@@ -2,12 +2,14 @@
 //! serde and OpenAPI derives, and convert with `From` (responses) or `into_input` (requests).
 
 mod enums;
+mod events;
 mod projects;
 pub mod rules;
 mod tasks;
 mod users;
 
 pub use enums::{CategoryDto, DerivedStatusDto, OrderDto, PriorityDto, RoleDto, TaskTypeDto};
+pub use events::*;
 pub use projects::*;
 pub use tasks::*;
 pub use users::*;

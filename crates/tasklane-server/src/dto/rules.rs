@@ -10,6 +10,7 @@
 //! field that the schema does not let be `null` refuses it.
 
 use serde::{Deserialize, Deserializer};
+use tasklane_domain::services::events::EVENT_PAGE_LIMITS;
 use tasklane_domain::services::{MAX_SEARCH_CHARS, PAGE_LIMITS};
 use tasklane_domain::values::{
     DisplayName, Email, ProjectDescription, ProjectName, StatusName, StoryPoints, TaskDescription,
@@ -143,6 +144,15 @@ schemas! {
     /// A page size.
     limit => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(f64::from(*PAGE_LIMITS.start())))
         .maximum(Some(f64::from(*PAGE_LIMITS.end())));
+    /// A page size of the event log.
+    event_limit => ObjectBuilder::new().schema_type(Type::Integer)
+        .minimum(Some(f64::from(*EVENT_PAGE_LIMITS.start())))
+        .maximum(Some(f64::from(*EVENT_PAGE_LIMITS.end())))
+        .description(Some("Page size, 1 to 1000 (default 100)"));
+    /// An event-log cursor.
+    event_after => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0.0))
+        .maximum(Some(i64::MAX as f64))
+        .description(Some("The last `seq` seen (default 0: from the start); past the project's last event is 400 `bad_since`"));
     /// Search text.
     search => text(0, MAX_SEARCH_CHARS, search_pattern(),
         "Case-insensitive substring; at most 200 characters, no control characters");

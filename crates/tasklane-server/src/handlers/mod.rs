@@ -2,6 +2,7 @@
 //! one service operation, and turns the result into a DTO; errors convert through `ApiError`.
 
 pub mod auth;
+pub mod events;
 pub mod members;
 pub mod ops;
 pub mod projects;
@@ -51,6 +52,8 @@ pub fn api(config: &mut ServiceConfig) {
             .service(tasks::change::archive)
             .service(tasks::change::unarchive)
             .service(tasks::change::delete)
+            .service(events::project)
+            .service(events::task)
             .service(ws::connect),
     );
 }

@@ -12,8 +12,8 @@ use tasklane_domain::errors::{Decide, TxError};
 use tasklane_domain::ids::{ProjectId, StatusId, TaskId};
 use tasklane_domain::model::{Project, StatusRef, Task};
 use tasklane_domain::ports::{
-    Neighbour, ParentCandidate, ProjectState, SubtaskState, TaskChangeRequest, TaskContext,
-    TaskDeletePlan, TaskDeleted, TaskUpdatePlan, TaskUpdated,
+    Logged, Neighbour, ParentCandidate, ProjectState, RecordEvents, SubtaskState,
+    TaskChangeRequest, TaskContext, TaskDeletePlan, TaskDeleted, TaskUpdatePlan, TaskUpdated,
 };
 use tasklane_domain::rank::{self, Placement, Rank};
 use tasklane_domain::values::{StatusCategory, TaskKey};
@@ -486,54 +486,61 @@ pub(super) async fn update<E>(
     store: &Store,
     request: TaskChangeRequest,
     decide: &Decide<TaskContext, TaskUpdatePlan, E>,
-) -> Result<TaskUpdated, TxError<E>> {
+    record: &RecordEvents<TaskUpdated>,
+) -> Result<Logged<TaskUpdated>, TxError<E>> {
     let d = store.dialect;
-    in_transaction!(store.writer, |txn| -> Result<TaskUpdated, Fail<E>> {
-        lock(txn, d, request.task_id, request.lookup.parent_id.is_some()).await?;
-        let context = read_context(txn, d, &request).await?;
-        let task = context.task.clone();
-        let plan = decide(context).map_err(Fail::Rejected)?;
-        let task = task.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a task")))?;
-        let exact_rank = match &plan.patch.placement {
-            Some(Placement::At(rank)) => Some(rank.clone()),
-            Some(Placement::Rebalance) => {
-                let status = plan
-                    .patch
-                    .status
-                    .as_ref()
-                    .map_or(task.status.id, |s: &StatusRef| s.id);
-                let lookup = &request.lookup;
-                match rebalance(txn, d, status, task.id, lookup.after_id, lookup.before_id).await? {
-                    Placement::At(rank) => Some(rank),
-                    // An end-of-column placement after renumbering is an append.
-                    _ => None,
+    in_transaction!(
+        store.writer,
+        |txn| -> Result<Logged<TaskUpdated>, Fail<E>> {
+            lock(txn, d, request.task_id, request.lookup.parent_id.is_some()).await?;
+            let context = read_context(txn, d, &request).await?;
+            let task = context.task.clone();
+            let plan = decide(context).map_err(Fail::Rejected)?;
+            let task =
+                task.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a task")))?;
+            let exact_rank = match &plan.patch.placement {
+                Some(Placement::At(rank)) => Some(rank.clone()),
+                Some(Placement::Rebalance) => {
+                    let status = plan
+                        .patch
+                        .status
+                        .as_ref()
+                        .map_or(task.status.id, |s: &StatusRef| s.id);
+                    let lookup = &request.lookup;
+                    match rebalance(txn, d, status, task.id, lookup.after_id, lookup.before_id)
+                        .await?
+                    {
+                        Placement::At(rank) => Some(rank),
+                        // An end-of-column placement after renumbering is an append.
+                        _ => None,
+                    }
                 }
+                _ => None,
+            };
+            let mut plan = plan;
+            if exact_rank.is_none() && matches!(plan.patch.placement, Some(Placement::Rebalance)) {
+                plan.patch.placement = Some(Placement::Append);
             }
-            _ => None,
-        };
-        let mut plan = plan;
-        if exact_rank.is_none() && matches!(plan.patch.placement, Some(Placement::Rebalance)) {
-            plan.patch.placement = Some(Placement::Append);
+            let (rank, row_version, aggregation) =
+                write_change(txn, d, &task, &plan, exact_rank).await?;
+            let restored_project = if plan.restore_project {
+                let mut project = restore_project(txn, d, task.project_id, plan.at).await?;
+                if let Some(change) = &aggregation {
+                    project.aggregation.counts = change.after;
+                }
+                Some(project)
+            } else {
+                None
+            };
+            let updated = TaskUpdated {
+                task: task_after(&task, &plan, rank, row_version),
+                previous: task,
+                aggregation,
+                restored_project,
+            };
+            Ok(crate::events::log(txn, d, updated, record).await?)
         }
-        let (rank, row_version, aggregation) =
-            write_change(txn, d, &task, &plan, exact_rank).await?;
-        let restored_project = if plan.restore_project {
-            let mut project = restore_project(txn, d, task.project_id, plan.at).await?;
-            if let Some(change) = &aggregation {
-                project.aggregation.counts = change.after;
-            }
-            Some(project)
-        } else {
-            None
-        };
-        store.gates.hold_until_published(&[task.project_id]).await;
-        Ok(TaskUpdated {
-            task: task_after(&task, &plan, rank, row_version),
-            previous: task,
-            aggregation,
-            restored_project,
-        })
-    })
+    )
     .map_err(Fail::into_tx)
 }
 
@@ -541,9 +548,10 @@ pub(super) async fn delete<E>(
     store: &Store,
     request: TaskChangeRequest,
     decide: &Decide<TaskContext, TaskDeletePlan, E>,
-) -> Result<TaskDeleted, TxError<E>> {
+    record: &RecordEvents<TaskDeleted>,
+) -> Result<Logged<TaskDeleted>, TxError<E>> {
     let d = store.dialect;
-    in_transaction!(store.writer, |txn| -> Result<TaskDeleted, Fail<E>> {
+    in_transaction!(store.writer, |txn| -> Result<Logged<TaskDeleted>, Fail<E>> {
         // The project lock keeps sub-tasks from appearing or moving into the tree meanwhile.
         lock(txn, d, request.task_id, true).await?;
         lock_subtree(txn, d, request.task_id).await?;
@@ -579,8 +587,8 @@ pub(super) async fn delete<E>(
                 }
             }
         };
-        store.gates.hold_until_published(&[task.project_id]).await;
-        Ok(TaskDeleted { task, subtree, aggregation })
+        let deleted = TaskDeleted { task, subtree, aggregation };
+        Ok(crate::events::log(txn, d, deleted, record).await?)
     })
     .map_err(Fail::into_tx)
 }

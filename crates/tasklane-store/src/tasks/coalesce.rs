@@ -18,9 +18,9 @@
 //! answer at once; any other failure of a batch of several writes each creation again on its
 //! own, so one request's bad reference (a status deleted meanwhile) fails only that request.
 //!
-//! Event order: the writer takes the project's commit-order gate before `COMMIT` and shares it
-//! with the batch; each request also waits for the one before it in the batch to publish
-//! ([`Turn`]), so events leave in number order, batch after batch.
+//! Events: each request's `record` runs on its result inside the batch's transaction, and the
+//! batch's events are appended in one statement, numbered in queue order, so `task_created`
+//! follows task numbers. Each request publishes its own events; receivers order them by `seq`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,10 +29,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::ProjectId;
 use tasklane_domain::ports::{
-    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, ProjectState, TasksCreated,
+    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, Logged, ProjectState, RecordEvents,
+    TasksCreated,
 };
 use tasklane_domain::services::tasks::CreateTaskError;
-use tokio::sync::{OwnedMutexGuard, oneshot};
+use tokio::sync::oneshot;
 
 use super::create::{decide_creation, write_pg};
 use crate::Store;
@@ -60,55 +61,23 @@ struct Queue {
 }
 
 /// A decided creation waiting for its project's writer.
-#[derive(Debug)]
 struct Job {
     plan: CreateTasksPlan,
     state: ProjectState,
+    record: RecordEvents<TasksCreated>,
     reply: oneshot::Sender<Outcome>,
 }
 
-type Outcome = Result<(TasksCreated, Turn), TxError<CreateTaskError>>;
-
-/// A committed creation's place in its project's publication order: the gate shared by its
-/// batch, the signal of the creation before it, and its own signal for the one after it.
-///
-/// A turn dropped before it was taken (its request went away) still passes the signal on only
-/// after the creation before it has published, so the ones after it keep their order.
-#[derive(Debug)]
-struct Turn {
-    gate: Option<Arc<OwnedMutexGuard<()>>>,
-    previous: Option<oneshot::Receiver<()>>,
-    published: Option<oneshot::Sender<()>>,
-}
-
-impl Turn {
-    /// Waits until the creation before this one has published, then hands the turn to the
-    /// enclosing service operation, which keeps it until it has published in turn.
-    async fn take(mut self) {
-        if let Some(previous) = self.previous.as_mut() {
-            // Sent or dropped, both mean "done".
-            let _ = previous.await;
-        }
-        self.previous = None;
-        tasklane_domain::ordering::hold((self.gate.take(), self.published.take()));
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("plan", &self.plan)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
     }
 }
 
-impl Drop for Turn {
-    fn drop(&mut self) {
-        let (Some(previous), Some(published)) = (self.previous.take(), self.published.take())
-        else {
-            return;
-        };
-        let gate = self.gate.take();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let _ = previous.await;
-                drop((published, gate));
-            });
-        }
-    }
-}
+type Outcome = Result<Logged<TasksCreated>, TxError<CreateTaskError>>;
 
 impl Coalescer {
     fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<ProjectId, Queue>> {
@@ -174,22 +143,27 @@ pub(super) async fn create(
     coalescer: &Arc<Coalescer>,
     request: CreateTasksRequest,
     decide: &Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
-) -> Result<TasksCreated, TxError<CreateTaskError>> {
+    record: RecordEvents<TasksCreated>,
+) -> Result<Logged<TasksCreated>, TxError<CreateTaskError>> {
     let (plan, state) = decide_creation(&store.writer, store.dialect, &request, decide)
         .await
         .map_err(Fail::into_tx)?;
-    // Whatever an earlier attempt of this operation held goes first: the writer takes this
-    // project's gate before it commits.
-    tasklane_domain::ordering::release_held();
     let (reply, outcome) = oneshot::channel();
-    coalescer.submit(store, Job { plan, state, reply });
-    // The shared creation statement counts as this request's second statement.
+    coalescer.submit(
+        store,
+        Job {
+            plan,
+            state,
+            record,
+            reply,
+        },
+    );
+    // The shared creation and event statements count as this request's second and third.
     crate::counter::statement_sent_elsewhere();
-    let (created, turn) = outcome
+    crate::counter::statement_sent_elsewhere();
+    outcome
         .await
-        .map_err(|_| TxError::Store(RepoError::other("the creation writer stopped")))??;
-    turn.take().await;
-    Ok(created)
+        .map_err(|_| TxError::Store(RepoError::other("the creation writer stopped")))?
 }
 
 /// Owns a project's queue for one writer task. If the task ends without emptying it (its
@@ -234,13 +208,14 @@ async fn write_queue(store: Store, guard: WriterGuard) {
 /// Writes one batch and answers each of its requests.
 async fn write_batch(store: Store, jobs: Vec<Job>) {
     let plans: Vec<&CreateTasksPlan> = jobs.iter().map(|job| &job.plan).collect();
+    let records: Vec<&RecordEvents<TasksCreated>> = jobs.iter().map(|job| &job.record).collect();
     let Some(state) = jobs.first().map(|job| job.state.clone()) else {
         return;
     };
-    let written = write_pg(&store, &plans, &state).await;
-    drop(plans);
+    let written = write_pg(&store, &plans, &records, &state).await;
+    drop((plans, records));
     match written {
-        Ok((created, gate)) => hand_out(jobs, created, gate),
+        Ok(created) => hand_out(jobs, created),
         Err(Fail::AggregationMissing) => {
             for job in jobs {
                 let _ = job.reply.send(Err(TxError::AggregationMissing));
@@ -260,8 +235,8 @@ async fn write_batch(store: Store, jobs: Vec<Job>) {
             );
             let mut jobs = jobs.into_iter();
             while let Some(job) = jobs.next() {
-                match write_pg(&store, &[&job.plan], &job.state).await {
-                    Ok((created, gate)) => hand_out(vec![job], created, gate),
+                match write_pg(&store, &[&job.plan], &[&job.record], &job.state).await {
+                    Ok(created) => hand_out(vec![job], created),
                     Err(Fail::Db(error)) if is_unavailable(&error) => {
                         // The rest would each wait for the same outage.
                         unavailable(std::iter::once(job).chain(jobs).collect(), &error);
@@ -286,49 +261,11 @@ fn unavailable(jobs: Vec<Job>, error: &sea_orm::DbErr) {
     }
 }
 
-/// Answers each request of a committed batch with its result and its turn.
-fn hand_out(jobs: Vec<Job>, created: Vec<TasksCreated>, gate: OwnedMutexGuard<()>) {
-    let gate = Arc::new(gate);
-    let mut previous = None;
+/// Answers each request of a committed batch with its result and its events.
+fn hand_out(jobs: Vec<Job>, created: Vec<Logged<TasksCreated>>) {
     for (job, created) in jobs.into_iter().zip(created) {
-        let (published, next) = oneshot::channel();
-        let turn = Turn {
-            gate: Some(gate.clone()),
-            previous: previous.replace(next),
-            published: Some(published),
-        };
-        // A request that went away drops its turn here (see `Turn`'s `Drop`).
-        let _ = job.reply.send(Ok((created, turn)));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use tokio::sync::oneshot::error::TryRecvError;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn a_dropped_turn_lets_the_next_one_go_only_after_the_one_before_it_published() {
-        let gate = Arc::new(Arc::new(tokio::sync::Mutex::new(())).lock_owned().await);
-        let (first_published, second_waits) = oneshot::channel::<()>();
-        let (second_published, mut third_waits) = oneshot::channel::<()>();
-        let second = Turn {
-            gate: Some(gate),
-            previous: Some(second_waits),
-            published: Some(second_published),
-        };
-        drop(second); // its request went away
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(
-            third_waits.try_recv(),
-            Err(TryRecvError::Empty),
-            "the third must still wait for the first"
-        );
-        drop(first_published);
-        let signalled = tokio::time::timeout(Duration::from_secs(5), third_waits).await;
-        assert!(signalled.is_ok(), "the third goes once the first published");
+        // A request that went away cannot publish: its events stay in the log, where receivers
+        // that notice the gap find them.
+        let _ = job.reply.send(Ok(created));
     }
 }

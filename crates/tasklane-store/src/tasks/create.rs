@@ -2,7 +2,7 @@
 //! parents, the reporter), the domain's decision, then the write: on PostgreSQL one
 //! data-modifying statement ([`create_statement_pg`]), shared by the concurrent creations of a
 //! project when coalescing is on (`coalesce.rs`); on SQLite four plain statements under the
-//! single writer.
+//! single writer. Then the events, in one more statement (`events.rs`).
 
 use std::collections::HashMap;
 
@@ -10,15 +10,16 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult, Value};
 use tasklane_domain::aggregation::{Aggregation, AggregationChange, AggregationDelta};
 use tasklane_domain::errors::{Decide, TxError};
+use tasklane_domain::events::EncodedEvent;
 use tasklane_domain::ids::{ProjectId, StatusId, TaskId};
 use tasklane_domain::model::{Project, Task};
 use tasklane_domain::ports::{
-    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, ProjectState, TaskDraft, TasksCreated,
+    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, Logged, ProjectState, RecordEvents,
+    TaskDraft, TasksCreated,
 };
 use tasklane_domain::rank::Rank;
 use tasklane_domain::services::tasks::CreateTaskError;
 use tasklane_domain::values::{ProjectKey, TaskKey};
-use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 use super::{
@@ -402,21 +403,37 @@ async fn insert_pg(
     read_pg_result(d, &rows, plans, state)?
 }
 
-/// Writes `plans` (creations of `state`'s project, in order) in one PostgreSQL transaction and
-/// returns one result per plan, with the project's commit-order gate taken just before `COMMIT`
-/// (see `order.rs`).
+/// Writes `plans` (creations of `state`'s project, in order) in one PostgreSQL transaction, with
+/// the events each plan's `record` makes of its result, and returns one result per plan, in
+/// order, with its own events.
 pub(super) async fn write_pg(
     store: &Store,
     plans: &[&CreateTasksPlan],
+    records: &[&RecordEvents<TasksCreated>],
     state: &ProjectState,
-) -> Result<(Vec<TasksCreated>, OwnedMutexGuard<()>), Fail<CreateTaskError>> {
+) -> Result<Vec<Logged<TasksCreated>>, Fail<CreateTaskError>> {
     in_transaction!(store.writer, |txn| -> Result<
-        (Vec<TasksCreated>, OwnedMutexGuard<()>),
+        Vec<Logged<TasksCreated>>,
         Fail<CreateTaskError>,
     > {
         let created = insert_pg(txn, plans, state).await?;
-        let gate = store.gates.acquire(state.id).await;
-        Ok((created, gate))
+        let per_plan: Vec<Vec<EncodedEvent>> = created
+            .iter()
+            .zip(records)
+            .map(|(created, record)| record(created))
+            .collect();
+        let sizes: Vec<usize> = per_plan.iter().map(Vec::len).collect();
+        let mut logged = crate::events::append(txn, Dialect::Postgres, per_plan.concat())
+            .await?
+            .into_iter();
+        Ok(created
+            .into_iter()
+            .zip(sizes)
+            .map(|(value, size)| Logged {
+                value,
+                events: logged.by_ref().take(size).collect(),
+            })
+            .collect())
     })
 }
 
@@ -556,19 +573,20 @@ fn reject_foreign_keys(error: DbErr) -> Fail<CreateTaskError> {
 pub(super) async fn create_tasks(
     store: &Store,
     request: CreateTasksRequest,
-    decide: &Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
-) -> Result<TasksCreated, TxError<CreateTaskError>> {
+    decide: Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
+    record: RecordEvents<TasksCreated>,
+) -> Result<Logged<TasksCreated>, TxError<CreateTaskError>> {
     let d = store.dialect;
     if d == Dialect::Postgres
         && let Some(coalescer) = &store.coalescer
     {
-        return super::coalesce::create(store, coalescer, request, decide).await;
+        return super::coalesce::create(store, coalescer, request, &decide, record).await;
     }
     in_transaction!(store.writer, |txn| -> Result<
-        TasksCreated,
+        Logged<TasksCreated>,
         Fail<CreateTaskError>,
     > {
-        let (plan, state) = decide_creation(txn, d, &request, decide).await?;
+        let (plan, state) = decide_creation(txn, d, &request, &decide).await?;
         let created = match d {
             Dialect::Postgres => insert_pg(txn, &[&plan], &state)
                 .await?
@@ -576,11 +594,7 @@ pub(super) async fn create_tasks(
                 .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("no creation returned")))?,
             Dialect::Sqlite => write_sqlite(txn, &plan, &state).await?,
         };
-        store
-            .gates
-            .hold_until_published(&[request.project_id])
-            .await;
-        Ok(created)
+        Ok(crate::events::log(txn, d, created, &record).await?)
     })
     .map_err(Fail::into_tx)
 }

@@ -14,9 +14,9 @@ use tasklane_domain::aggregation::{AggregationChange, AggregationDelta, Counts};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
 use tasklane_domain::ports::{
-    ArchivedByJob, CreateTasksContext, CreateTasksPlan, CreateTasksRequest, TaskChangeRequest,
-    TaskContext, TaskDeletePlan, TaskDeleted, TaskListing, TaskQuery, TaskRead, TaskRepository,
-    TaskUpdatePlan, TaskUpdated, TasksCreated,
+    ArchivedByJob, CreateTasksContext, CreateTasksPlan, CreateTasksRequest, Logged, RecordEvents,
+    TaskChangeRequest, TaskContext, TaskDeletePlan, TaskDeleted, TaskListing, TaskQuery, TaskRead,
+    TaskRepository, TaskUpdatePlan, TaskUpdated, TasksCreated,
 };
 use tasklane_domain::services::tasks::{
     ArchiveTaskError, CreateTaskError, DeleteTaskError, MoveTaskError, UpdateTaskError,
@@ -104,40 +104,45 @@ impl TaskRepository for Store {
         &self,
         request: CreateTasksRequest,
         decide: Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
-    ) -> Result<TasksCreated, TxError<CreateTaskError>> {
-        create::create_tasks(self, request, &decide).await
+        record: RecordEvents<TasksCreated>,
+    ) -> Result<Logged<TasksCreated>, TxError<CreateTaskError>> {
+        create::create_tasks(self, request, decide, record).await
     }
 
     async fn update_task(
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskUpdatePlan, UpdateTaskError>,
-    ) -> Result<TaskUpdated, TxError<UpdateTaskError>> {
-        change::update(self, request, &decide).await
+        record: RecordEvents<TaskUpdated>,
+    ) -> Result<Logged<TaskUpdated>, TxError<UpdateTaskError>> {
+        change::update(self, request, &decide, &record).await
     }
 
     async fn move_task(
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskUpdatePlan, MoveTaskError>,
-    ) -> Result<TaskUpdated, TxError<MoveTaskError>> {
-        change::update(self, request, &decide).await
+        record: RecordEvents<TaskUpdated>,
+    ) -> Result<Logged<TaskUpdated>, TxError<MoveTaskError>> {
+        change::update(self, request, &decide, &record).await
     }
 
     async fn set_task_archived(
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskUpdatePlan, ArchiveTaskError>,
-    ) -> Result<TaskUpdated, TxError<ArchiveTaskError>> {
-        change::update(self, request, &decide).await
+        record: RecordEvents<TaskUpdated>,
+    ) -> Result<Logged<TaskUpdated>, TxError<ArchiveTaskError>> {
+        change::update(self, request, &decide, &record).await
     }
 
     async fn delete_task(
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskDeletePlan, DeleteTaskError>,
-    ) -> Result<TaskDeleted, TxError<DeleteTaskError>> {
-        change::delete(self, request, &decide).await
+        record: RecordEvents<TaskDeleted>,
+    ) -> Result<Logged<TaskDeleted>, TxError<DeleteTaskError>> {
+        change::delete(self, request, &decide, &record).await
     }
 
     async fn archive_done_tasks(
@@ -145,8 +150,9 @@ impl TaskRepository for Store {
         cutoff: DateTime<Utc>,
         limit: u32,
         at: DateTime<Utc>,
-    ) -> Result<Vec<ArchivedByJob>, RepoError> {
-        job::archive_done_tasks(self, cutoff, limit, at).await
+        record: RecordEvents<ArchivedByJob>,
+    ) -> Result<Vec<Logged<ArchivedByJob>>, RepoError> {
+        job::archive_done_tasks(self, cutoff, limit, at, &record).await
     }
 
     async fn get_task(&self, task_id: TaskId, viewer: UserId) -> Result<TaskRead, RepoError> {

@@ -47,7 +47,10 @@ async fn aggregation_insert_reports_a_conflict_and_repair_equals_a_recount(
         .db
         .execute("UPDATE project_aggregations SET total = 9, todo = 9")
         .await?;
-    let repair = store.repair_aggregation(project, Utc::now()).await?;
+    let repair = store
+        .repair_aggregation(project, Utc::now(), Box::new(|_| Vec::new()))
+        .await?
+        .value;
     assert_eq!(repair.before.map(|c| c.total), Some(9));
     assert_eq!(repair.after.counts, store.recount(project).await?);
     assert_eq!(repair.after.counts.todo, 3);
@@ -55,7 +58,10 @@ async fn aggregation_insert_reports_a_conflict_and_repair_equals_a_recount(
 
     // A missing row: repair inserts it, insert succeeds once.
     world.db.execute("DELETE FROM project_aggregations").await?;
-    let repair = store.repair_aggregation(project, Utc::now()).await?;
+    let repair = store
+        .repair_aggregation(project, Utc::now(), Box::new(|_| Vec::new()))
+        .await?
+        .value;
     assert_eq!(repair.before, None);
     world.db.execute("DELETE FROM project_aggregations").await?;
     let inserted = store

@@ -115,17 +115,16 @@ async fn two_hundred_concurrent_creations_get_numbers_1_to_200_and_an_exact_aggr
             "200 concurrent creations took {transactions} transactions"
         );
     }
-    // Published in commit order: the numbers were handed out in commit order.
-    let published: Vec<u64> = world
-        .published
-        .events()
+    // In `seq` order the creations come in number order: both were handed out in commit order.
+    let in_seq_order = assert_logged_gap_free(&world, project).await?;
+    let numbers: Vec<u64> = in_seq_order
         .iter()
         .filter_map(|event| match &event.payload {
             EventPayload::TaskCreated { task } => Some(task.number()),
             _ => None,
         })
         .collect();
-    assert_eq!(published, (1..=200).collect::<Vec<u64>>(), "commit order");
+    assert_eq!(numbers, (1..=200).collect::<Vec<u64>>(), "commit order");
     Ok(())
 }
 
@@ -226,8 +225,38 @@ async fn two_hundred_concurrent_moves_archives_unarchives_and_deletes_keep_the_a
     }
     assert!(succeeded > 50, "most operations went through ({succeeded})");
     world.assert_exact(project).await?;
-    assert_published_in_commit_order(&world.published.events());
+    let in_seq_order = assert_logged_gap_free(&world, project).await?;
+    assert_published_in_commit_order(&in_seq_order);
     Ok(())
+}
+
+/// Every event of the project was logged with `seq` 1, 2, 3, … without a gap or a duplicate,
+/// and published with the number it was logged with. Returns the events in `seq` order.
+async fn assert_logged_gap_free(
+    world: &World,
+    project: ProjectId,
+) -> anyhow::Result<Vec<DomainEvent>> {
+    let mut published: Vec<_> = world
+        .published
+        .logged()
+        .into_iter()
+        .filter(|logged| logged.event.project_id == project)
+        .collect();
+    published.sort_by_key(|logged| logged.seq);
+    let seqs: Vec<u64> = published.iter().map(|logged| logged.seq).collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "published seqs are 1..=N");
+    let logged: Vec<u64> = world
+        .db
+        .integers(&format!(
+            "SELECT seq FROM project_events WHERE project_id = '{project}' ORDER BY seq"
+        ))
+        .await?
+        .into_iter()
+        .map(|seq| seq.unsigned_abs())
+        .collect();
+    assert_eq!(logged, expected, "the log holds exactly what was published");
+    Ok(published.into_iter().map(|logged| logged.event).collect())
 }
 
 /// Events in commit order: each task's versions only grow, and each derived-status change
@@ -412,13 +441,17 @@ async fn a_creation_whose_status_vanished_fails_alone_among_concurrent_creations
                     status.id = StatusId::generate();
                 }
             });
-            anyhow::Ok(store.create_tasks(request, decide).await)
+            anyhow::Ok(
+                store
+                    .create_tasks(request, decide, Box::new(|_| Vec::new()))
+                    .await,
+            )
         })
     });
     for (i, result) in join_all(creations).await.into_iter().enumerate() {
         match result?? {
             Err(TxError::Rejected(CreateTaskError::Invalid(_))) if i == BAD => {}
-            Ok(created) if i != BAD => assert_eq!(created.tasks.len(), 1),
+            Ok(created) if i != BAD => assert_eq!(created.value.tasks.len(), 1),
             other => anyhow::bail!("creation {i}: unexpected {other:?}"),
         }
     }
@@ -449,7 +482,10 @@ async fn postgres_refuses_a_creation_whose_status_changed_category_since_the_dec
             status.category = StatusCategory::Done;
         },
     );
-    let result = world.store().create_tasks(request, decide).await;
+    let result = world
+        .store()
+        .create_tasks(request, decide, Box::new(|_| Vec::new()))
+        .await;
     assert!(
         matches!(result, Err(TxError::Rejected(CreateTaskError::Invalid(_)))),
         "{result:?}"

@@ -9,6 +9,7 @@
 mod aggregation;
 mod concurrency;
 mod counts;
+mod events;
 mod projects;
 mod reads;
 mod schema;
@@ -22,12 +23,12 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use tasklane_domain::aggregation::Counts;
-use tasklane_domain::events::DomainEvent;
+use tasklane_domain::events::{DomainEvent, LoggedEvent};
 use tasklane_domain::ids::{ProjectId, StatusId, UserId};
 use tasklane_domain::model::Task;
 use tasklane_domain::ports::{
     AggregationCache, AggregationRepository, BootstrapValues, BroadcastError, CacheError,
-    EventBroadcaster, HashError, PasswordHasher, SystemClock,
+    EventBroadcaster, EventEncoder, HashError, PasswordHasher, SystemClock,
 };
 use tasklane_domain::services::projects::{NewProjectInput, ProjectView};
 use tasklane_domain::services::tasks::NewTaskInput;
@@ -99,12 +100,27 @@ impl AggregationCache for NoCache {
     }
 }
 
+/// Encodes an event as its type and the ids it concerns: enough to tell events apart in the log.
+#[derive(Debug)]
+pub(crate) struct IdsEncoder;
+
+impl EventEncoder for IdsEncoder {
+    fn encode(&self, event: &DomainEvent) -> String {
+        serde_json::json!({
+            "type": event.payload.name(),
+            "task_id": event.task_id().map(|t| t.to_string()),
+            "member_id": event.member_id().map(|m| m.to_string()),
+        })
+        .to_string()
+    }
+}
+
 /// Keeps every published event, in the order `publish` was called.
 #[derive(Debug, Default)]
-pub(crate) struct Recorder(std::sync::Mutex<Vec<DomainEvent>>);
+pub(crate) struct Recorder(std::sync::Mutex<Vec<LoggedEvent>>);
 
 impl EventBroadcaster for Recorder {
-    fn publish(&self, event: DomainEvent) -> Result<(), BroadcastError> {
+    fn publish(&self, event: LoggedEvent) -> Result<(), BroadcastError> {
         self.0
             .lock()
             .map_err(|_| BroadcastError(anyhow::anyhow!("poisoned")))?
@@ -114,7 +130,8 @@ impl EventBroadcaster for Recorder {
 }
 
 impl Recorder {
-    pub(crate) fn events(&self) -> Vec<DomainEvent> {
+    /// The published events with their numbers.
+    pub(crate) fn logged(&self) -> Vec<LoggedEvent> {
         self.0.lock().map(|e| e.clone()).unwrap_or_default()
     }
 }
@@ -135,7 +152,9 @@ impl World {
             users: store.clone(),
             projects: store.clone(),
             tasks: store.clone(),
-            aggregations: store,
+            aggregations: store.clone(),
+            events: store,
+            encoder: Arc::new(IdsEncoder),
             cache: Arc::new(NoCache),
             broadcaster: published.clone(),
             clock: Arc::new(SystemClock),

@@ -7,11 +7,25 @@ use crate::World;
 
 async fn migrations_go_down_and_up_again(db: TestDb) -> anyhow::Result<()> {
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (2, 0));
-    // Down one step at a time: the tasks version first, then the initial schema.
+    assert_eq!((applied.len(), pending.len()), (3, 0));
+    // Down one step at a time: the event log, the tasks version, then the initial schema.
     db.store.migrate_down().await?;
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (1, 1));
+    assert_eq!((applied.len(), pending.len()), (2, 1));
+    assert!(
+        db.execute("SELECT count(*) FROM project_events")
+            .await
+            .is_err()
+    );
+    assert!(
+        db.execute("SELECT count(*) FROM project_event_heads")
+            .await
+            .is_err(),
+        "the heads went with it"
+    );
+    db.store.migrate_down().await?;
+    let (applied, pending) = db.store.migration_status().await?;
+    assert_eq!((applied.len(), pending.len()), (1, 2));
     assert!(
         db.execute("SELECT count(*) FROM project_task_versions")
             .await
@@ -20,13 +34,14 @@ async fn migrations_go_down_and_up_again(db: TestDb) -> anyhow::Result<()> {
     assert_eq!(db.scalar("SELECT count(*) FROM tasks").await?, 0);
     db.store.migrate_down().await?;
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (0, 2));
+    assert_eq!((applied.len(), pending.len()), (0, 3));
     assert!(
         db.execute("SELECT count(*) FROM tasks").await.is_err(),
         "tables dropped"
     );
     db.store.migrate_up().await?;
     assert_eq!(db.scalar("SELECT count(*) FROM tasks").await?, 0);
+    assert_eq!(db.scalar("SELECT count(*) FROM project_events").await?, 0);
     assert_eq!(
         db.scalar("SELECT count(*) FROM project_task_versions")
             .await?,

@@ -308,7 +308,10 @@ async fn a_creation_without_an_aggregation_row_is_refused_whole_and_the_service_
             at: Utc::now(),
         })
     });
-    let result = world.store().create_tasks(request, decide).await;
+    let result = world
+        .store()
+        .create_tasks(request, decide, Box::new(|_| Vec::new()))
+        .await;
     assert!(
         matches!(result, Err(TxError::AggregationMissing)),
         "{result:?}"
@@ -728,10 +731,13 @@ async fn the_auto_archive_job_archives_old_done_tasks_and_updates_the_aggregatio
         ))
         .await?;
 
-    let batches = world
+    let batches: Vec<_> = world
         .store()
-        .archive_done_tasks(now - Duration::days(7), 500, now)
-        .await?;
+        .archive_done_tasks(now - Duration::days(7), 500, now, Box::new(|_| Vec::new()))
+        .await?
+        .into_iter()
+        .map(|logged| logged.value)
+        .collect();
     assert_eq!(batches.len(), 1);
     assert_eq!(
         batches[0].tasks.iter().map(|t| t.id).collect::<Vec<_>>(),
@@ -751,7 +757,7 @@ async fn the_auto_archive_job_archives_old_done_tasks_and_updates_the_aggregatio
     assert!(
         world
             .store()
-            .archive_done_tasks(now - Duration::days(7), 500, now)
+            .archive_done_tasks(now - Duration::days(7), 500, now, Box::new(|_| Vec::new()))
             .await?
             .is_empty()
     );

@@ -15,18 +15,18 @@ use super::{
     TaskUpdateInput, UpdateTaskError,
 };
 use crate::access::{AccessDenied, Action, authorize};
-use crate::aggregation::AggregationDelta;
+use crate::aggregation::{AggregationDelta, DerivationPolicy};
 use crate::errors::{RepoError, TxError};
 use crate::events::{DomainEvent, EventPayload, RestoredVia, SYSTEM_ACTOR, TaskField};
 use crate::ids::{ProjectId, TaskId, UserId};
 use crate::model::{StatusRef, Task};
 use crate::ports::{
-    TaskChangeRequest, TaskContext, TaskDeletePlan, TaskLookup, TaskPatch, TaskRepository,
-    TaskUpdatePlan, TaskUpdated,
+    ArchivedByJob, Logged, TaskChangeRequest, TaskContext, TaskDeletePlan, TaskDeleted, TaskLookup,
+    TaskPatch, TaskRepository, TaskUpdatePlan, TaskUpdated,
 };
 use crate::rank::{self, Placement};
 use crate::services::bootstrap::{CacheFollowUp, ensure_aggregation};
-use crate::services::effects::{publish, status_change_event};
+use crate::services::effects::{publish, record, status_change_event};
 use crate::validation::ValidationErrors;
 use crate::values::{StatusCategory, StoryPoints, TaskDescription, TaskTitle, check_due_date};
 
@@ -369,7 +369,7 @@ impl TaskService {
         input: TaskUpdateInput,
         if_match: Option<u64>,
     ) -> Result<Task, UpdateTaskError> {
-        crate::ordering::scope(async {
+        {
             let update = validate_update(&input)?;
             let lookup = TaskLookup {
                 status_id: update.status_id,
@@ -378,21 +378,25 @@ impl TaskService {
                 ..TaskLookup::default()
             };
             let at = self.ports.clock.now();
+            let policy = self.settings.derivation_policy;
             let updated = self
                 .change(actor, task_id, lookup, |tasks, request| {
                     let update = update.clone();
                     let decide = Box::new(move |c| plan_update(c, &update, if_match, at));
-                    async move { tasks.update_task(request, decide).await }
+                    let events = record(&self.ports.encoder, move |updated: &TaskUpdated| {
+                        change_events(actor, updated, at, policy, |task| {
+                            EventPayload::TaskUpdated {
+                                task,
+                                previous: Box::new(updated.previous.clone()),
+                                changed: changed_fields(&updated.previous, &updated.task),
+                            }
+                        })
+                    });
+                    async move { tasks.update_task(request, decide, events).await }
                 })
                 .await?;
-            let changed = changed_fields(&updated.previous, &updated.task);
-            self.publish_change(actor, &updated, at, |task| EventPayload::TaskUpdated {
-                task,
-                changed,
-            });
             Ok(updated.task)
-        })
-        .await
+        }
     }
 
     /// Moves a task to another status and/or place in its column.
@@ -409,7 +413,7 @@ impl TaskService {
         input: MoveInput,
         if_match: Option<u64>,
     ) -> Result<Task, MoveTaskError> {
-        crate::ordering::scope(async {
+        {
             if input == MoveInput::default() {
                 return Err(ValidationErrors::single(
                     "body",
@@ -424,21 +428,22 @@ impl TaskService {
                 ..TaskLookup::default()
             };
             let at = self.ports.clock.now();
+            let policy = self.settings.derivation_policy;
             let moved = self
                 .change(actor, task_id, lookup, |tasks, request| {
                     let decide = Box::new(move |c| plan_move(c, input, if_match, at));
-                    async move { tasks.move_task(request, decide).await }
+                    let events = record(&self.ports.encoder, move |moved: &TaskUpdated| {
+                        change_events(actor, moved, at, policy, |task| EventPayload::TaskMoved {
+                            task,
+                            from_status_id: moved.previous.status.id,
+                            to_status_id: moved.task.status.id,
+                        })
+                    });
+                    async move { tasks.move_task(request, decide, events).await }
                 })
                 .await?;
-            let (from_status_id, to_status_id) = (moved.previous.status.id, moved.task.status.id);
-            self.publish_change(actor, &moved, at, |task| EventPayload::TaskMoved {
-                task,
-                from_status_id,
-                to_status_id,
-            });
             Ok(moved.task)
-        })
-        .await
+        }
     }
 
     /// Archives (`archive = true`) or unarchives a task. Unarchiving a task of an archived
@@ -455,24 +460,26 @@ impl TaskService {
         archive: bool,
         if_match: Option<u64>,
     ) -> Result<Task, ArchiveTaskError> {
-        crate::ordering::scope(async {
+        {
             let at = self.ports.clock.now();
+            let policy = self.settings.derivation_policy;
             let done = self
                 .change(actor, task_id, TaskLookup::default(), |tasks, request| {
                     let decide = Box::new(move |c| plan_archive(c, archive, if_match, at));
-                    async move { tasks.set_task_archived(request, decide).await }
+                    let events = record(&self.ports.encoder, move |done: &TaskUpdated| {
+                        change_events(actor, done, at, policy, |task| {
+                            if archive {
+                                EventPayload::TaskArchived { task }
+                            } else {
+                                EventPayload::TaskUnarchived { task }
+                            }
+                        })
+                    });
+                    async move { tasks.set_task_archived(request, decide, events).await }
                 })
                 .await?;
-            self.publish_change(actor, &done, at, |task| {
-                if archive {
-                    EventPayload::TaskArchived { task }
-                } else {
-                    EventPayload::TaskUnarchived { task }
-                }
-            });
             Ok(done.task)
-        })
-        .await
+        }
     }
 
     /// Deletes a task and its sub-tasks.
@@ -487,43 +494,23 @@ impl TaskService {
         task_id: TaskId,
         if_match: Option<u64>,
     ) -> Result<(), DeleteTaskError> {
-        crate::ordering::scope(async {
+        {
             let at = self.ports.clock.now();
             let lookup = TaskLookup {
                 subtree: true,
                 ..TaskLookup::default()
             };
-            let deleted = self
-                .change(actor, task_id, lookup, |tasks, request| {
-                    let decide = Box::new(move |c| plan_delete(c, if_match, at));
-                    async move { tasks.delete_task(request, decide).await }
-                })
-                .await?;
-            let project_id = deleted.task.project_id;
-            let event = |payload| DomainEvent {
-                project_id,
-                actor_id: actor,
-                at,
-                payload,
-            };
-            let mut events = vec![event(EventPayload::TaskDeleted {
-                task_id: deleted.task.id,
-                key: deleted.task.key.clone(),
-            })];
-            events.extend(deleted.subtree.iter().map(|s| {
-                event(EventPayload::TaskDeleted {
-                    task_id: s.id,
-                    key: s.key.clone(),
-                })
-            }));
             let policy = self.settings.derivation_policy;
-            if let Some(change) = &deleted.aggregation {
-                events.extend(status_change_event(project_id, change, policy, actor, at));
-            }
-            publish(self.ports.broadcaster.as_ref(), events);
+            self.change(actor, task_id, lookup, |tasks, request| {
+                let decide = Box::new(move |c| plan_delete(c, if_match, at));
+                let events = record(&self.ports.encoder, move |deleted: &TaskDeleted| {
+                    deletion_events(actor, deleted, at, policy)
+                });
+                async move { tasks.delete_task(request, decide, events).await }
+            })
+            .await?;
             Ok(())
-        })
-        .await
+        }
     }
 
     /// Archives done tasks whose `completed_at` is older than the configured number of days, in
@@ -534,55 +521,57 @@ impl TaskService {
     /// [`RepoError`] when the store fails; batches already committed stay archived.
     #[tracing::instrument(skip_all)]
     pub async fn archive_done_tasks(&self) -> Result<u64, RepoError> {
-        crate::ordering::scope(async {
+        {
             let now = self.ports.clock.now();
             let cutoff = now - Duration::days(i64::from(self.settings.archive_after_days));
             let mut archived = 0;
+            let policy = self.settings.derivation_policy;
             loop {
-                let batches = self
-                    .ports
-                    .tasks
-                    .archive_done_tasks(cutoff, ARCHIVE_BATCH, now)
-                    .await?;
-                let count: usize = batches.iter().map(|b| b.tasks.len()).sum();
-                for batch in batches {
-                    let project_id = batch.project_id;
+                let events = record(&self.ports.encoder, move |batch: &ArchivedByJob| {
                     let event = |payload| DomainEvent {
-                        project_id,
+                        project_id: batch.project_id,
                         actor_id: SYSTEM_ACTOR,
                         at: now,
                         payload,
                     };
                     let mut events: Vec<DomainEvent> = batch
                         .tasks
-                        .into_iter()
+                        .iter()
                         .map(|task| {
                             event(EventPayload::TaskArchived {
-                                task: Box::new(task),
+                                task: Box::new(task.clone()),
                             })
                         })
                         .collect();
-                    let policy = self.settings.derivation_policy;
                     events.extend(status_change_event(
-                        project_id,
+                        batch.project_id,
                         &batch.aggregation,
                         policy,
                         SYSTEM_ACTOR,
                         now,
                     ));
-                    publish(self.ports.broadcaster.as_ref(), events);
+                    events
+                });
+                let batches = self
+                    .ports
+                    .tasks
+                    .archive_done_tasks(cutoff, ARCHIVE_BATCH, now, events)
+                    .await?;
+                let count: usize = batches.iter().map(|b| b.value.tasks.len()).sum();
+                for batch in batches {
+                    publish(self.ports.broadcaster.as_ref(), batch.events);
                 }
                 archived += count as u64;
                 if count < ARCHIVE_BATCH as usize {
                     return Ok(archived);
                 }
             }
-        })
-        .await
+        }
     }
 
-    /// Runs one task change through the store. When the store reports the project's
-    /// aggregation row missing, bootstraps it once and runs the change again.
+    /// Runs one task change through the store and publishes the events it logged. When the
+    /// store reports the project's aggregation row missing, bootstraps it once and runs the
+    /// change again.
     async fn change<T, E, F, Fut>(
         &self,
         actor: UserId,
@@ -593,7 +582,7 @@ impl TaskService {
     where
         E: From<RepoError>,
         F: FnMut(Arc<dyn TaskRepository>, TaskChangeRequest) -> Fut,
-        Fut: Future<Output = Result<T, TxError<E>>>,
+        Fut: Future<Output = Result<Logged<T>, TxError<E>>>,
     {
         let request = TaskChangeRequest {
             task_id,
@@ -603,7 +592,8 @@ impl TaskService {
         let mut follow_up = None;
         loop {
             match run(self.ports.tasks.clone(), request.clone()).await {
-                Ok(done) => {
+                Ok(Logged { value, events }) => {
+                    publish(self.ports.broadcaster.as_ref(), events);
                     if let Some(follow_up) = follow_up {
                         CacheFollowUp::after_commit(
                             follow_up,
@@ -611,7 +601,7 @@ impl TaskService {
                             self.settings.bootstrap_ttl,
                         );
                     }
-                    return Ok(done);
+                    return Ok(value);
                 }
                 Err(TxError::AggregationMissing) if follow_up.is_none() => {
                     let project_id = self
@@ -624,35 +614,65 @@ impl TaskService {
             }
         }
     }
+}
 
-    /// Publishes the event of a committed change, the project's restoration before it and the
-    /// status change after it.
-    fn publish_change(
-        &self,
-        actor: UserId,
-        updated: &TaskUpdated,
-        at: DateTime<Utc>,
-        payload: impl FnOnce(Box<Task>) -> EventPayload,
-    ) {
-        let project_id = updated.task.project_id;
-        let event = |payload| DomainEvent {
-            project_id,
-            actor_id: actor,
-            at,
-            payload,
-        };
-        let mut events = Vec::with_capacity(3);
-        if let Some(project) = &updated.restored_project {
-            events.push(event(EventPayload::ProjectRestored {
-                project: Box::new(project.clone()),
-                restored_via: RestoredVia::TaskUnarchived,
-            }));
-        }
-        events.push(event(payload(Box::new(updated.task.clone()))));
-        if let Some(change) = &updated.aggregation {
-            let policy = self.settings.derivation_policy;
-            events.extend(status_change_event(project_id, change, policy, actor, at));
-        }
-        publish(self.ports.broadcaster.as_ref(), events);
+/// The events of a committed change: the project's restoration before it, the change itself, the
+/// derived status's change after it.
+fn change_events(
+    actor: UserId,
+    updated: &TaskUpdated,
+    at: DateTime<Utc>,
+    policy: DerivationPolicy,
+    payload: impl FnOnce(Box<Task>) -> EventPayload,
+) -> Vec<DomainEvent> {
+    let project_id = updated.task.project_id;
+    let event = |payload| DomainEvent {
+        project_id,
+        actor_id: actor,
+        at,
+        payload,
+    };
+    let mut events = Vec::with_capacity(3);
+    if let Some(project) = &updated.restored_project {
+        events.push(event(EventPayload::ProjectRestored {
+            project: Box::new(project.clone()),
+            restored_via: RestoredVia::TaskUnarchived,
+        }));
     }
+    events.push(event(payload(Box::new(updated.task.clone()))));
+    if let Some(change) = &updated.aggregation {
+        events.extend(status_change_event(project_id, change, policy, actor, at));
+    }
+    events
+}
+
+/// The events of a deletion: the task and each of its sub-tasks, then the derived status's
+/// change.
+fn deletion_events(
+    actor: UserId,
+    deleted: &TaskDeleted,
+    at: DateTime<Utc>,
+    policy: DerivationPolicy,
+) -> Vec<DomainEvent> {
+    let project_id = deleted.task.project_id;
+    let event = |payload| DomainEvent {
+        project_id,
+        actor_id: actor,
+        at,
+        payload,
+    };
+    let mut events = vec![event(EventPayload::TaskDeleted {
+        task_id: deleted.task.id,
+        key: deleted.task.key.clone(),
+    })];
+    events.extend(deleted.subtree.iter().map(|s| {
+        event(EventPayload::TaskDeleted {
+            task_id: s.id,
+            key: s.key.clone(),
+        })
+    }));
+    if let Some(change) = &deleted.aggregation {
+        events.extend(status_change_event(project_id, change, policy, actor, at));
+    }
+    events
 }

@@ -5,16 +5,16 @@ use chrono::{DateTime, Utc};
 
 use super::{CreateTaskError, MAX_BATCH, NewTaskInput, TaskService};
 use crate::access::{AccessDenied, Action, authorize};
-use crate::aggregation::{AggregationChange, AggregationDelta};
+use crate::aggregation::{AggregationChange, AggregationDelta, DerivationPolicy};
 use crate::errors::TxError;
 use crate::events::{DomainEvent, EventPayload, RestoredVia};
 use crate::ids::{ProjectId, StatusId, TaskId, UserId};
 use crate::model::{Project, Task};
 use crate::ports::{
-    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, TaskDraft, TasksCreated,
+    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, Logged, TaskDraft, TasksCreated,
 };
 use crate::services::bootstrap::{BootstrapSource, CacheFollowUp, ensure_aggregation};
-use crate::services::effects::{publish, status_change_event};
+use crate::services::effects::{publish, record, status_change_event};
 use crate::validation::ValidationErrors;
 use crate::values::{
     Priority, StatusCategory, StoryPoints, TaskDescription, TaskTitle, TaskType, check_due_date,
@@ -205,7 +205,7 @@ impl TaskService {
         inputs: Vec<NewTaskInput>,
         batch: bool,
     ) -> Result<Creation, CreateTaskError> {
-        crate::ordering::scope(async {
+        {
             let mut errors = ValidationErrors::new();
             let mut tasks = Vec::with_capacity(inputs.len());
             for (index, input) in inputs.iter().enumerate() {
@@ -224,13 +224,25 @@ impl TaskService {
                 parent_ids: unique(tasks.iter().filter_map(|t| t.parent_id)),
             };
             let at = self.ports.clock.now();
+            let policy = self.settings.derivation_policy;
             let mut bootstrap = None;
             let mut follow_up = None;
             loop {
                 let drafts = tasks.clone();
                 let decide = Box::new(move |context| plan(context, &drafts, batch, at));
-                match self.ports.tasks.create_tasks(request.clone(), decide).await {
-                    Ok(created) => {
+                let events = record(&self.ports.encoder, move |created: &TasksCreated| {
+                    creation_events(actor, created, at, policy)
+                });
+                match self
+                    .ports
+                    .tasks
+                    .create_tasks(request.clone(), decide, events)
+                    .await
+                {
+                    Ok(Logged {
+                        value: created,
+                        events,
+                    }) => {
                         if let Some(follow_up) = follow_up {
                             CacheFollowUp::after_commit(
                                 follow_up,
@@ -238,7 +250,7 @@ impl TaskService {
                                 self.settings.bootstrap_ttl,
                             );
                         }
-                        self.publish_creation(actor, &created, at);
+                        publish(self.ports.broadcaster.as_ref(), events);
                         return Ok(Creation {
                             tasks: created.tasks,
                             project: created.project,
@@ -256,11 +268,19 @@ impl TaskService {
                     Err(error) => return Err(error.into_operation_error()),
                 }
             }
-        })
-        .await
+        }
     }
+}
 
-    fn publish_creation(&self, actor: UserId, created: &TasksCreated, at: DateTime<Utc>) {
+/// The events of a creation, in order: the project's restoration, the tasks in number order, the
+/// derived status's change.
+fn creation_events(
+    actor: UserId,
+    created: &TasksCreated,
+    at: DateTime<Utc>,
+    policy: DerivationPolicy,
+) -> Vec<DomainEvent> {
+    {
         let project = &created.project;
         let event = |payload| DomainEvent {
             project_id: project.id,
@@ -280,7 +300,6 @@ impl TaskService {
                 task: Box::new(task.clone()),
             })
         }));
-        let policy = self.settings.derivation_policy;
         events.extend(status_change_event(
             project.id,
             &created.aggregation,
@@ -288,7 +307,7 @@ impl TaskService {
             actor,
             at,
         ));
-        publish(self.ports.broadcaster.as_ref(), events);
+        events
     }
 }
 

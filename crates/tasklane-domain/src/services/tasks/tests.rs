@@ -16,11 +16,13 @@ use crate::metrics::{AGG_BOOTSTRAP_CACHE_TOTAL, AGG_CONFLICTS_TOTAL, WS_BROADCAS
 use crate::model::Member;
 use crate::ports::{
     AggregationSnapshot, ArchivedByJob, BootstrapValues, CacheError, InsertAggregationError,
-    MockAggregationCache, MockEventBroadcaster, Neighbour, ParentCandidate, SubtaskState, TaskRead,
-    TaskUpdatePlan, TaskUpdated,
+    Logged, MockAggregationCache, MockEventBroadcaster, Neighbour, ParentCandidate, RecordEvents,
+    SubtaskState, TaskRead, TaskUpdatePlan, TaskUpdated,
 };
 use crate::rank::{Placement, Rank};
-use crate::services::testing::{Board, Counters, Harness, counts, now, settle, user};
+use crate::services::testing::{
+    Board, Counters, Harness, counts, logged, logged_from, now, settle, user,
+};
 use crate::values::{Role, StatusCategory};
 
 fn input(title: &str) -> NewTaskInput {
@@ -36,10 +38,11 @@ fn store_creates(h: &mut Harness, board: &Board, role: Role, before: Counts, arc
     h.tasks
         .expect_create_tasks()
         .times(1)
-        .returning(move |_, decide| {
+        .returning(move |_, decide, record| {
             let plan =
                 decide(board.create_context(Some(role), archived)).map_err(TxError::Rejected)?;
-            Ok(board.apply_create(&plan, before, before.total, archived))
+            let created = board.apply_create(&plan, before, before.total, archived);
+            Ok(logged(created, &record))
         });
 }
 
@@ -103,7 +106,7 @@ fn store_misses_then_creates(h: &mut Harness, board: &Board, before: Counts, seq
         .expect_create_tasks()
         .times(1)
         .in_sequence(seq)
-        .returning(move |_, decide| {
+        .returning(move |_, decide, _| {
             decide(first.create_context(Some(Role::Editor), false)).map_err(TxError::Rejected)?;
             Err(TxError::AggregationMissing)
         });
@@ -112,10 +115,11 @@ fn store_misses_then_creates(h: &mut Harness, board: &Board, before: Counts, seq
         .expect_create_tasks()
         .times(1)
         .in_sequence(seq)
-        .returning(move |_, decide| {
+        .returning(move |_, decide, record| {
             let plan = decide(second.create_context(Some(Role::Editor), false))
                 .map_err(TxError::Rejected)?;
-            Ok(second.apply_create(&plan, before, before.total, false))
+            let created = second.apply_create(&plan, before, before.total, false);
+            Ok(logged(created, &record))
         });
 }
 
@@ -512,7 +516,7 @@ async fn create_when_the_repository_fails_mid_transaction_returns_the_error_and_
     h.tasks
         .expect_create_tasks()
         .times(1)
-        .returning(move |_, decide| {
+        .returning(move |_, decide, _| {
             decide(context.clone()).map_err(TxError::Rejected)?;
             seen.fetch_add(1, Ordering::SeqCst);
             // The task insert went through, then the aggregation update failed: rolled back.
@@ -539,6 +543,121 @@ async fn create_when_the_repository_fails_mid_transaction_returns_the_error_and_
     );
     assert!(recorder.events().is_empty(), "nothing broadcast");
     assert_eq!(writes.load(Ordering::SeqCst), 0, "nothing cached");
+}
+
+#[tokio::test]
+async fn create_publishes_exactly_the_events_the_store_logged_with_the_encoders_data() {
+    let board = Board::new();
+    let mut h = Harness::new();
+    let returned = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (store, kept) = (board.clone(), returned.clone());
+    h.tasks
+        .expect_create_tasks()
+        .times(1)
+        .returning(move |_, decide, record| {
+            let plan = decide(store.create_context(Some(Role::Editor), true))
+                .map_err(TxError::Rejected)?;
+            let created = store.apply_create(&plan, counts(0, 0, 0, 0, 2), 2, true);
+            // The project already logged 40 events: numbering goes on from there, so a service
+            // that renumbered (or published events of its own) would not match.
+            let written = logged_from(41, created, &record);
+            *kept.lock().unwrap() = written.events.clone();
+            Ok(written)
+        });
+    let (services, recorder) = h.build();
+
+    services
+        .tasks
+        .create_batch(
+            crate::ids::UserId::generate(),
+            board.project_id,
+            vec![input("a"), input("b")],
+        )
+        .await
+        .unwrap();
+
+    let returned = returned.lock().unwrap().clone();
+    let seqs: Vec<u64> = returned.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [41, 42, 43, 44]);
+    // The data the store logged is the encoder's output for each event, in creation order.
+    let data: Vec<&str> = returned.iter().map(|e| e.data.as_str()).collect();
+    assert_eq!(
+        data,
+        [
+            r#"{"type":"project_restored"}"#,
+            r#"{"type":"task_created"}"#,
+            r#"{"type":"task_created"}"#,
+            r#"{"type":"project_status_changed"}"#,
+        ]
+    );
+    assert_eq!(
+        recorder.logged(),
+        returned,
+        "published as logged: same seqs, same order, same data"
+    );
+}
+
+#[tokio::test]
+async fn a_write_whose_transaction_fails_after_recording_its_events_publishes_none_of_them() {
+    // A real store records the events inside the transaction; when it then fails, they are
+    // rolled back with it and must never reach clients.
+    let board = Board::new();
+    let task = board.task(StatusCategory::Todo, 1);
+    let mut h = Harness::new();
+    let recorded = Arc::new(AtomicUsize::new(0));
+    let (store, seen) = (board.clone(), recorded.clone());
+    h.tasks
+        .expect_create_tasks()
+        .times(1)
+        .returning(move |_, decide, record| {
+            let plan = decide(store.create_context(Some(Role::Editor), false))
+                .map_err(TxError::Rejected)?;
+            let created = store.apply_create(&plan, counts(1, 0, 0, 0, 0), 1, false);
+            seen.fetch_add(record(&created).len(), Ordering::SeqCst);
+            Err(TxError::Store(RepoError::Other(anyhow::anyhow!(
+                "could not serialize access"
+            ))))
+        });
+    let (store, seen) = (board.clone(), recorded.clone());
+    let (before, context) = (task.clone(), board.task_context(Some(Role::Editor), &task));
+    h.tasks
+        .expect_update_task()
+        .times(1)
+        .returning(move |_, decide, record| {
+            let plan = decide(context.clone()).map_err(TxError::Rejected)?;
+            let updated = store.apply_update(&before, &plan, counts(1, 0, 0, 0, 0));
+            seen.fetch_add(record(&updated).len(), Ordering::SeqCst);
+            Err(TxError::Store(RepoError::Other(anyhow::anyhow!(
+                "connection reset during COMMIT"
+            ))))
+        });
+    let (services, recorder) = h.build();
+    let actor = crate::ids::UserId::generate();
+
+    let error = services
+        .tasks
+        .create_task(actor, board.project_id, input("t"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.class(), ErrorClass::Internal);
+    let change = TaskUpdateInput {
+        title: Some("New".into()),
+        ..TaskUpdateInput::default()
+    };
+    let error = services
+        .tasks
+        .update_task(actor, task.id, change, None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.class(), ErrorClass::Internal);
+    settle().await;
+
+    assert_eq!(
+        recorded.load(Ordering::SeqCst),
+        2,
+        "task_created and task_updated were recorded in the failed transactions"
+    );
+    assert!(recorder.logged().is_empty(), "nothing published");
 }
 
 #[tokio::test]
@@ -716,7 +835,7 @@ async fn create_error(
     h.tasks
         .expect_create_tasks()
         .times(1)
-        .returning(move |_, decide| {
+        .returning(move |_, decide, _| {
             decide(context.clone())
                 .map(|_| unreachable!())
                 .map_err(TxError::Rejected)
@@ -808,10 +927,13 @@ async fn create_with_an_editor_assignee_in_a_done_status_sets_assignee_and_compl
     h.tasks
         .expect_create_tasks()
         .times(1)
-        .returning(move |request, decide| {
+        .returning(move |request, decide, record| {
             assert_eq!(request.assignee_ids.len(), 1);
             let plan = decide(context.clone()).map_err(TxError::Rejected)?;
-            Ok(store.apply_create(&plan, Counts::ZERO, 0, false))
+            Ok(logged(
+                store.apply_create(&plan, Counts::ZERO, 0, false),
+                &record,
+            ))
         });
     let (services, _) = h.build();
     let task = NewTaskInput {
@@ -842,11 +964,14 @@ async fn batch_creates_all_in_one_transaction_and_reports_errors_by_index() {
     h.tasks
         .expect_create_tasks()
         .times(1)
-        .returning(move |_, decide| {
+        .returning(move |_, decide, record| {
             let plan = decide(store.create_context(Some(Role::Editor), false))
                 .map_err(TxError::Rejected)?;
             assert_eq!(plan.delta.total, 3);
-            Ok(store.apply_create(&plan, Counts::ZERO, 7, false))
+            Ok(logged(
+                store.apply_create(&plan, Counts::ZERO, 7, false),
+                &record,
+            ))
         });
     let (services, recorder) = h.build();
     let actor = crate::ids::UserId::generate();
@@ -918,9 +1043,10 @@ fn apply_decision<E>(
     context: &crate::ports::TaskContext,
     before: Counts,
     decide: crate::errors::Decide<crate::ports::TaskContext, TaskUpdatePlan, E>,
-) -> Result<TaskUpdated, TxError<E>> {
+    record: RecordEvents<TaskUpdated>,
+) -> Result<Logged<TaskUpdated>, TxError<E>> {
     let plan = decide(context.clone()).map_err(TxError::Rejected)?;
-    Ok(board.apply_update(task, &plan, before))
+    Ok(logged(board.apply_update(task, &plan, before), &record))
 }
 
 /// The store applies decided updates, moves and (un)archives of `task` on top of `before`.
@@ -934,15 +1060,15 @@ fn store_updates(
     let (b, t, c) = (board.clone(), task.clone(), context.clone());
     h.tasks
         .expect_update_task()
-        .returning(move |_, d| apply_decision(&b, &t, &c, before, d));
+        .returning(move |_, d, r| apply_decision(&b, &t, &c, before, d, r));
     let (b, t, c) = (board.clone(), task.clone(), context.clone());
     h.tasks
         .expect_move_task()
-        .returning(move |_, d| apply_decision(&b, &t, &c, before, d));
+        .returning(move |_, d, r| apply_decision(&b, &t, &c, before, d, r));
     let (b, t, c) = (board.clone(), task.clone(), context);
     h.tasks
         .expect_set_task_archived()
-        .returning(move |_, d| apply_decision(&b, &t, &c, before, d));
+        .returning(move |_, d, r| apply_decision(&b, &t, &c, before, d, r));
 }
 
 #[tokio::test]
@@ -987,7 +1113,16 @@ async fn update_with_a_stale_if_match_is_a_version_mismatch() {
         .unwrap();
     assert_eq!((updated.title.as_str(), updated.row_version), ("New", 2));
     match &recorder.events()[0].payload {
-        EventPayload::TaskUpdated { changed, .. } => assert_eq!(changed, &[TaskField::Title]),
+        EventPayload::TaskUpdated {
+            task: after,
+            previous,
+            changed,
+        } => {
+            assert_eq!(changed, &[TaskField::Title]);
+            // The history shows each changed field from → to.
+            assert_eq!(**previous, task);
+            assert_eq!(after.title.as_str(), "New");
+        }
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -1404,7 +1539,7 @@ async fn delete_subtracts_the_task_and_its_non_archived_subtasks_and_publishes_e
     h.tasks
         .expect_delete_task()
         .times(1)
-        .returning(move |request, decide| {
+        .returning(move |request, decide, record| {
             assert!(request.lookup.subtree);
             let plan = decide(context.clone()).map_err(TxError::Rejected)?;
             assert_eq!(plan.delta.total, -2, "the task and one live sub-task");
@@ -1413,14 +1548,15 @@ async fn delete_subtracts_the_task_and_its_non_archived_subtasks_and_publishes_e
                 (-1, -1, 0)
             );
             let before = counts(1, 0, 0, 0, 1);
-            Ok(crate::ports::TaskDeleted {
+            let deleted = crate::ports::TaskDeleted {
                 task: task.clone(),
                 subtree: subtree.clone(),
                 aggregation: Some(crate::aggregation::AggregationChange {
                     before,
                     after: before.apply(&plan.delta).unwrap(),
                 }),
-            })
+            };
+            Ok(logged(deleted, &record))
         });
     let (services, recorder) = h.build();
 
@@ -1448,15 +1584,16 @@ async fn a_change_that_finds_the_aggregation_missing_bootstraps_it_and_runs_agai
         .expect_move_task()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Err(TxError::AggregationMissing));
+        .returning(|_, _, _| Err(TxError::AggregationMissing));
     let (store, moving, ctx) = (board.clone(), task.clone(), context.clone());
     h.tasks
         .expect_move_task()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(move |_, decide| {
+        .returning(move |_, decide, record| {
             let plan = decide(ctx.clone()).map_err(TxError::Rejected)?;
-            Ok(store.apply_update(&moving, &plan, counts(1, 0, 0, 0, 0)))
+            let moved = store.apply_update(&moving, &plan, counts(1, 0, 0, 0, 0));
+            Ok(logged(moved, &record))
         });
     let read = task.clone();
     h.tasks.expect_get_task().times(1).returning(move |_, _| {
@@ -1501,33 +1638,35 @@ async fn the_auto_archive_job_archives_old_done_tasks_in_batches_and_publishes_e
     let (first, project_id) = (full.clone(), board.project_id);
     h.tasks
         .expect_archive_done_tasks()
-        .withf(|cutoff, limit, at| *at - *cutoff == chrono::Duration::days(7) && *limit == 500)
+        .withf(|cutoff, limit, at, _| *at - *cutoff == chrono::Duration::days(7) && *limit == 500)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(move |_, _, _| {
-            Ok(vec![ArchivedByJob {
+        .returning(move |_, _, _, record| {
+            let batch = ArchivedByJob {
                 project_id,
                 tasks: first.clone(),
                 aggregation: crate::aggregation::AggregationChange {
                     before: counts(0, 0, 0, 0, 501),
                     after: counts(0, 0, 0, 0, 1),
                 },
-            }])
+            };
+            Ok(vec![logged(batch, &record)])
         });
     let last = board.task(StatusCategory::Done, 501);
     h.tasks
         .expect_archive_done_tasks()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(move |_, _, _| {
-            Ok(vec![ArchivedByJob {
+        .returning(move |_, _, _, record| {
+            let batch = ArchivedByJob {
                 project_id,
                 tasks: vec![last.clone()],
                 aggregation: crate::aggregation::AggregationChange {
                     before: counts(0, 0, 0, 0, 1),
                     after: Counts::ZERO,
                 },
-            }])
+            };
+            Ok(vec![logged(batch, &record)])
         });
     let (services, recorder) = h.build();
 
@@ -1686,7 +1825,7 @@ async fn a_creation_that_fails_after_the_bootstrap_leaves_no_cache_key() {
         .expect_create_tasks()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(move |_, decide| {
+        .returning(move |_, decide, _| {
             decide(first.create_context(Some(Role::Editor), false)).map_err(TxError::Rejected)?;
             Err(TxError::AggregationMissing)
         });
@@ -1694,7 +1833,7 @@ async fn a_creation_that_fails_after_the_bootstrap_leaves_no_cache_key() {
         .expect_create_tasks()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| {
+        .returning(|_, _, _| {
             Err(TxError::Store(RepoError::Other(anyhow::anyhow!(
                 "serialization failure"
             ))))

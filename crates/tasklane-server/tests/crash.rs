@@ -1,0 +1,193 @@
+//! An instance killed between commit and publish loses nothing: two real `tasklane` processes
+//! on one PostgreSQL database; instance A parks right after a creation commits (a test hook) and
+//! is killed with SIGKILL; a client of instance B still receives the event, from the log, and a
+//! client that rejoins with `since` gets it too.
+
+// Test code: a panic is a failed test with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tasklane_store::testing::TestDb;
+use tokio_tungstenite::tungstenite::Message;
+
+const SECRET: &str = "a-test-secret-of-at-least-32-characters";
+
+/// A running binary, its base URL, and the lines it prints.
+struct Instance {
+    child: Child,
+    base: String,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+fn start(database_url: &str, extra: &[(&str, &str)]) -> anyhow::Result<Instance> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tasklane"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TASKLANE_DATABASE_URL", database_url)
+        .env("TASKLANE_BIND", "127.0.0.1:0")
+        .env("TASKLANE_JWT_SECRET", SECRET)
+        .env("NO_COLOR", "1")
+        .envs(extra.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().unwrap();
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))?;
+        if let Some(start) = line.find("http://") {
+            let base: String = line[start..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            return Ok(Instance { child, base, lines });
+        }
+    }
+}
+
+async fn post(base: &str, path: &str, token: Option<&str>, body: Value) -> anyhow::Result<Value> {
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/api/v1{path}"))
+        .json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let answer = request.send().await?;
+    anyhow::ensure!(answer.status().is_success(), "{path}: {}", answer.status());
+    Ok(answer.json().await?)
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn socket(base: &str, token: &str, join: Value) -> anyhow::Result<Socket> {
+    let ticket = post(base, "/auth/ws-ticket", Some(token), json!({})).await?;
+    let url = format!(
+        "{}/api/v1/ws?ticket={}",
+        base.replacen("http", "ws", 1),
+        ticket["ticket"].as_str().unwrap()
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    socket
+        .send(Message::Text(
+            json!({"type": "join", "data": join}).to_string().into(),
+        ))
+        .await?;
+    loop {
+        let frame = next(&mut socket, Duration::from_secs(10)).await?;
+        anyhow::ensure!(frame["type"] != "error", "join refused: {frame}");
+        if frame["type"] == "joined" {
+            return Ok(socket);
+        }
+    }
+}
+
+async fn next(socket: &mut Socket, wait: Duration) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("socket ended"))??;
+        if let Message::Text(text) = message {
+            return Ok(serde_json::from_str(&text)?);
+        }
+    }
+}
+
+async fn expect_created(socket: &mut Socket, title: &str) -> anyhow::Result<u64> {
+    loop {
+        let frame = next(socket, Duration::from_secs(5)).await?;
+        if frame["type"] == "task_created" {
+            assert_eq!(frame["data"]["task"]["title"], title);
+            return Ok(frame["seq"].as_u64().unwrap());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_killed_between_commit_and_publish_loses_no_event() -> anyhow::Result<()> {
+    let db = TestDb::postgres().await?;
+    let mut parked = start(&db.url, &[("TASKLANE_FAULT_PARK_BEFORE_PUBLISH", "1")])?;
+    let mut healthy = start(&db.url, &[])?;
+    let b = healthy.base.clone();
+
+    let session = post(
+        &b,
+        "/auth/register",
+        None,
+        json!({"email": "owner@example.com", "password": "correct horse", "display_name": "Owner"}),
+    )
+    .await?;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let project = post(
+        &b,
+        "/projects",
+        Some(&token),
+        json!({"key": "KILL", "name": "Kill"}),
+    )
+    .await?;
+    let room = format!("project:{}", project["id"].as_str().unwrap());
+    let mut watcher = socket(&b, &token, json!({"room": room})).await?;
+
+    // Through A: it commits, then parks before publishing; the request never answers.
+    let a = parked.base.clone();
+    let path = format!("/projects/{}/tasks", project["id"].as_str().unwrap());
+    let (request_token, request_path) = (token.clone(), path.clone());
+    let request = tokio::spawn(async move {
+        post(
+            &a,
+            &request_path,
+            Some(&request_token),
+            json!({"title": "committed"}),
+        )
+        .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = parked
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))?;
+        if line.contains("fault: parked before publishing") {
+            break;
+        }
+    }
+    Command::new("kill")
+        .arg("-KILL")
+        .arg(parked.child.id().to_string())
+        .status()?;
+    let status = tokio::task::spawn_blocking(move || parked.child.wait()).await??;
+    assert!(!status.success(), "killed: {status}");
+    assert!(request.await?.is_err(), "A never answered");
+
+    let started = Instant::now();
+    let seq = expect_created(&mut watcher, "committed").await?;
+    eprintln!(
+        "the killed instance's event reached B's client after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(seq, 1);
+
+    // A client that reconnects with `since` gets it from the log as well.
+    let mut rejoined = socket(&b, &token, json!({"room": room, "since": 0})).await?;
+    assert_eq!(expect_created(&mut rejoined, "committed").await?, 1);
+
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(healthy.child.id().to_string())
+        .status()?;
+    let _ = tokio::task::spawn_blocking(move || healthy.child.wait()).await?;
+    Ok(())
+}

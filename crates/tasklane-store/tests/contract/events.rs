@@ -1,0 +1,151 @@
+//! The event log through its ports: what a write logs, reading it back per project and per task,
+//! who may read, and pruning that keeps each project's newest event.
+
+use chrono::{Duration, Utc};
+use tasklane_domain::ids::UserId;
+use tasklane_domain::ports::{EventLogRepository, EventQuery, EventScope};
+use tasklane_domain::services::tasks::TaskUpdateInput;
+use tasklane_domain::values::Role;
+use tasklane_store::testing::TestDb;
+
+use crate::World;
+
+fn query(scope: EventScope, viewer: UserId, after: u64, limit: u32) -> EventQuery {
+    EventQuery {
+        scope,
+        viewer,
+        after,
+        limit,
+    }
+}
+
+async fn the_log_reads_back_per_project_and_per_task_in_seq_order(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let world = World::new(db);
+    let owner = world.user("owner").await?;
+    let outsider = world.user("outsider").await?;
+    let project = world.project(owner, "LOG").await?.project.id;
+    let store = world.store();
+    let empty = store
+        .read_events(query(EventScope::Project(project), owner, 0, 10))
+        .await?;
+    assert_eq!((empty.head, empty.oldest, empty.items.len()), (0, None, 0));
+    assert_eq!(empty.viewer_role, Some(Role::Owner));
+
+    let first = world.task(owner, project, "first").await?;
+    let second = world.task(owner, project, "second").await?;
+    let rename = TaskUpdateInput {
+        title: Some("first, renamed".into()),
+        ..Default::default()
+    };
+    world
+        .services
+        .tasks
+        .update_task(owner, first.id, rename, None)
+        .await?;
+
+    let all = store
+        .read_events(query(EventScope::Project(project), owner, 0, 100))
+        .await?;
+    let kinds: Vec<(u64, &str)> = all.items.iter().map(|e| (e.seq, e.kind.as_str())).collect();
+    // The first creation moves the derived status (an empty project is todo, so it stays todo:
+    // no status event); every event has its own number.
+    assert_eq!(
+        kinds,
+        [
+            (1, "task_created"),
+            (2, "task_created"),
+            (3, "task_updated")
+        ]
+    );
+    assert_eq!((all.head, all.oldest), (3, Some(1)));
+    assert!(
+        all.items[2].data.contains("task_updated"),
+        "the encoder's data is kept"
+    );
+    assert!(all.items.iter().all(|e| e.actor_id == owner));
+
+    let page = store
+        .read_events(query(EventScope::Project(project), owner, 1, 1))
+        .await?;
+    assert_eq!(page.items.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+
+    let history = store
+        .read_events(query(EventScope::Task(first.id), owner, 0, 100))
+        .await?;
+    assert_eq!(
+        history.items.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 3],
+        "only the task's own events, numbered in the project's sequence"
+    );
+    let other = store
+        .read_events(query(EventScope::Task(second.id), owner, 0, 100))
+        .await?;
+    assert_eq!(other.items.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+
+    let stranger = store
+        .read_events(query(EventScope::Project(project), outsider, 0, 100))
+        .await?;
+    assert_eq!(stranger.viewer_role, None, "the service refuses on this");
+
+    world
+        .services
+        .projects
+        .delete_project(owner, project)
+        .await?;
+    let gone = store
+        .read_events(query(EventScope::Project(project), owner, 0, 100))
+        .await?;
+    assert_eq!((gone.viewer_role, gone.items.len()), (None, 0));
+    assert_eq!(
+        world
+            .db
+            .scalar("SELECT count(*) FROM project_events")
+            .await?,
+        0,
+        "a deleted project's log is deleted with it"
+    );
+    let deleted = world.published.logged();
+    let last = deleted.last().map(|e| (e.seq, e.event.payload.name()));
+    assert_eq!(
+        last,
+        Some((4, "project_deleted")),
+        "numbered after the log's last event"
+    );
+    Ok(())
+}
+
+async fn pruning_deletes_old_events_but_keeps_each_projects_newest(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let world = World::new(db);
+    let owner = world.user("owner").await?;
+    let project = world.project(owner, "OLD").await?.project.id;
+    for title in ["a", "b", "c"] {
+        world.task(owner, project, title).await?;
+    }
+    let store = world.store();
+    assert_eq!(store.prune_events(Utc::now() - Duration::days(1)).await?, 0);
+    let pruned = store.prune_events(Utc::now() + Duration::days(1)).await?;
+    assert_eq!(pruned, 2, "all but the newest");
+    let read = store
+        .read_events(query(EventScope::Project(project), owner, 0, 100))
+        .await?;
+    assert_eq!((read.head, read.oldest), (3, Some(3)));
+    world.task(owner, project, "d").await?;
+    let read = store
+        .read_events(query(EventScope::Project(project), owner, 3, 100))
+        .await?;
+    assert_eq!(
+        read.items.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [4],
+        "the sequence continues"
+    );
+    Ok(())
+}
+
+crate::contract!(
+    the_log_reads_back_per_project_and_per_task_in_seq_order,
+    pruning_deletes_old_events_but_keeps_each_projects_newest,
+);
