@@ -1,5 +1,6 @@
 //! Correctness after a run, straight from the database: every aggregation row equals a recount,
-//! every project has one, task numbers are gap-free, and no request got a 5xx.
+//! every project has one, task numbers and event sequences are gap-free, and no request got a
+//! 5xx.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
@@ -64,6 +65,21 @@ pub async fn run(db: &DatabaseConnection, report: &mut Report) -> anyhow::Result
         "task numbers gap-free (1..=counter, no duplicate)".into(),
         gaps == 0,
         format!("{gaps} projects with gaps, {tasks} tasks"),
+    ));
+    // The bench prunes nothing, so every project's log holds 1..=head.
+    let log_gaps = count(
+        db,
+        "SELECT count(*) FROM project_event_heads h LEFT JOIN ( \
+           SELECT project_id, count(*) AS n, min(seq) AS low, max(seq) AS high \
+           FROM project_events GROUP BY project_id) e ON e.project_id = h.project_id \
+         WHERE coalesce(e.n, 0) <> h.seq OR coalesce(e.high, 0) <> h.seq OR (h.seq > 0 AND e.low <> 1)",
+    )
+    .await?;
+    let events = count(db, "SELECT count(*) FROM project_events").await?;
+    report.checks.push((
+        "event sequences gap-free (1..=head)".into(),
+        log_gaps == 0,
+        format!("{log_gaps} projects with gaps, {events} events"),
     ));
     let server_errors = report.server_errors;
     report.checks.push((

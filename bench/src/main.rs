@@ -11,6 +11,7 @@
 
 mod api;
 mod checks;
+mod floor;
 mod hardening;
 mod load;
 mod raw;
@@ -29,7 +30,7 @@ use crate::scenarios::Bench;
 const USAGE: &str = "tasklane-bench [--scenario S1,S2,...] [--target URL [--target-database-url URL]] \
 [--server-bin PATH] [--database-url ADMIN_URL] [--redis-url URL] [--duration SECS] [--soak SECS] [--quick] [--report PATH]
 
-scenarios: S1-S6, H1 (login flood) and H2 (a socket that never reads) by default; S8 (the soak:
+scenarios: S1-S7 (S7: catching up 10,000 missed events), H1 (login flood) and H2 (a socket that never reads) by default; S8 (the soak:
 --soak SECS of S1's hot project, then as long of S3's board traffic; 600 by default)";
 
 #[derive(Debug)]
@@ -48,7 +49,7 @@ struct Args {
 
 fn args() -> anyhow::Result<Args> {
     let mut args = Args {
-        scenarios: ["S1", "S2", "S3", "S4", "S5", "S6", "H1", "H2"]
+        scenarios: ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "H1", "H2"]
             .map(String::from)
             .to_vec(),
         target: None,
@@ -226,6 +227,7 @@ async fn main() -> anyhow::Result<()> {
             "S4" => bench.s4().await,
             "S5" => bench.s5().await,
             "S6" => bench.s6(idle_mib).await,
+            "S7" => bench.s7().await,
             "S8" => bench.s8().await,
             "H1" => bench.h1().await,
             "H2" => bench.h2().await,

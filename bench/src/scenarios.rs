@@ -159,6 +159,10 @@ impl Bench {
         let label = format!("{clients} clients");
         self.report
             .stats(id, &label, "create", &server, raw.as_ref());
+        if !spread && let Some(url) = self.database_url.clone() {
+            self.floor(id, &label, &owner, &url, clients, server.per_second)
+                .await?;
+        }
         if transactions > 0.0 {
             self.report.value(
                 id,
@@ -167,6 +171,55 @@ impl Bench {
                 format!("{:.1}", requests / transactions),
                 None,
             );
+        }
+        Ok(())
+    }
+
+    /// The one-statement floor beside a creation scenario: pgbench at the same concurrency (at
+    /// most 64 connections, beside the server's pool, within PostgreSQL's 100), and the server's
+    /// ratio to it (S1 at 64 clients: at least 1.5).
+    async fn floor(
+        &mut self,
+        id: &str,
+        label: &str,
+        owner: &Api,
+        url: &str,
+        clients: usize,
+        server_per_second: f64,
+    ) -> anyhow::Result<()> {
+        let project = owner.project(&key("F")).await?;
+        let todo = owner
+            .statuses(&project)
+            .await?
+            .into_iter()
+            .find(|(_, category)| category == "todo")
+            .map(|(id, _)| id)
+            .context("no todo status")?;
+        let connections = clients.min(64);
+        let (url, duration) = (url.to_owned(), self.duration);
+        let measured = tokio::task::spawn_blocking(move || {
+            crate::floor::measure(&url, &project, &todo, connections, duration)
+        })
+        .await?;
+        match measured {
+            Ok(floor) => {
+                self.report.value(
+                    id,
+                    label,
+                    &format!("one-statement floor ({connections} connections)"),
+                    format!(
+                        "{:.0}/s, mean {:.1} ms",
+                        floor.per_second,
+                        floor.latency.as_secs_f64() * 1000.0
+                    ),
+                    None,
+                );
+                let ratio = server_per_second / floor.per_second.max(f64::MIN_POSITIVE);
+                let target = (clients == 64).then_some(("≥ 1.5", ratio >= 1.5));
+                self.report
+                    .value(id, label, "server / floor", format!("{ratio:.2}"), target);
+            }
+            Err(why) => self.report.note(format!("{id} {label}: no floor: {why}")),
         }
         Ok(())
     }
@@ -341,6 +394,72 @@ impl Bench {
             &mut after_request,
             expected,
             received,
+        );
+        Ok(())
+    }
+
+    /// S7: a client that missed 10,000 events rejoins with `since` and catches up from the log;
+    /// the time until its last missed event arrived, and events per second. Also checks that it
+    /// got exactly the missed `seq`s, in order.
+    pub async fn s7(&mut self) -> anyhow::Result<()> {
+        let missed: u64 = if self.quick { 1_000 } else { 10_000 };
+        let owner = self.owner("s7").await?;
+        let project = owner.project(&key("R")).await?;
+        // Batches of 500 creations: one event each (and one status change at the start).
+        owner.fill(&project, usize::try_from(missed)?).await?;
+        let head = owner
+            .must(
+                Method::GET,
+                &format!("/projects/{project}/events?after={}&limit=1000", missed - 1),
+                None,
+                StatusCode::OK,
+            )
+            .await?["next_after"]
+            .as_u64()
+            .context("no next_after")?;
+        let ticket = owner.ticket().await?;
+        let ws_base = self.base.replacen("http://", "ws://", 1);
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async(format!("{ws_base}/api/v1/ws?ticket={ticket}"))
+                .await?;
+        let join =
+            json!({"type": "join", "data": {"room": format!("project:{project}"), "since": 0}});
+        let started = Instant::now();
+        futures::SinkExt::send(&mut socket, Message::Text(join.to_string().into())).await?;
+        let mut next = 1;
+        let mut out_of_order = 0u64;
+        let deadline = started + Duration::from_secs(120);
+        while next <= head && Instant::now() < deadline {
+            let message = match tokio::time::timeout_at(deadline.into(), socket.next()).await {
+                Ok(Some(Ok(message))) => message,
+                _ => break,
+            };
+            if let Message::Text(text) = message
+                && let Some(seq) = seq_in(&text)
+            {
+                if seq != next {
+                    out_of_order += 1;
+                }
+                next = seq + 1;
+            }
+        }
+        let took = started.elapsed();
+        let caught_up = next > head;
+        let case = format!("{head} missed events");
+        self.report.millis("S7", &case, "catch-up time", took, None);
+        self.report.value(
+            "S7",
+            &case,
+            "events/s",
+            format!("{:.0}", head as f64 / took.as_secs_f64()),
+            None,
+        );
+        self.report.value(
+            "S7",
+            &case,
+            "all, in order, once",
+            format!("{}", caught_up && out_of_order == 0),
+            Some(("true", caught_up && out_of_order == 0)),
         );
         Ok(())
     }
@@ -601,4 +720,14 @@ async fn creation_batches(api: &Api) -> (f64, f64) {
         metric(&page, "tasklane_task_creations_per_transaction_sum"),
         metric(&page, "tasklane_task_creations_per_transaction_count"),
     )
+}
+
+/// The `"seq":N` of an event frame, found without parsing the frame.
+fn seq_in(frame: &str) -> Option<u64> {
+    let start = frame.find(r#""seq":"#)? + 6;
+    let digits: String = frame[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
