@@ -760,18 +760,19 @@ impl Hub {
                 .saturating_sub(after)
                 .clamp(1, u64::from(FILL_PAGE));
             let limit = u32::try_from(wanted).unwrap_or(FILL_PAGE);
-            let (directory, answer) = (directory.clone(), self.handle.clone());
             metrics::gap_fill();
-            tokio::spawn(async move {
-                let page = directory.events(project, after, limit).await;
-                let _ = answer
-                    .send(Command::Filled {
-                        project,
-                        after,
-                        page,
-                    })
-                    .await;
-            });
+            read_log(
+                &self.handle,
+                &directory,
+                project,
+                after,
+                limit,
+                move |page| Command::Filled {
+                    project,
+                    after,
+                    page,
+                },
+            );
         }
         let waiting: Vec<(ConnId, ProjectId)> = self
             .conns
@@ -841,18 +842,19 @@ impl Hub {
         }
         cursor.reading = true;
         let after = cursor.seq;
-        let answer = self.handle.clone();
-        tokio::spawn(async move {
-            let page = directory.events(project, after, CATCH_UP_PAGE).await;
-            let _ = answer
-                .send(Command::CaughtUp {
-                    id,
-                    project,
-                    after,
-                    page,
-                })
-                .await;
-        });
+        read_log(
+            &self.handle,
+            &directory,
+            project,
+            after,
+            CATCH_UP_PAGE,
+            move |page| Command::CaughtUp {
+                id,
+                project,
+                after,
+                page,
+            },
+        );
     }
 
     /// A page of a socket's catch-up arrived: what concerns the socket is sent in order; a
@@ -1036,4 +1038,21 @@ impl Hub {
             Err(mpsc::error::TrySendError::Closed(())) => self.unregister(id),
         }
     }
+}
+
+/// Reads a page of `project`'s log after `after` on a task of its own (the hub never waits on
+/// the database) and hands it back to the hub as `answer(page)`.
+fn read_log(
+    hub: &mpsc::Sender<Command>,
+    directory: &Arc<dyn Directory>,
+    project: ProjectId,
+    after: u64,
+    limit: u32,
+    answer: impl FnOnce(anyhow::Result<LogPage>) -> Command + Send + 'static,
+) {
+    let (hub, directory) = (hub.clone(), directory.clone());
+    tokio::spawn(async move {
+        let page = directory.events(project, after, limit).await;
+        let _ = hub.send(answer(page)).await;
+    });
 }

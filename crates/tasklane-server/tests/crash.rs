@@ -6,8 +6,7 @@
 // Test code: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
@@ -17,45 +16,17 @@ use tokio_tungstenite::tungstenite::Message;
 
 const SECRET: &str = "a-test-secret-of-at-least-32-characters";
 
-/// A running binary, its base URL, and the lines it prints.
-struct Instance {
-    child: Child,
-    base: String,
-    lines: std::sync::mpsc::Receiver<String>,
-}
+mod support;
+
+use support::Instance;
 
 fn start(database_url: &str, extra: &[(&str, &str)]) -> anyhow::Result<Instance> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tasklane"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TASKLANE_DATABASE_URL", database_url)
-        .env("TASKLANE_BIND", "127.0.0.1:0")
-        .env("TASKLANE_JWT_SECRET", SECRET)
-        .env("NO_COLOR", "1")
-        .envs(extra.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().unwrap();
-    let (sender, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let line = lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))?;
-        if let Some(start) = line.find("http://") {
-            let base: String = line[start..]
-                .chars()
-                .take_while(|c| !c.is_whitespace())
-                .collect();
-            return Ok(Instance { child, base, lines });
-        }
-    }
+    let mut settings = vec![
+        ("TASKLANE_DATABASE_URL", database_url),
+        ("TASKLANE_JWT_SECRET", SECRET),
+    ];
+    settings.extend(extra.iter().copied());
+    support::start(&settings)
 }
 
 async fn post(base: &str, path: &str, token: Option<&str>, body: Value) -> anyhow::Result<Value> {

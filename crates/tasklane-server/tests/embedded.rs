@@ -4,40 +4,22 @@
 // Test code: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command};
 
 use serde_json::{Value, json};
 
+mod support;
+
 /// Starts the binary over `data` with only `extra` configured; returns it and its base URL.
 fn start(data: &Path, extra: &[(&str, &str)]) -> anyhow::Result<(Child, String)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tasklane"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TASKLANE_DATA_DIR", data)
-        .env("TASKLANE_BIND", "127.0.0.1:0")
-        .env("NO_COLOR", "1")
-        .envs(extra.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().unwrap();
-    let (found, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(start) = line.find("http://") {
-                let address: String = line[start..]
-                    .chars()
-                    .take_while(|c| !c.is_whitespace())
-                    .collect();
-                let _ = found.send(address);
-            }
-        }
-    });
-    let base = lines.recv_timeout(Duration::from_secs(60))?;
-    Ok((child, base))
+    let data = data.display().to_string();
+    let mut settings = vec![("TASKLANE_DATA_DIR", data.as_str())];
+    settings.extend(extra.iter().copied());
+    let instance = support::start(&settings)?;
+    // These tests read its answers, not its log.
+    drop(instance.lines);
+    Ok((instance.child, instance.base))
 }
 
 async fn stop(child: Child) -> anyhow::Result<()> {

@@ -40,11 +40,10 @@ pub async fn project(
     id: web::Path<Uuid>,
     query: web::Query<EventQueryDto>,
 ) -> Result<HttpResponse, ApiError> {
-    let after = after(&query)?;
     let page = state
         .services
         .events
-        .project_events(actor.0, id.into_inner().into(), after, query.limit)
+        .project_events(actor.0, id.into_inner().into(), after(&query)?, query.limit)
         .await?;
     Ok(HttpResponse::Ok().json(EventPageDto::from(page)))
 }
@@ -59,11 +58,10 @@ pub async fn task(
     id: web::Path<Uuid>,
     query: web::Query<EventQueryDto>,
 ) -> Result<HttpResponse, ApiError> {
-    let after = after(&query)?;
     let page = state
         .services
         .events
-        .task_events(actor.0, id.into_inner().into(), after, query.limit)
+        .task_events(actor.0, id.into_inner().into(), after(&query)?, query.limit)
         .await?;
     Ok(HttpResponse::Ok().json(EventPageDto::from(page)))
 }
