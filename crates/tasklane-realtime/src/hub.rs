@@ -685,6 +685,7 @@ impl Hub {
             return;
         }
         if envelope.seq > stream.next {
+            metrics::held();
             if stream.pending.len() < MAX_PENDING {
                 stream.pending.insert(envelope.seq, envelope);
             }

@@ -33,6 +33,9 @@ pub(crate) fn fanout_up(up: bool) {
 /// Events that reached this instance a second time (from the log after a live copy, or from
 /// Redis after the log) and were dropped: each `seq` reaches a socket once.
 pub const WS_EVENTS_DUPLICATE_TOTAL: &str = "tasklane_ws_events_duplicate_total";
+/// Events that arrived before an earlier event of their project and waited for it: delivery in
+/// `seq` order costs them the time until the earlier one arrives.
+pub const WS_EVENTS_HELD_TOTAL: &str = "tasklane_ws_events_held_total";
 /// Reads of the event log to fill a gap: an event that did not arrive live within the wait.
 pub const WS_GAP_FILLS_TOTAL: &str = "tasklane_ws_gap_fills_total";
 /// Events sent to sockets from the log, catching up after `join {since}`.
@@ -40,6 +43,10 @@ pub const WS_EVENTS_REPLAYED_TOTAL: &str = "tasklane_ws_events_replayed_total";
 
 pub(crate) fn duplicate_dropped() {
     metrics::counter!(WS_EVENTS_DUPLICATE_TOTAL).increment(1);
+}
+
+pub(crate) fn held() {
+    metrics::counter!(WS_EVENTS_HELD_TOTAL).increment(1);
 }
 
 pub(crate) fn gap_fill() {

@@ -147,6 +147,27 @@ fn register() {
         "1 while events of other instances arrive through Redis pub/sub"
     );
     metrics::gauge!(realtime::WS_FANOUT_UP).set(0.0);
+    for (name, help) in [
+        (
+            realtime::WS_EVENTS_HELD_TOTAL,
+            "Events that arrived before an earlier event of their project and waited for it",
+        ),
+        (
+            realtime::WS_GAP_FILLS_TOTAL,
+            "Reads of the event log for events that did not arrive live within the gap wait",
+        ),
+        (
+            realtime::WS_EVENTS_DUPLICATE_TOTAL,
+            "Events that arrived again (live after the log, or the log after live) and were dropped",
+        ),
+        (
+            realtime::WS_EVENTS_REPLAYED_TOTAL,
+            "Events sent to sockets from the event log, catching up after join {since}",
+        ),
+    ] {
+        metrics::describe_counter!(name, help);
+        metrics::counter!(name).increment(0);
+    }
 }
 
 /// The request id of this request (set by [`observe`]).
