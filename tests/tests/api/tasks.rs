@@ -343,7 +343,7 @@ async fn requests_stay_within_their_statement_budgets(app: TestApp) -> anyhow::R
     assert_eq!(board.body["items"].as_array().unwrap().len(), 100);
     let (create, moved, board) = (statements(&create), statements(&moved), statements(&board));
     eprintln!("statements per request: create {create}, move {moved}, board page of 100 {board}");
-    // Each write also appends its events: within PERFORMANCE.md's 3 for a creation on
+    // Each write also appends its events: within the budget of 3 for a creation on
     // PostgreSQL, one over it for a change (4) and for a creation on SQLite (6) until the append
     // is folded into the data-modifying statement (the event-log issue's remaining part).
     let (create_budget, change_budget) = if app.db.dialect() == tasklane_store::Dialect::Postgres {

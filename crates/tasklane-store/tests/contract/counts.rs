@@ -96,7 +96,7 @@ async fn statement_counts_stay_within_the_budgets(db: TestDb) -> anyhow::Result<
         "{dialect:?} statements: create {create}, update {update}, update with status {update_status}, \
          move between {move_between}, move to end {move_to_end}, archive {archive}, board page of 100 {board}"
     );
-    // PERFORMANCE.md's budgets are 3 (PostgreSQL) and 5 (SQLite); logging the events is one
+    // The budgets are 3 (PostgreSQL) and 5 (SQLite); logging the events is one
     // statement more. On PostgreSQL a creation stays within 3; a change (lock, context, write)
     // takes 4 until the append is folded into its data-modifying statement, which the event-log
     // issue still asks for.
