@@ -210,6 +210,20 @@ impl DomainEvent {
         }
     }
 
+    /// The task an event carries as it was written, if any: a store that encoded the event
+    /// before the write (with stand-ins, see [`crate::ports::WriteEvents`]) puts the written task
+    /// here.
+    pub fn task_mut(&mut self) -> Option<&mut Task> {
+        match &mut self.payload {
+            EventPayload::TaskCreated { task }
+            | EventPayload::TaskUpdated { task, .. }
+            | EventPayload::TaskMoved { task, .. }
+            | EventPayload::TaskArchived { task }
+            | EventPayload::TaskUnarchived { task } => Some(task),
+            _ => None,
+        }
+    }
+
     /// The status the event is about, if any (a task's status after a move).
     pub fn status_id(&self) -> Option<StatusId> {
         match &self.payload {

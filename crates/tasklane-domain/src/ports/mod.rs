@@ -35,7 +35,8 @@ pub use broadcast::{BroadcastError, EventBroadcaster, NoopBroadcaster};
 pub use cache::{AggregationCache, BootstrapValues, CacheError, bootstrap_key};
 pub use clock::{Clock, SystemClock};
 pub use events::{
-    EventEncoder, EventLogRepository, EventQuery, EventScope, EventsRead, Logged, RecordEvents,
+    ChangeEvents, CreationEvents, EventEncoder, EventLogRepository, EventQuery, EventScope,
+    EventsOf, EventsRead, Logged, RecordEvents, TaskRevision, WriteEvents,
 };
 pub use passwords::{HashError, PasswordHasher};
 pub use projects::{

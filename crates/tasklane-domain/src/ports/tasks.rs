@@ -9,7 +9,7 @@ pub use crate::cursor::TaskCursor;
 use crate::errors::{Decide, RepoError, TxError};
 use crate::ids::{ProjectId, StatusId, TaskId, UserId};
 use crate::model::{Member, Page, Project, StatusRef, Task, UserSummary};
-use crate::ports::{Logged, RecordEvents};
+use crate::ports::{ChangeEvents, CreationEvents, Logged, RecordEvents};
 use crate::rank::{Placement, Rank};
 use crate::services::tasks::{
     ArchiveTaskError, CreateTaskError, DeleteTaskError, MoveTaskError, UpdateTaskError,
@@ -351,8 +351,10 @@ pub struct TaskListing {
 /// the same transaction; when the plan's delta is not zero and the project has no aggregation
 /// row, the store MUST roll back and return [`TxError::AggregationMissing`].
 ///
-/// Every write also takes a [`RecordEvents`] function and logs what it returns in the same
-/// transaction, numbered in its project's sequence (see [`crate::ports::EventEncoder`]'s module).
+/// Every write also takes the function(s) that make its events ([`RecordEvents`], or
+/// [`WriteEvents`](crate::ports::WriteEvents) for creations and changes) and logs what they
+/// return in the same transaction, numbered in its project's sequence (see
+/// [`crate::ports::EventEncoder`]'s module).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait TaskRepository: Send + Sync {
@@ -368,7 +370,7 @@ pub trait TaskRepository: Send + Sync {
         &self,
         request: CreateTasksRequest,
         decide: Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
-        record: RecordEvents<TasksCreated>,
+        events: CreationEvents,
     ) -> Result<Logged<TasksCreated>, TxError<CreateTaskError>>;
 
     /// Applies a decided field update.
@@ -379,7 +381,7 @@ pub trait TaskRepository: Send + Sync {
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskUpdatePlan, UpdateTaskError>,
-        record: RecordEvents<TaskUpdated>,
+        events: ChangeEvents,
     ) -> Result<Logged<TaskUpdated>, TxError<UpdateTaskError>>;
 
     /// Applies a decided move (status and/or place in the column).
@@ -390,7 +392,7 @@ pub trait TaskRepository: Send + Sync {
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskUpdatePlan, MoveTaskError>,
-        record: RecordEvents<TaskUpdated>,
+        events: ChangeEvents,
     ) -> Result<Logged<TaskUpdated>, TxError<MoveTaskError>>;
 
     /// Applies a decided archive or unarchive.
@@ -401,7 +403,7 @@ pub trait TaskRepository: Send + Sync {
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskUpdatePlan, ArchiveTaskError>,
-        record: RecordEvents<TaskUpdated>,
+        events: ChangeEvents,
     ) -> Result<Logged<TaskUpdated>, TxError<ArchiveTaskError>>;
 
     /// Deletes the task and its descendants as decided.

@@ -10,7 +10,7 @@ use crate::aggregation::{Aggregation, AggregationChange, DerivationPolicy};
 use crate::events::{DomainEvent, EncodedEvent, EventPayload, LoggedEvent};
 use crate::ids::{ProjectId, UserId};
 use crate::metrics;
-use crate::ports::{EventBroadcaster, EventEncoder, RecordEvents};
+use crate::ports::{EventBroadcaster, EventEncoder, RecordEvents, WriteEvents};
 
 /// The [`RecordEvents`] of a write: `events` says what the write caused, from what it wrote;
 /// each event is encoded once, here, for the log and the live frame alike.
@@ -18,6 +18,26 @@ pub(crate) fn record<R>(
     encoder: &Arc<dyn EventEncoder>,
     events: impl Fn(&R) -> Vec<DomainEvent> + Send + Sync + 'static,
 ) -> RecordEvents<R> {
+    encoded(encoder, events)
+}
+
+/// The [`WriteEvents`] of a task write: `written` from the rows it writes, `outcome` from its
+/// result (see [`WriteEvents`] for why they are apart).
+pub(crate) fn record_write<W: ?Sized, R>(
+    encoder: &Arc<dyn EventEncoder>,
+    written: impl Fn(&W) -> Vec<DomainEvent> + Send + Sync + 'static,
+    outcome: impl Fn(&R) -> Vec<DomainEvent> + Send + Sync + 'static,
+) -> WriteEvents<W, R> {
+    WriteEvents {
+        written: encoded(encoder, written),
+        outcome: encoded(encoder, outcome),
+    }
+}
+
+fn encoded<T: ?Sized>(
+    encoder: &Arc<dyn EventEncoder>,
+    events: impl Fn(&T) -> Vec<DomainEvent> + Send + Sync + 'static,
+) -> RecordEvents<T> {
     let encoder = encoder.clone();
     Box::new(move |written| {
         events(written)

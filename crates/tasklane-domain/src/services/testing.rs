@@ -12,10 +12,10 @@ use crate::events::{DomainEvent, LoggedEvent};
 use crate::ids::{ProjectId, StatusId, TaskId, UserId};
 use crate::model::{Project, Status, StatusRef, Task, UserSummary};
 use crate::ports::{
-    BroadcastError, CreateTasksContext, CreateTasksPlan, EventBroadcaster, EventEncoder, Logged,
-    MockAggregationCache, MockAggregationRepository, MockClock, MockEventLogRepository,
+    BroadcastError, CreateTasksContext, CreateTasksPlan, EventBroadcaster, EventEncoder, EventsOf,
+    Logged, MockAggregationCache, MockAggregationRepository, MockClock, MockEventLogRepository,
     MockPasswordHasher, MockProjectRepository, MockTaskRepository, MockUserRepository,
-    ProjectState, RecordEvents, TaskContext, TaskUpdatePlan, TaskUpdated, TasksCreated,
+    ProjectState, TaskContext, TaskUpdatePlan, TaskUpdated, TasksCreated,
 };
 use crate::rank::{Placement, Rank};
 use crate::services::{DomainSettings, Ports, Services};
@@ -38,10 +38,14 @@ pub(crate) async fn settle() {
     }
 }
 
-/// What a store does with a write's [`RecordEvents`]: calls it with what it wrote, then numbers
-/// the events in the project's sequence from `first_seq` (the store's next `seq`).
-pub(crate) fn logged_from<R>(first_seq: u64, value: R, record: &RecordEvents<R>) -> Logged<R> {
-    let events = record(&value)
+/// What a store does with a write's events ([`RecordEvents`] or [`WriteEvents`]): makes them
+/// from what it wrote, then numbers them in the project's sequence from `first_seq` (the store's
+/// next `seq`).
+///
+/// [`WriteEvents`]: crate::ports::WriteEvents
+pub(crate) fn logged_from<R>(first_seq: u64, value: R, record: &impl EventsOf<R>) -> Logged<R> {
+    let events = record
+        .events_of(&value)
         .into_iter()
         .zip(first_seq..)
         .map(|(encoded, seq)| LoggedEvent {
@@ -54,7 +58,7 @@ pub(crate) fn logged_from<R>(first_seq: u64, value: R, record: &RecordEvents<R>)
 }
 
 /// [`logged_from`] a project whose log is empty: the events are numbered 1, 2, 3, …
-pub(crate) fn logged<R>(value: R, record: &RecordEvents<R>) -> Logged<R> {
+pub(crate) fn logged<R>(value: R, record: &impl EventsOf<R>) -> Logged<R> {
     logged_from(1, value, record)
 }
 

@@ -3,17 +3,21 @@
 //! On PostgreSQL every change first locks the task row (and, when the tree changes, the project
 //! row) in a statement of its own, then reads its context: a read that waited for a lock would
 //! otherwise see the rows it joins as they were before the wait. Then one data-modifying
-//! statement writes the task, the column's append sequence and the aggregation.
+//! statement writes the task, the column's append sequence and the aggregation, and logs the
+//! task's event (`events::Folded`); the events that follow from the change (a derived status's
+//! change, a restoration) take one more statement, only when there are any.
 
 use sea_orm::{DatabaseTransaction, DbErr, Value};
 use serde::Deserialize;
 use tasklane_domain::aggregation::AggregationChange;
 use tasklane_domain::errors::{Decide, TxError};
+use tasklane_domain::events::LoggedEvent;
 use tasklane_domain::ids::{ProjectId, StatusId, TaskId};
 use tasklane_domain::model::{Project, StatusRef, Task};
 use tasklane_domain::ports::{
-    Logged, Neighbour, ParentCandidate, ProjectState, RecordEvents, SubtaskState,
-    TaskChangeRequest, TaskContext, TaskDeletePlan, TaskDeleted, TaskUpdatePlan, TaskUpdated,
+    ChangeEvents, Logged, Neighbour, ParentCandidate, ProjectState, RecordEvents, SubtaskState,
+    TaskChangeRequest, TaskContext, TaskDeletePlan, TaskDeleted, TaskRevision, TaskUpdatePlan,
+    TaskUpdated,
 };
 use tasklane_domain::rank::{self, Placement, Rank};
 use tasklane_domain::values::{StatusCategory, TaskKey};
@@ -30,6 +34,7 @@ use crate::convert::{
 };
 use crate::db::{Dialect, all, exec, in_transaction, json_flag, one};
 use crate::errors::Fail;
+use crate::events::{Folded, StandIn};
 
 /// Locks the task (and its project when `with_project`) before anything is read.
 async fn lock(
@@ -329,16 +334,26 @@ fn task_after(task: &Task, plan: &TaskUpdatePlan, rank: Rank, row_version: u64) 
     }
 }
 
+/// What [`write_change`] wrote.
+struct ChangeWritten {
+    rank: Rank,
+    row_version: u64,
+    aggregation: Option<AggregationChange>,
+    /// The task's own events, when the statement logged them (PostgreSQL).
+    logged: Option<Vec<LoggedEvent>>,
+}
+
 /// Writes the decided change: the task row (all columns, from the locked row and the patch),
-/// the append sequence when the task goes to the end of a column, the aggregation delta, and
-/// the project's restoration. Returns the task's rank and version and the aggregation change.
+/// the append sequence when the task goes to the end of a column, the aggregation delta and,
+/// on PostgreSQL, the task's own events (`events.written`, see `events::Folded`).
 async fn write_change<E>(
     txn: &DatabaseTransaction,
     d: Dialect,
     task: &Task,
     plan: &TaskUpdatePlan,
     exact_rank: Option<Rank>,
-) -> Result<(Rank, u64, Option<AggregationChange>), Fail<E>> {
+    events: &ChangeEvents,
+) -> Result<ChangeWritten, Fail<E>> {
     let after = task_after(task, plan, task.rank.clone(), task.row_version + 1);
     let append = matches!(plan.patch.placement, Some(Placement::Append));
     let has_delta = !plan.delta.is_zero();
@@ -382,7 +397,20 @@ async fn write_change<E>(
     };
     match d {
         Dialect::Postgres => {
-            // One statement: the sequence, the task and the aggregation.
+            // One statement: the sequence, the task, the aggregation and the task's events. The
+            // rank is the database's to decide only when the task goes to the end of a column;
+            // the version is the locked row's plus one.
+            let stand_in = append.then(|| StandIn::draw(1).remove(0));
+            let provisional_rank = match (&stand_in, &exact_rank) {
+                (Some(stand_in), _) => stand_in.rank().clone(),
+                (None, Some(rank)) => rank.clone(),
+                (None, None) => task.rank.clone(),
+            };
+            let revision = TaskRevision {
+                task: task_after(task, plan, provisional_rank, task.row_version + 1),
+                previous: task.clone(),
+            };
+            let folded = Folded::new((events.written)(&revision), |_| stand_in.clone());
             let mut values = vec![
                 d.id(task.id),
                 d.id(after.status.id),
@@ -395,15 +423,24 @@ async fn write_change<E>(
             let (set, field_values) = fields(values.len() + 1);
             values.extend(field_values);
             let at = values.len(); // updated_at is the last field
+            values.push(folded.parameter().into());
             let sql = format!(
                 "WITH seq AS (UPDATE statuses SET append_seq = append_seq + 1 WHERE id = $2 AND $3 RETURNING append_seq), \
                  upd AS (UPDATE tasks SET {set}, rank = COALESCE((SELECT {rank} FROM seq), $4, rank) WHERE id = $1 \
-                         RETURNING rank, row_version), \
+                         RETURNING id, number, rank, row_version), \
                  agg AS (UPDATE project_aggregations SET {deltas}, updated_at = ${at} WHERE project_id = $11 AND $12 \
-                         RETURNING total, todo, in_progress, in_review, issue, done) \
-                 SELECT upd.rank, upd.row_version, agg.* FROM upd LEFT JOIN agg ON true",
+                         RETURNING total, todo, in_progress, in_review, issue, done), \
+                 {events} \
+                 SELECT upd.rank, upd.row_version, agg.*, {logged} FROM upd LEFT JOIN agg ON true",
                 rank = sequence_rank_sql("append_seq"),
                 deltas = delta_assignments(5),
+                events = Folded::sql(
+                    values.len(),
+                    11,
+                    "upd",
+                    "EXISTS (SELECT 1 FROM upd) AND (NOT $12 OR EXISTS (SELECT 1 FROM agg))"
+                ),
+                logged = Folded::RESULT_COLUMNS,
             );
             let row = one(txn, d.stmt(&sql, values))
                 .await?
@@ -416,11 +453,16 @@ async fn write_change<E>(
             } else {
                 None
             };
-            Ok((
-                valid("rank", Rank::parse(&r.text("rank")?))?,
-                convert::count(r.int("row_version")?)?,
+            let rank = valid("rank", Rank::parse(&r.text("rank")?))?;
+            let row_version = convert::count(r.int("row_version")?)?;
+            let written = task_after(task, plan, rank.clone(), row_version);
+            let logged = folded.settle(&r, |_| Some(written.clone()))?;
+            Ok(ChangeWritten {
+                rank,
+                row_version,
                 aggregation,
-            ))
+                logged: Some(logged),
+            })
         }
         Dialect::Sqlite => {
             let rank = match (append, exact_rank) {
@@ -454,7 +496,12 @@ async fn write_change<E>(
             } else {
                 None
             };
-            Ok((rank, task.row_version + 1, aggregation))
+            Ok(ChangeWritten {
+                rank,
+                row_version: task.row_version + 1,
+                aggregation,
+                logged: None,
+            })
         }
     }
 }
@@ -486,7 +533,7 @@ pub(super) async fn update<E>(
     store: &Store,
     request: TaskChangeRequest,
     decide: &Decide<TaskContext, TaskUpdatePlan, E>,
-    record: &RecordEvents<TaskUpdated>,
+    events: &ChangeEvents,
 ) -> Result<Logged<TaskUpdated>, TxError<E>> {
     let d = store.dialect;
     in_transaction!(
@@ -521,8 +568,12 @@ pub(super) async fn update<E>(
             if exact_rank.is_none() && matches!(plan.patch.placement, Some(Placement::Rebalance)) {
                 plan.patch.placement = Some(Placement::Append);
             }
-            let (rank, row_version, aggregation) =
-                write_change(txn, d, &task, &plan, exact_rank).await?;
+            let ChangeWritten {
+                rank,
+                row_version,
+                aggregation,
+                logged,
+            } = write_change(txn, d, &task, &plan, exact_rank, events).await?;
             let restored_project = if plan.restore_project {
                 let mut project = restore_project(txn, d, task.project_id, plan.at).await?;
                 if let Some(change) = &aggregation {
@@ -538,7 +589,18 @@ pub(super) async fn update<E>(
                 aggregation,
                 restored_project,
             };
-            Ok(crate::events::log(txn, d, updated, record).await?)
+            match logged {
+                // The task's events are logged; what followed from the change comes after them.
+                Some(mut logged) => {
+                    let outcome = (events.outcome)(&updated);
+                    logged.extend(crate::events::append(txn, d, outcome).await?);
+                    Ok(Logged {
+                        value: updated,
+                        events: logged,
+                    })
+                }
+                None => Ok(crate::events::log(txn, d, updated, events).await?),
+            }
         }
     )
     .map_err(Fail::into_tx)

@@ -18,9 +18,12 @@
 //! answer at once; any other failure of a batch of several writes each creation again on its
 //! own, so one request's bad reference (a status deleted meanwhile) fails only that request.
 //!
-//! Events: each request's `record` runs on its result inside the batch's transaction, and the
-//! batch's events are appended in one statement, numbered in queue order, so `task_created`
-//! follows task numbers. Each request publishes its own events; receivers order them by `seq`.
+//! Events: the batch's `task_created` events are logged by its creation statement, numbered in
+//! queue order, so they follow task numbers; the events that follow from the requests' results
+//! (a derived status's change, a restoration) come after all of them, in queue order, in one
+//! more statement when there are any. The batch commits as one, so a client sees them all at
+//! once; each still carries its own request's aggregation. Each request publishes its own
+//! events; receivers order them by `seq`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +32,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::ProjectId;
 use tasklane_domain::ports::{
-    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, Logged, ProjectState, RecordEvents,
+    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, CreationEvents, Logged, ProjectState,
     TasksCreated,
 };
 use tasklane_domain::services::tasks::CreateTaskError;
@@ -64,7 +67,7 @@ struct Queue {
 struct Job {
     plan: CreateTasksPlan,
     state: ProjectState,
-    record: RecordEvents<TasksCreated>,
+    events: CreationEvents,
     reply: oneshot::Sender<Outcome>,
 }
 
@@ -143,7 +146,7 @@ pub(super) async fn create(
     coalescer: &Arc<Coalescer>,
     request: CreateTasksRequest,
     decide: &Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
-    record: RecordEvents<TasksCreated>,
+    events: CreationEvents,
 ) -> Result<Logged<TasksCreated>, TxError<CreateTaskError>> {
     let (plan, state) = decide_creation(&store.writer, store.dialect, &request, decide)
         .await
@@ -154,16 +157,20 @@ pub(super) async fn create(
         Job {
             plan,
             state,
-            record,
+            events,
             reply,
         },
     );
-    // The shared creation and event statements count as this request's second and third.
+    // The shared creation statement counts as this request's second; the statement that logs
+    // the events following from the results, when there were any of this request's, as its third.
     crate::counter::statement_sent_elsewhere();
-    crate::counter::statement_sent_elsewhere();
-    outcome
+    let created = outcome
         .await
-        .map_err(|_| TxError::Store(RepoError::other("the creation writer stopped")))?
+        .map_err(|_| TxError::Store(RepoError::other("the creation writer stopped")))??;
+    if created.events.len() > created.value.tasks.len() {
+        crate::counter::statement_sent_elsewhere();
+    }
+    Ok(created)
 }
 
 /// Owns a project's queue for one writer task. If the task ends without emptying it (its
@@ -208,12 +215,12 @@ async fn write_queue(store: Store, guard: WriterGuard) {
 /// Writes one batch and answers each of its requests.
 async fn write_batch(store: Store, jobs: Vec<Job>) {
     let plans: Vec<&CreateTasksPlan> = jobs.iter().map(|job| &job.plan).collect();
-    let records: Vec<&RecordEvents<TasksCreated>> = jobs.iter().map(|job| &job.record).collect();
+    let events: Vec<&CreationEvents> = jobs.iter().map(|job| &job.events).collect();
     let Some(state) = jobs.first().map(|job| job.state.clone()) else {
         return;
     };
-    let written = write_pg(&store, &plans, &records, &state).await;
-    drop((plans, records));
+    let written = write_pg(&store, &plans, &events, &state).await;
+    drop((plans, events));
     match written {
         Ok(created) => hand_out(jobs, created),
         Err(Fail::AggregationMissing) => {
@@ -235,7 +242,7 @@ async fn write_batch(store: Store, jobs: Vec<Job>) {
             );
             let mut jobs = jobs.into_iter();
             while let Some(job) = jobs.next() {
-                match write_pg(&store, &[&job.plan], &[&job.record], &job.state).await {
+                match write_pg(&store, &[&job.plan], &[&job.events], &job.state).await {
                     Ok(created) => hand_out(vec![job], created),
                     Err(Fail::Db(error)) if is_unavailable(&error) => {
                         // The rest would each wait for the same outage.

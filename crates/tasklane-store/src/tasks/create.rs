@@ -2,7 +2,8 @@
 //! parents, the reporter), the domain's decision, then the write: on PostgreSQL one
 //! data-modifying statement ([`create_statement_pg`]), shared by the concurrent creations of a
 //! project when coalescing is on (`coalesce.rs`); on SQLite four plain statements under the
-//! single writer. Then the events, in one more statement (`events.rs`).
+//! single writer, then the events in one more statement (`events.rs`). On PostgreSQL the
+//! `task_created` events are logged by the creation statement itself (`events::Folded`).
 
 use std::collections::HashMap;
 
@@ -10,11 +11,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult, Value};
 use tasklane_domain::aggregation::{Aggregation, AggregationChange, AggregationDelta};
 use tasklane_domain::errors::{Decide, TxError};
-use tasklane_domain::events::EncodedEvent;
+use tasklane_domain::events::{EncodedEvent, LoggedEvent};
 use tasklane_domain::ids::{ProjectId, StatusId, TaskId};
 use tasklane_domain::model::{Project, Task};
 use tasklane_domain::ports::{
-    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, Logged, ProjectState, RecordEvents,
+    CreateTasksContext, CreateTasksPlan, CreateTasksRequest, CreationEvents, Logged, ProjectState,
     TaskDraft, TasksCreated,
 };
 use tasklane_domain::rank::Rank;
@@ -30,6 +31,7 @@ use crate::Store;
 use crate::convert::{self, JSON_MEMBER, JsonMember, JsonStatus, parsed, valid};
 use crate::db::{Dialect, all, exec, in_transaction, one};
 use crate::errors::{Constraint, Fail, violates};
+use crate::events::{Folded, StandIn};
 
 /// The context of a creation, in one statement. It takes no lock: the creation itself
 /// serialises on the project row.
@@ -235,8 +237,8 @@ const PROJECT_RETURNING: &str = "id, key, name, description, task_counter, row_v
 
 /// The PostgreSQL creation of `plans`, in order: one statement that locks and bumps the
 /// project's counter (and restores it if archived), bumps each target column's append sequence,
-/// inserts every task with its number and rank, and updates the aggregation relatively,
-/// returning all of it.
+/// inserts every task with its number and rank, updates the aggregation relatively and logs the
+/// `task_created` events (`events`, see [`Folded`]), returning all of it.
 ///
 /// Why one statement: the project row lock is held from the counter update to the commit, so
 /// every round trip inside that window lowers the ceiling of creations per project
@@ -251,6 +253,7 @@ const PROJECT_RETURNING: &str = "id, key, name, description, task_counter, row_v
 fn create_statement_pg(
     plans: &[&CreateTasksPlan],
     project_id: ProjectId,
+    events: &Folded,
 ) -> (&'static str, Vec<Value>) {
     let d = Dialect::Postgres;
     let drafts: Vec<(&TaskDraft, DateTime<Utc>)> = plans
@@ -283,6 +286,7 @@ fn create_statement_pg(
     values.extend(delta_values(&delta)); // $4..$9
     values.push(serde_json::Value::Array(columns).to_string().into()); // $10
     values.push(serde_json::Value::Array(tasks).to_string().into()); // $11
+    values.push(events.parameter().into()); // $12
     (CREATE_STATEMENT_PG.as_str(), values)
 }
 
@@ -311,10 +315,13 @@ static CREATE_STATEMENT_PG: std::sync::LazyLock<String> = std::sync::LazyLock::n
                  RETURNING id, number, rank), \
          agg AS (UPDATE project_aggregations SET {deltas}, updated_at = $3 \
                  WHERE project_id = $1 AND EXISTS (SELECT 1 FROM proj) \
-                 RETURNING total, todo, in_progress, in_review, issue, done, updated_at AS agg_updated_at) \
-         SELECT ins.id AS task_id, ins.number AS task_number, ins.rank AS task_rank, proj.*, agg.* \
+                 RETURNING total, todo, in_progress, in_review, issue, done, updated_at AS agg_updated_at), \
+         {events} \
+         SELECT ins.id AS task_id, ins.number AS task_number, ins.rank AS task_rank, proj.*, agg.*, {logged} \
          FROM proj LEFT JOIN ins ON true LEFT JOIN agg ON true",
         deltas = delta_assignments(4),
+        events = Folded::sql(12, 1, "ins", "EXISTS (SELECT 1 FROM agg)"),
+        logged = Folded::RESULT_COLUMNS,
     )
 });
 
@@ -389,51 +396,89 @@ fn read_pg_result(
     Ok(Ok(created))
 }
 
-/// Sends [`create_statement_pg`] for `plans` in `txn` and reads its result.
+/// Writes `plans` (creations of `state`'s project, in order) in `txn` with their events: the
+/// `task_created` events inside [`create_statement_pg`], the events that follow from each result
+/// after it (one more statement, only when there are any). Returns one result per plan, in
+/// order, with its own events.
 async fn insert_pg(
     txn: &DatabaseTransaction,
     plans: &[&CreateTasksPlan],
+    events: &[&CreationEvents],
     state: &ProjectState,
-) -> Result<Vec<TasksCreated>, Fail<CreateTaskError>> {
+) -> Result<Vec<Logged<TasksCreated>>, Fail<CreateTaskError>> {
     let d = Dialect::Postgres;
-    let (sql, values) = create_statement_pg(plans, state.id);
+    // The tasks as the plans determine them, with stand-ins for their numbers and ranks.
+    let ids: Vec<Uuid> = plans
+        .iter()
+        .flat_map(|plan| plan.drafts.iter().map(|draft| draft.id.as_uuid()))
+        .collect();
+    let stand_ins: HashMap<Uuid, StandIn> =
+        ids.iter().copied().zip(StandIn::draw(ids.len())).collect();
+    let provisional: HashMap<Uuid, (u64, Rank)> = stand_ins
+        .iter()
+        .map(|(id, stand_in)| (*id, (stand_in.number(), stand_in.rank().clone())))
+        .collect();
+    let mut written = Vec::new();
+    let mut sizes = Vec::with_capacity(plans.len());
+    for (plan, events) in plans.iter().zip(events) {
+        let encoded = (events.written)(&committed_tasks(plan, state, &provisional)?);
+        sizes.push(encoded.len());
+        written.extend(encoded);
+    }
+    let folded = Folded::new(written, |task| stand_ins.get(&task.as_uuid()).cloned());
+
+    let (sql, values) = create_statement_pg(plans, state.id, &folded);
     let rows = all(txn, d.stmt(sql, values))
         .await
         .map_err(reject_foreign_keys)?;
-    read_pg_result(d, &rows, plans, state)?
+    let created = read_pg_result(d, &rows, plans, state)??;
+    let first = rows
+        .first()
+        .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("no creation returned")))?;
+    let tasks: HashMap<Uuid, &Task> = created
+        .iter()
+        .flat_map(|c| &c.tasks)
+        .map(|task| (task.id.as_uuid(), task))
+        .collect();
+    let mut logged = folded
+        .settle(&d.row(first), |id| {
+            tasks.get(&id.as_uuid()).map(|t| (*t).clone())
+        })?
+        .into_iter();
+
+    let outcomes: Vec<Vec<EncodedEvent>> = created
+        .iter()
+        .zip(events)
+        .map(|(created, events)| (events.outcome)(created))
+        .collect();
+    let more: Vec<usize> = outcomes.iter().map(Vec::len).collect();
+    let mut followed = crate::events::append(txn, d, outcomes.concat())
+        .await?
+        .into_iter();
+    Ok(created
+        .into_iter()
+        .zip(sizes.into_iter().zip(more))
+        .map(|(value, (size, more))| {
+            let mut events: Vec<LoggedEvent> = logged.by_ref().take(size).collect();
+            events.extend(followed.by_ref().take(more));
+            Logged { value, events }
+        })
+        .collect())
 }
 
 /// Writes `plans` (creations of `state`'s project, in order) in one PostgreSQL transaction, with
-/// the events each plan's `record` makes of its result, and returns one result per plan, in
-/// order, with its own events.
+/// their events, and returns one result per plan, in order, with its own events.
 pub(super) async fn write_pg(
     store: &Store,
     plans: &[&CreateTasksPlan],
-    records: &[&RecordEvents<TasksCreated>],
+    events: &[&CreationEvents],
     state: &ProjectState,
 ) -> Result<Vec<Logged<TasksCreated>>, Fail<CreateTaskError>> {
     in_transaction!(store.writer, |txn| -> Result<
         Vec<Logged<TasksCreated>>,
         Fail<CreateTaskError>,
     > {
-        let created = insert_pg(txn, plans, state).await?;
-        let per_plan: Vec<Vec<EncodedEvent>> = created
-            .iter()
-            .zip(records)
-            .map(|(created, record)| record(created))
-            .collect();
-        let sizes: Vec<usize> = per_plan.iter().map(Vec::len).collect();
-        let mut logged = crate::events::append(txn, Dialect::Postgres, per_plan.concat())
-            .await?
-            .into_iter();
-        Ok(created
-            .into_iter()
-            .zip(sizes)
-            .map(|(value, size)| Logged {
-                value,
-                events: logged.by_ref().take(size).collect(),
-            })
-            .collect())
+        insert_pg(txn, plans, events, state).await
     })
 }
 
@@ -574,27 +619,29 @@ pub(super) async fn create_tasks(
     store: &Store,
     request: CreateTasksRequest,
     decide: Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
-    record: RecordEvents<TasksCreated>,
+    events: CreationEvents,
 ) -> Result<Logged<TasksCreated>, TxError<CreateTaskError>> {
     let d = store.dialect;
     if d == Dialect::Postgres
         && let Some(coalescer) = &store.coalescer
     {
-        return super::coalesce::create(store, coalescer, request, &decide, record).await;
+        return super::coalesce::create(store, coalescer, request, &decide, events).await;
     }
     in_transaction!(store.writer, |txn| -> Result<
         Logged<TasksCreated>,
         Fail<CreateTaskError>,
     > {
         let (plan, state) = decide_creation(txn, d, &request, &decide).await?;
-        let created = match d {
-            Dialect::Postgres => insert_pg(txn, &[&plan], &state)
+        match d {
+            Dialect::Postgres => insert_pg(txn, &[&plan], &[&events], &state)
                 .await?
                 .pop()
-                .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("no creation returned")))?,
-            Dialect::Sqlite => write_sqlite(txn, &plan, &state).await?,
-        };
-        Ok(crate::events::log(txn, d, created, &record).await?)
+                .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("no creation returned"))),
+            Dialect::Sqlite => {
+                let created = write_sqlite(txn, &plan, &state).await?;
+                Ok(crate::events::log(txn, d, created, &events).await?)
+            }
+        }
     })
     .map_err(Fail::into_tx)
 }

@@ -14,9 +14,10 @@ use tasklane_domain::aggregation::{AggregationChange, AggregationDelta, Counts};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
 use tasklane_domain::ports::{
-    ArchivedByJob, CreateTasksContext, CreateTasksPlan, CreateTasksRequest, Logged, RecordEvents,
-    TaskChangeRequest, TaskContext, TaskDeletePlan, TaskDeleted, TaskListing, TaskQuery, TaskRead,
-    TaskRepository, TaskUpdatePlan, TaskUpdated, TasksCreated,
+    ArchivedByJob, ChangeEvents, CreateTasksContext, CreateTasksPlan, CreateTasksRequest,
+    CreationEvents, Logged, RecordEvents, TaskChangeRequest, TaskContext, TaskDeletePlan,
+    TaskDeleted, TaskListing, TaskQuery, TaskRead, TaskRepository, TaskUpdatePlan, TaskUpdated,
+    TasksCreated,
 };
 use tasklane_domain::services::tasks::{
     ArchiveTaskError, CreateTaskError, DeleteTaskError, MoveTaskError, UpdateTaskError,
@@ -104,36 +105,36 @@ impl TaskRepository for Store {
         &self,
         request: CreateTasksRequest,
         decide: Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
-        record: RecordEvents<TasksCreated>,
+        events: CreationEvents,
     ) -> Result<Logged<TasksCreated>, TxError<CreateTaskError>> {
-        create::create_tasks(self, request, decide, record).await
+        create::create_tasks(self, request, decide, events).await
     }
 
     async fn update_task(
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskUpdatePlan, UpdateTaskError>,
-        record: RecordEvents<TaskUpdated>,
+        events: ChangeEvents,
     ) -> Result<Logged<TaskUpdated>, TxError<UpdateTaskError>> {
-        change::update(self, request, &decide, &record).await
+        change::update(self, request, &decide, &events).await
     }
 
     async fn move_task(
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskUpdatePlan, MoveTaskError>,
-        record: RecordEvents<TaskUpdated>,
+        events: ChangeEvents,
     ) -> Result<Logged<TaskUpdated>, TxError<MoveTaskError>> {
-        change::update(self, request, &decide, &record).await
+        change::update(self, request, &decide, &events).await
     }
 
     async fn set_task_archived(
         &self,
         request: TaskChangeRequest,
         decide: Decide<TaskContext, TaskUpdatePlan, ArchiveTaskError>,
-        record: RecordEvents<TaskUpdated>,
+        events: ChangeEvents,
     ) -> Result<Logged<TaskUpdated>, TxError<ArchiveTaskError>> {
-        change::update(self, request, &decide, &record).await
+        change::update(self, request, &decide, &events).await
     }
 
     async fn delete_task(

@@ -443,7 +443,7 @@ async fn a_creation_whose_status_vanished_fails_alone_among_concurrent_creations
             });
             anyhow::Ok(
                 store
-                    .create_tasks(request, decide, Box::new(|_| Vec::new()))
+                    .create_tasks(request, decide, crate::no_events())
                     .await,
             )
         })
@@ -484,7 +484,7 @@ async fn postgres_refuses_a_creation_whose_status_changed_category_since_the_dec
     );
     let result = world
         .store()
-        .create_tasks(request, decide, Box::new(|_| Vec::new()))
+        .create_tasks(request, decide, crate::no_events())
         .await;
     assert!(
         matches!(result, Err(TxError::Rejected(CreateTaskError::Invalid(_)))),

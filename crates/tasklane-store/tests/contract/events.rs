@@ -4,8 +4,8 @@
 use chrono::{Duration, Utc};
 use tasklane_domain::ids::UserId;
 use tasklane_domain::ports::{EventLogRepository, EventQuery, EventScope};
-use tasklane_domain::services::tasks::TaskUpdateInput;
-use tasklane_domain::values::Role;
+use tasklane_domain::services::tasks::{MoveInput, NewTaskInput, TaskUpdateInput};
+use tasklane_domain::values::{Role, StatusCategory};
 use tasklane_store::testing::TestDb;
 
 use crate::World;
@@ -145,7 +145,101 @@ async fn pruning_deletes_old_events_but_keeps_each_projects_newest(
     Ok(())
 }
 
+/// The events a write logs inside its own statement (PostgreSQL) are encoded before the
+/// database decides a task's number, key and rank: the log and the published frame must both hold
+/// the decided values, byte for byte the same.
+async fn logged_events_hold_the_values_the_database_decided(db: TestDb) -> anyhow::Result<()> {
+    let world = World::new(db);
+    let owner = world.user("owner").await?;
+    let project = world.project(owner, "DEC").await?.project.id;
+    let done = world.status(owner, project, StatusCategory::Done).await?;
+    let tasks = &world.services.tasks;
+
+    let mut written = Vec::new();
+    // A title of 19 digits, the shape of a stand-in, is the client's text and stays as it is.
+    written.push(world.task(owner, project, "1234567890123456789").await?);
+    let batch = (0..3)
+        .map(|i| NewTaskInput {
+            title: format!("b{i}"),
+            ..Default::default()
+        })
+        .collect();
+    written.extend(tasks.create_batch(owner, project, batch).await?.tasks);
+    let to_end = MoveInput {
+        status_id: Some(done),
+        ..Default::default()
+    };
+    written.push(tasks.move_task(owner, written[1].id, to_end, None).await?);
+    let between = MoveInput {
+        after_id: Some(written[2].id),
+        before_id: Some(written[3].id),
+        ..Default::default()
+    };
+    written.push(tasks.move_task(owner, written[0].id, between, None).await?);
+    let rename = TaskUpdateInput {
+        title: Some("renamed".into()),
+        ..Default::default()
+    };
+    written.push(
+        tasks
+            .update_task(owner, written[3].id, rename, None)
+            .await?,
+    );
+
+    let published = world.published.logged();
+    let log = world
+        .store()
+        .read_events(query(EventScope::Project(project), owner, 0, 100))
+        .await?;
+    let task_events: Vec<_> = published
+        .iter()
+        .filter(|e| e.event.task_id().is_some())
+        .collect();
+    assert_eq!(
+        task_events.len(),
+        written.len(),
+        "one event per task written"
+    );
+    for (event, task) in task_events.iter().zip(&written) {
+        let logged = log
+            .items
+            .iter()
+            .find(|l| l.seq == event.seq)
+            .ok_or_else(|| anyhow::anyhow!("seq {} not in the log", event.seq))?;
+        assert_eq!(logged.data, event.data, "log and frame hold the same bytes");
+        let data: serde_json::Value = serde_json::from_str(&event.data)?;
+        let expected = serde_json::json!({
+            "key": task.key.to_string(),
+            "title": task.title.as_str(),
+            "number": task.key.number(),
+            "rank": task.rank.as_str(),
+            "row_version": task.row_version,
+        });
+        assert_eq!(
+            data["task"],
+            expected,
+            "{} (seq {})",
+            event.event.payload.name(),
+            event.seq
+        );
+        let mut carried = event.event.clone();
+        assert_eq!(
+            carried.task_mut().map(|t| &*t),
+            Some(task),
+            "the event's task as written"
+        );
+    }
+    assert!(
+        published[0]
+            .data
+            .contains(r#""title":"1234567890123456789""#),
+        "the client's digits are untouched"
+    );
+    Ok(())
+}
+
 crate::contract!(
+    logged_events_hold_the_values_the_database_decided,
     the_log_reads_back_per_project_and_per_task_in_seq_order,
     pruning_deletes_old_events_but_keeps_each_projects_newest,
 );

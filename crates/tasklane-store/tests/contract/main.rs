@@ -28,7 +28,7 @@ use tasklane_domain::ids::{ProjectId, StatusId, UserId};
 use tasklane_domain::model::Task;
 use tasklane_domain::ports::{
     AggregationCache, AggregationRepository, BootstrapValues, BroadcastError, CacheError,
-    EventBroadcaster, EventEncoder, HashError, PasswordHasher, SystemClock,
+    EventBroadcaster, EventEncoder, HashError, PasswordHasher, SystemClock, WriteEvents,
 };
 use tasklane_domain::services::projects::{NewProjectInput, ProjectView};
 use tasklane_domain::services::tasks::NewTaskInput;
@@ -100,18 +100,39 @@ impl AggregationCache for NoCache {
     }
 }
 
-/// Encodes an event as its type and the ids it concerns: enough to tell events apart in the log.
+/// Encodes an event as its type, the ids it concerns and its task's key, title, number, rank
+/// and version: enough to tell events apart in the log, and to see that the values
+/// logged are the ones written.
 #[derive(Debug)]
 pub(crate) struct IdsEncoder;
 
 impl EventEncoder for IdsEncoder {
     fn encode(&self, event: &DomainEvent) -> String {
+        let mut event = event.clone();
+        let task = event.task_mut().map(|t| {
+            serde_json::json!({
+                "key": t.key.to_string(),
+                "title": t.title.as_str(),
+                "number": t.key.number(),
+                "rank": t.rank.as_str(),
+                "row_version": t.row_version,
+            })
+        });
         serde_json::json!({
             "type": event.payload.name(),
             "task_id": event.task_id().map(|t| t.to_string()),
             "member_id": event.member_id().map(|m| m.to_string()),
+            "task": task,
         })
         .to_string()
+    }
+}
+
+/// A task write's events when the test does not look at them: none.
+pub(crate) fn no_events<W: ?Sized, R>() -> WriteEvents<W, R> {
+    WriteEvents {
+        written: Box::new(|_| Vec::new()),
+        outcome: Box::new(|_| Vec::new()),
     }
 }
 

@@ -310,7 +310,7 @@ async fn a_creation_without_an_aggregation_row_is_refused_whole_and_the_service_
     });
     let result = world
         .store()
-        .create_tasks(request, decide, Box::new(|_| Vec::new()))
+        .create_tasks(request, decide, crate::no_events())
         .await;
     assert!(
         matches!(result, Err(TxError::AggregationMissing)),

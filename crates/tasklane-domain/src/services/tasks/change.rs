@@ -21,12 +21,13 @@ use crate::events::{DomainEvent, EventPayload, RestoredVia, SYSTEM_ACTOR, TaskFi
 use crate::ids::{ProjectId, TaskId, UserId};
 use crate::model::{StatusRef, Task};
 use crate::ports::{
-    ArchivedByJob, Logged, TaskChangeRequest, TaskContext, TaskDeletePlan, TaskDeleted, TaskLookup,
-    TaskPatch, TaskRepository, TaskUpdatePlan, TaskUpdated,
+    ArchivedByJob, ChangeEvents, EventEncoder, Logged, TaskChangeRequest, TaskContext,
+    TaskDeletePlan, TaskDeleted, TaskLookup, TaskPatch, TaskRepository, TaskRevision,
+    TaskUpdatePlan, TaskUpdated,
 };
 use crate::rank::{self, Placement};
 use crate::services::bootstrap::{CacheFollowUp, ensure_aggregation};
-use crate::services::effects::{publish, record, status_change_event};
+use crate::services::effects::{publish, record, record_write, status_change_event};
 use crate::validation::ValidationErrors;
 use crate::values::{StatusCategory, StoryPoints, TaskDescription, TaskTitle, check_due_date};
 
@@ -383,14 +384,12 @@ impl TaskService {
                 .change(actor, task_id, lookup, |tasks, request| {
                     let update = update.clone();
                     let decide = Box::new(move |c| plan_update(c, &update, if_match, at));
-                    let events = record(&self.ports.encoder, move |updated: &TaskUpdated| {
-                        change_events(actor, updated, at, policy, |task| {
-                            EventPayload::TaskUpdated {
-                                task,
-                                previous: Box::new(updated.previous.clone()),
-                                changed: changed_fields(&updated.previous, &updated.task),
-                            }
-                        })
+                    let events = change_events(&self.ports.encoder, actor, at, policy, |r| {
+                        EventPayload::TaskUpdated {
+                            task: Box::new(r.task.clone()),
+                            previous: Box::new(r.previous.clone()),
+                            changed: changed_fields(&r.previous, &r.task),
+                        }
                     });
                     async move { tasks.update_task(request, decide, events).await }
                 })
@@ -432,12 +431,12 @@ impl TaskService {
             let moved = self
                 .change(actor, task_id, lookup, |tasks, request| {
                     let decide = Box::new(move |c| plan_move(c, input, if_match, at));
-                    let events = record(&self.ports.encoder, move |moved: &TaskUpdated| {
-                        change_events(actor, moved, at, policy, |task| EventPayload::TaskMoved {
-                            task,
-                            from_status_id: moved.previous.status.id,
-                            to_status_id: moved.task.status.id,
-                        })
+                    let events = change_events(&self.ports.encoder, actor, at, policy, |r| {
+                        EventPayload::TaskMoved {
+                            task: Box::new(r.task.clone()),
+                            from_status_id: r.previous.status.id,
+                            to_status_id: r.task.status.id,
+                        }
                     });
                     async move { tasks.move_task(request, decide, events).await }
                 })
@@ -466,14 +465,13 @@ impl TaskService {
             let done = self
                 .change(actor, task_id, TaskLookup::default(), |tasks, request| {
                     let decide = Box::new(move |c| plan_archive(c, archive, if_match, at));
-                    let events = record(&self.ports.encoder, move |done: &TaskUpdated| {
-                        change_events(actor, done, at, policy, |task| {
-                            if archive {
-                                EventPayload::TaskArchived { task }
-                            } else {
-                                EventPayload::TaskUnarchived { task }
-                            }
-                        })
+                    let events = change_events(&self.ports.encoder, actor, at, policy, move |r| {
+                        let task = Box::new(r.task.clone());
+                        if archive {
+                            EventPayload::TaskArchived { task }
+                        } else {
+                            EventPayload::TaskUnarchived { task }
+                        }
                     });
                     async move { tasks.set_task_archived(request, decide, events).await }
                 })
@@ -616,34 +614,45 @@ impl TaskService {
     }
 }
 
-/// The events of a committed change: the project's restoration before it, the change itself, the
-/// derived status's change after it.
+/// The events of a change: the task's own (`payload`, from the task as written), then the
+/// project's restoration and the derived status's change.
 fn change_events(
+    encoder: &Arc<dyn EventEncoder>,
     actor: UserId,
-    updated: &TaskUpdated,
     at: DateTime<Utc>,
     policy: DerivationPolicy,
-    payload: impl FnOnce(Box<Task>) -> EventPayload,
-) -> Vec<DomainEvent> {
-    let project_id = updated.task.project_id;
-    let event = |payload| DomainEvent {
-        project_id,
-        actor_id: actor,
-        at,
-        payload,
-    };
-    let mut events = Vec::with_capacity(3);
-    if let Some(project) = &updated.restored_project {
-        events.push(event(EventPayload::ProjectRestored {
-            project: Box::new(project.clone()),
-            restored_via: RestoredVia::TaskUnarchived,
-        }));
-    }
-    events.push(event(payload(Box::new(updated.task.clone()))));
-    if let Some(change) = &updated.aggregation {
-        events.extend(status_change_event(project_id, change, policy, actor, at));
-    }
-    events
+    payload: impl Fn(&TaskRevision) -> EventPayload + Send + Sync + 'static,
+) -> ChangeEvents {
+    record_write(
+        encoder,
+        move |revision: &TaskRevision| {
+            vec![DomainEvent {
+                project_id: revision.task.project_id,
+                actor_id: actor,
+                at,
+                payload: payload(revision),
+            }]
+        },
+        move |updated: &TaskUpdated| {
+            let project_id = updated.task.project_id;
+            let mut events = Vec::with_capacity(2);
+            if let Some(project) = &updated.restored_project {
+                events.push(DomainEvent {
+                    project_id,
+                    actor_id: actor,
+                    at,
+                    payload: EventPayload::ProjectRestored {
+                        project: Box::new(project.clone()),
+                        restored_via: RestoredVia::TaskUnarchived,
+                    },
+                });
+            }
+            if let Some(change) = &updated.aggregation {
+                events.extend(status_change_event(project_id, change, policy, actor, at));
+            }
+            events
+        },
+    )
 }
 
 /// The events of a deletion: the task and each of its sub-tasks, then the derived status's

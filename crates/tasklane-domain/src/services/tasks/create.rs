@@ -14,7 +14,7 @@ use crate::ports::{
     CreateTasksContext, CreateTasksPlan, CreateTasksRequest, Logged, TaskDraft, TasksCreated,
 };
 use crate::services::bootstrap::{BootstrapSource, CacheFollowUp, ensure_aggregation};
-use crate::services::effects::{publish, record, status_change_event};
+use crate::services::effects::{publish, record_write, status_change_event};
 use crate::validation::ValidationErrors;
 use crate::values::{
     Priority, StatusCategory, StoryPoints, TaskDescription, TaskTitle, TaskType, check_due_date,
@@ -230,9 +230,11 @@ impl TaskService {
             loop {
                 let drafts = tasks.clone();
                 let decide = Box::new(move |context| plan(context, &drafts, batch, at));
-                let events = record(&self.ports.encoder, move |created: &TasksCreated| {
-                    creation_events(actor, created, at, policy)
-                });
+                let events = record_write(
+                    &self.ports.encoder,
+                    move |tasks: &[Task]| created_events(actor, tasks, at),
+                    move |created: &TasksCreated| creation_outcome(actor, created, at, policy),
+                );
                 match self
                     .ports
                     .tasks
@@ -272,43 +274,50 @@ impl TaskService {
     }
 }
 
-/// The events of a creation, in order: the project's restoration, the tasks in number order, the
+/// The `task_created` events of a creation, in number order.
+fn created_events(actor: UserId, tasks: &[Task], at: DateTime<Utc>) -> Vec<DomainEvent> {
+    tasks
+        .iter()
+        .map(|task| DomainEvent {
+            project_id: task.project_id,
+            actor_id: actor,
+            at,
+            payload: EventPayload::TaskCreated {
+                task: Box::new(task.clone()),
+            },
+        })
+        .collect()
+}
+
+/// The events that follow from a creation, after its tasks': the project's restoration, the
 /// derived status's change.
-fn creation_events(
+fn creation_outcome(
     actor: UserId,
     created: &TasksCreated,
     at: DateTime<Utc>,
     policy: DerivationPolicy,
 ) -> Vec<DomainEvent> {
-    {
-        let project = &created.project;
-        let event = |payload| DomainEvent {
+    let project = &created.project;
+    let mut events = Vec::with_capacity(2);
+    if created.project_restored {
+        events.push(DomainEvent {
             project_id: project.id,
             actor_id: actor,
             at,
-            payload,
-        };
-        let mut events = Vec::with_capacity(created.tasks.len() + 2);
-        if created.project_restored {
-            events.push(event(EventPayload::ProjectRestored {
+            payload: EventPayload::ProjectRestored {
                 project: Box::new(project.clone()),
                 restored_via: RestoredVia::TaskCreated,
-            }));
-        }
-        events.extend(created.tasks.iter().map(|task| {
-            event(EventPayload::TaskCreated {
-                task: Box::new(task.clone()),
-            })
-        }));
-        events.extend(status_change_event(
-            project.id,
-            &created.aggregation,
-            policy,
-            actor,
-            at,
-        ));
-        events
+            },
+        });
     }
+    events.extend(status_change_event(
+        project.id,
+        &created.aggregation,
+        policy,
+        actor,
+        at,
+    ));
+    events
 }
 
 /// The distinct items, in first-seen order.

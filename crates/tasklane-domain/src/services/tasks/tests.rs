@@ -15,9 +15,9 @@ use crate::events::{EventPayload, RestoredVia, TaskField};
 use crate::metrics::{AGG_BOOTSTRAP_CACHE_TOTAL, AGG_CONFLICTS_TOTAL, WS_BROADCAST_FAILURES_TOTAL};
 use crate::model::Member;
 use crate::ports::{
-    AggregationSnapshot, ArchivedByJob, BootstrapValues, CacheError, InsertAggregationError,
-    Logged, MockAggregationCache, MockEventBroadcaster, Neighbour, ParentCandidate, RecordEvents,
-    SubtaskState, TaskRead, TaskUpdatePlan, TaskUpdated,
+    AggregationSnapshot, ArchivedByJob, BootstrapValues, CacheError, EventsOf,
+    InsertAggregationError, Logged, MockAggregationCache, MockEventBroadcaster, Neighbour,
+    ParentCandidate, SubtaskState, TaskRead, TaskUpdatePlan, TaskUpdated,
 };
 use crate::rank::{Placement, Rank};
 use crate::services::testing::{
@@ -584,9 +584,9 @@ async fn create_publishes_exactly_the_events_the_store_logged_with_the_encoders_
     assert_eq!(
         data,
         [
+            r#"{"type":"task_created"}"#,
+            r#"{"type":"task_created"}"#,
             r#"{"type":"project_restored"}"#,
-            r#"{"type":"task_created"}"#,
-            r#"{"type":"task_created"}"#,
             r#"{"type":"project_status_changed"}"#,
         ]
     );
@@ -613,7 +613,7 @@ async fn a_write_whose_transaction_fails_after_recording_its_events_publishes_no
             let plan = decide(store.create_context(Some(Role::Editor), false))
                 .map_err(TxError::Rejected)?;
             let created = store.apply_create(&plan, counts(1, 0, 0, 0, 0), 1, false);
-            seen.fetch_add(record(&created).len(), Ordering::SeqCst);
+            seen.fetch_add(record.events_of(&created).len(), Ordering::SeqCst);
             Err(TxError::Store(RepoError::Other(anyhow::anyhow!(
                 "could not serialize access"
             ))))
@@ -626,7 +626,7 @@ async fn a_write_whose_transaction_fails_after_recording_its_events_publishes_no
         .returning(move |_, decide, record| {
             let plan = decide(context.clone()).map_err(TxError::Rejected)?;
             let updated = store.apply_update(&before, &plan, counts(1, 0, 0, 0, 0));
-            seen.fetch_add(record(&updated).len(), Ordering::SeqCst);
+            seen.fetch_add(record.events_of(&updated).len(), Ordering::SeqCst);
             Err(TxError::Store(RepoError::Other(anyhow::anyhow!(
                 "connection reset during COMMIT"
             ))))
@@ -732,7 +732,7 @@ async fn create_that_keeps_the_derived_status_publishes_no_status_change() {
 }
 
 #[tokio::test]
-async fn create_in_an_archived_project_restores_it_and_publishes_project_restored_first() {
+async fn create_in_an_archived_project_restores_it_and_publishes_project_restored_after_the_task() {
     let board = Board::new();
     let mut h = Harness::new();
     store_creates(&mut h, &board, Role::Editor, Counts::ZERO, true);
@@ -746,9 +746,10 @@ async fn create_in_an_archived_project_restores_it_and_publishes_project_restore
 
     assert!(created.project_restored);
     assert!(created.project.archived_at.is_none());
-    assert_eq!(recorder.names(), ["project_restored", "task_created"]);
+    // What the write wrote comes first, what followed from it after (see `WriteEvents`).
+    assert_eq!(recorder.names(), ["task_created", "project_restored"]);
     assert!(matches!(
-        recorder.events()[0].payload,
+        recorder.events()[1].payload,
         EventPayload::ProjectRestored {
             restored_via: RestoredVia::TaskCreated,
             ..
@@ -1043,7 +1044,7 @@ fn apply_decision<E>(
     context: &crate::ports::TaskContext,
     before: Counts,
     decide: crate::errors::Decide<crate::ports::TaskContext, TaskUpdatePlan, E>,
-    record: RecordEvents<TaskUpdated>,
+    record: crate::ports::ChangeEvents,
 ) -> Result<Logged<TaskUpdated>, TxError<E>> {
     let plan = decide(context.clone()).map_err(TxError::Rejected)?;
     Ok(logged(board.apply_update(task, &plan, before), &record))
@@ -1479,8 +1480,8 @@ async fn archive_leaves_the_aggregation_and_unarchive_in_an_archived_project_res
     assert_eq!(
         recorder.names(),
         [
-            "project_restored",
             "task_unarchived",
+            "project_restored",
             "project_status_changed"
         ]
     );
