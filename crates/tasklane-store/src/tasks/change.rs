@@ -506,7 +506,8 @@ async fn write_change<E>(
     }
 }
 
-/// Clears the project's archive state and returns it (with the aggregation after the change).
+/// Clears the project's archive state and returns it (with the aggregation as it stands; the caller
+/// puts the change's in).
 async fn restore_project(
     txn: &DatabaseTransaction,
     d: Dialect,
@@ -568,21 +569,25 @@ pub(super) async fn update<E>(
             if exact_rank.is_none() && matches!(plan.patch.placement, Some(Placement::Rebalance)) {
                 plan.patch.placement = Some(Placement::Append);
             }
+            // The project row before the write: every writer takes the project's rows in the
+            // order project, column sequences, aggregation, event head (which the write takes).
+            let restored = if plan.restore_project {
+                Some(restore_project(txn, d, task.project_id, plan.at).await?)
+            } else {
+                None
+            };
             let ChangeWritten {
                 rank,
                 row_version,
                 aggregation,
                 logged,
             } = write_change(txn, d, &task, &plan, exact_rank, events).await?;
-            let restored_project = if plan.restore_project {
-                let mut project = restore_project(txn, d, task.project_id, plan.at).await?;
+            let restored_project = restored.map(|mut project| {
                 if let Some(change) = &aggregation {
                     project.aggregation.counts = change.after;
                 }
-                Some(project)
-            } else {
-                None
-            };
+                project
+            });
             let updated = TaskUpdated {
                 task: task_after(&task, &plan, rank, row_version),
                 previous: task,
