@@ -81,23 +81,10 @@ pub(crate) async fn append(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let id = |id: Uuid| id.hyphenated().to_string();
     let rows: Vec<serde_json::Value> = events
         .iter()
         .enumerate()
-        .map(|(ord, e)| {
-            serde_json::json!({
-                "ord": ord,
-                "project_id": id(e.event.project_id.as_uuid()),
-                "type": e.event.payload.name(),
-                "actor_id": id(e.event.actor_id.as_uuid()),
-                "at": d.time_text(e.event.at),
-                "task_id": e.event.task_id().map(|t| id(t.as_uuid())),
-                "status_id": e.event.status_id().map(|s| id(s.as_uuid())),
-                "member_id": e.event.member_id().map(|m| id(m.as_uuid())),
-                "data": e.data,
-            })
-        })
+        .map(|(ord, e)| event_row(d, ord, e).into())
         .collect();
     let sql = match d {
         Dialect::Postgres => APPEND_PG,
@@ -110,6 +97,30 @@ pub(crate) async fn append(
         numbers.push((r.id("project_id")?, convert::count(r.int("seq")?)?));
     }
     number(events, numbers)
+}
+
+/// One event as the append statements read it from their JSON parameter.
+fn event_row(
+    d: Dialect,
+    ord: usize,
+    e: &EncodedEvent,
+) -> serde_json::Map<String, serde_json::Value> {
+    let id = |id: Uuid| id.hyphenated().to_string();
+    let row = serde_json::json!({
+        "ord": ord,
+        "project_id": id(e.event.project_id.as_uuid()),
+        "type": e.event.payload.name(),
+        "actor_id": id(e.event.actor_id.as_uuid()),
+        "at": d.time_text(e.event.at),
+        "task_id": e.event.task_id().map(|t| id(t.as_uuid())),
+        "status_id": e.event.status_id().map(|s| id(s.as_uuid())),
+        "member_id": e.event.member_id().map(|m| id(m.as_uuid())),
+        "data": e.data,
+    });
+    match row {
+        serde_json::Value::Object(row) => row,
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// Logs the events `record` makes of `value` in `txn` and returns both: a write's last
@@ -200,26 +211,18 @@ impl Folded {
 
     /// The statement's JSON parameter for [`Folded::sql`]: one object per event, in order.
     pub(crate) fn parameter(&self) -> String {
-        let d = Dialect::Postgres;
-        let id = |id: Uuid| id.hyphenated().to_string();
         let rows: Vec<serde_json::Value> = self
             .events
             .iter()
             .zip(&self.stand_ins)
             .enumerate()
             .map(|(i, (e, stand_in))| {
-                serde_json::json!({
-                    "ord": i + 1,
-                    "type": e.event.payload.name(),
-                    "actor_id": id(e.event.actor_id.as_uuid()),
-                    "at": d.time_text(e.event.at),
-                    "task_id": e.event.task_id().map(|t| id(t.as_uuid())),
-                    "status_id": e.event.status_id().map(|s| id(s.as_uuid())),
-                    "member_id": e.event.member_id().map(|m| id(m.as_uuid())),
-                    "data": e.data,
-                    "number_hole": stand_in.as_ref().map(|s| s.number.to_string()),
-                    "rank_hole": stand_in.as_ref().map(|s| s.rank.as_str().to_owned()),
-                })
+                let mut row = event_row(Dialect::Postgres, i + 1, e);
+                let number = stand_in.as_ref().map(|s| s.number.to_string());
+                let rank = stand_in.as_ref().map(|s| s.rank.as_str().to_owned());
+                row.insert("number_hole".into(), number.into());
+                row.insert("rank_hole".into(), rank.into());
+                row.into()
             })
             .collect();
         serde_json::Value::Array(rows).to_string()
