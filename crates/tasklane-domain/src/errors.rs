@@ -65,6 +65,9 @@ pub type Decide<C, P, E> = Box<dyn Fn(C) -> Result<P, E> + Send + Sync>;
 pub enum ErrorClass {
     /// 404: unknown, or not visible to the caller.
     NotFound,
+    /// 404 with a stable code (`user_not_found`): something the request names, other than its
+    /// target, does not exist.
+    Missing(&'static str),
     /// 401: missing or bad credentials.
     Unauthenticated,
     /// 403: a member whose role does not allow the action.

@@ -155,6 +155,7 @@ where
     fn from(error: E) -> Self {
         let (status, code) = match error.class() {
             ErrorClass::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ErrorClass::Missing(code) => (StatusCode::NOT_FOUND, code),
             ErrorClass::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ErrorClass::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ErrorClass::Invalid => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),

@@ -19,7 +19,7 @@ use tasklane_domain::ports::{
     ProjectPatch, ProjectQuery, ProjectRepository, RecordEvents, StatusChangeRequest,
     StatusContext, StatusPlan, StatusTarget, StatusesChanged, StatusesRead,
 };
-use tasklane_domain::services::members::{RemoveMemberError, SetMemberRoleError};
+use tasklane_domain::services::members::{AddMemberError, RemoveMemberError, SetMemberRoleError};
 use tasklane_domain::services::projects::{
     ArchiveProjectError, DeleteProjectError, UpdateProjectError,
 };
@@ -663,25 +663,16 @@ impl ProjectRepository for Store {
         decide: Decide<MembershipContext, Role, SetMemberRoleError>,
         record: RecordEvents<MembershipChange>,
     ) -> Result<Logged<MembershipChange>, TxError<SetMemberRoleError>> {
-        let d = self.dialect;
-        in_transaction!(self.writer, |txn| -> Result<Logged<MembershipChange>, Fail<SetMemberRoleError>> {
-            let context = membership_context(txn, d, request).await?;
-            let (previous_role, user) = (context.target_role, context.target_user.clone());
-            let role = decide(context).map_err(Fail::Rejected)?;
-            let user = user.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a user")))?;
-            let stmt = d.stmt(
-                "INSERT INTO project_members (project_id, user_id, role, added_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role RETURNING added_at",
-                vec![d.id(request.project_id), d.id(request.user_id), role.as_str().into(), d.time(request.at)],
-            );
-            let row = one(txn, stmt).await?.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("membership not written")))?;
-            let change = MembershipChange {
-                member: Some(Member { user, role, added_at: d.row(&row).time("added_at")? }),
-                previous_role,
-            };
-            Ok(crate::events::log(txn, d, change, &record).await?)
-        })
-        .map_err(Fail::into_tx)
+        self.write_membership(request, decide, record).await
+    }
+
+    async fn add_member(
+        &self,
+        request: MembershipRequest,
+        decide: Decide<MembershipContext, Role, AddMemberError>,
+        record: RecordEvents<MembershipChange>,
+    ) -> Result<Logged<MembershipChange>, TxError<AddMemberError>> {
+        self.write_membership(request, decide, record).await
     }
 
     #[tracing::instrument(skip_all, fields(project_id = %request.project_id, user_id = %request.user_id))]
@@ -786,5 +777,35 @@ impl ProjectRepository for Store {
             || Some(DeleteStatusError::InUse),
         )
         .await
+    }
+}
+
+impl Store {
+    /// Inserts the membership, or changes its role, as `decide` says.
+    async fn write_membership<E>(
+        &self,
+        request: MembershipRequest,
+        decide: Decide<MembershipContext, Role, E>,
+        record: RecordEvents<MembershipChange>,
+    ) -> Result<Logged<MembershipChange>, TxError<E>> {
+        let d = self.dialect;
+        in_transaction!(self.writer, |txn| -> Result<Logged<MembershipChange>, Fail<E>> {
+            let context = membership_context(txn, d, request).await?;
+            let (previous_role, user) = (context.target_role, context.target_user.clone());
+            let role = decide(context).map_err(Fail::Rejected)?;
+            let user = user.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a user")))?;
+            let stmt = d.stmt(
+                "INSERT INTO project_members (project_id, user_id, role, added_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role RETURNING added_at",
+                vec![d.id(request.project_id), d.id(request.user_id), role.as_str().into(), d.time(request.at)],
+            );
+            let row = one(txn, stmt).await?.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("membership not written")))?;
+            let change = MembershipChange {
+                member: Some(Member { user, role, added_at: d.row(&row).time("added_at")? }),
+                previous_role,
+            };
+            Ok(crate::events::log(txn, d, change, &record).await?)
+        })
+        .map_err(Fail::into_tx)
     }
 }

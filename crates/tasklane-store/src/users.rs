@@ -77,4 +77,14 @@ impl UserRepository for Store {
             password_hash: row.text("password_hash").map_err(repo_error)?,
         }))
     }
+
+    async fn find_user_by_email(&self, email: Email) -> Result<Option<User>, RepoError> {
+        let d = self.dialect;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_lower = $1");
+        let row = one(&self.reader, d.stmt(&sql, vec![email.normalized().into()]))
+            .await
+            .map_err(repo_error)?;
+        row.map(|row| convert::user(&d.row(&row)).map_err(repo_error))
+            .transpose()
+    }
 }

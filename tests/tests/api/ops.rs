@@ -22,6 +22,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/projects/{id}/aggregation"),
     ("post", "/api/v1/projects/{id}/aggregation/recount"),
     ("get", "/api/v1/projects/{id}/members"),
+    ("post", "/api/v1/projects/{id}/members"),
     ("put", "/api/v1/projects/{id}/members/{user_id}"),
     ("delete", "/api/v1/projects/{id}/members/{user_id}"),
     ("get", "/api/v1/projects/{id}/statuses"),

@@ -252,6 +252,80 @@ async fn members_are_listed_added_changed_and_removed(app: TestApp) -> anyhow::R
     Ok(())
 }
 
+async fn members_are_added_by_email_without_revealing_addresses_to_others(
+    app: TestApp,
+) -> anyhow::Result<()> {
+    let owner = app.register("owner").await?;
+    let mia = app.register("mia").await?;
+    let ed = app.register("ed").await?;
+    let project = app.project(&owner, "INV").await?;
+    app.member(&owner, &project, &ed, "editor").await?;
+    let members = format!("/api/v1/projects/{project}/members");
+    let add = |email: &str, role: &str| json!({"email": email, "role": role});
+
+    // The address is compared case-insensitively, whatever case it was registered in.
+    let added = app
+        .post(&members, &owner.token, add("MIA@Example.com", "viewer"))
+        .await?;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    assert_eq!(added.body["user"]["id"], mia.id.as_str());
+    assert_eq!(added.body["user"]["display_name"], "mia");
+    assert_eq!(added.text("role"), "viewer");
+    let listed = app.get(&members, &mia.token).await?;
+    let names: Vec<&str> = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user"]["display_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["owner", "ed", "mia"], "display names in the list");
+
+    let again = app
+        .post(&members, &owner.token, add("mia@example.com", "editor"))
+        .await?;
+    assert_eq!(
+        (again.status, again.text("code").as_str()),
+        (StatusCode::CONFLICT, "already_member")
+    );
+    let unknown = app
+        .post(&members, &owner.token, add("nobody@example.com", "viewer"))
+        .await?;
+    assert_eq!(
+        (unknown.status, unknown.text("code").as_str()),
+        (StatusCode::NOT_FOUND, "user_not_found")
+    );
+    // Anyone else learns nothing about the address: the same answer whether it exists or not.
+    for email in ["nobody@example.com", "owner@example.com"] {
+        let editor = app.post(&members, &ed.token, add(email, "viewer")).await?;
+        assert_eq!(
+            (editor.status, editor.text("code").as_str()),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "{email}"
+        );
+    }
+    let outsider = app.register("outsider").await?;
+    for email in ["nobody@example.com", "mia@example.com"] {
+        let stranger = app
+            .post(&members, &outsider.token, add(email, "viewer"))
+            .await?;
+        assert_eq!(stranger.status, StatusCode::NOT_FOUND, "{email}");
+        assert_eq!(stranger.text("code"), "not_found", "{email}");
+    }
+    let bad = app
+        .post(&members, &owner.token, add("not an address", "viewer"))
+        .await?;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.to_string().contains("email"), "{:?}", bad.body);
+    let after = app.get(&members, &owner.token).await?;
+    assert_eq!(
+        after.body.as_array().map(Vec::len),
+        Some(3),
+        "nothing else was added"
+    );
+    Ok(())
+}
+
 async fn statuses_are_listed_created_renamed_moved_and_deleted(app: TestApp) -> anyhow::Result<()> {
     let owner = app.register("owner").await?;
     let project = app.project(&owner, "STA").await?;
@@ -348,5 +422,6 @@ async fn statuses_are_listed_created_renamed_moved_and_deleted(app: TestApp) -> 
 both_databases!(
     projects_are_created_read_listed_updated_archived_restored_recounted_and_deleted,
     members_are_listed_added_changed_and_removed,
+    members_are_added_by_email_without_revealing_addresses_to_others,
     statuses_are_listed_created_renamed_moved_and_deleted,
 );

@@ -246,6 +246,18 @@ fn routes(people: &People) -> Vec<Route> {
             }),
         ),
         (
+            "POST member (by e-mail)",
+            Allowed::Owners,
+            false,
+            Box::new(|f| {
+                (
+                    Method::POST,
+                    format!("/api/v1/projects/{}/members", f.project),
+                    Some(json!({"email": "OUTSIDER@example.com", "role": "viewer"})),
+                )
+            }),
+        ),
+        (
             "PUT member",
             Allowed::Owners,
             false,

@@ -8,7 +8,7 @@ use crate::errors::{Decide, RepoError, TxError};
 use crate::ids::{ProjectId, StatusId, UserId};
 use crate::model::{Member, Page, Project, ProjectRead, Status, UserSummary};
 use crate::ports::{Logged, RecordEvents};
-use crate::services::members::{RemoveMemberError, SetMemberRoleError};
+use crate::services::members::{AddMemberError, RemoveMemberError, SetMemberRoleError};
 use crate::services::projects::{ArchiveProjectError, DeleteProjectError, UpdateProjectError};
 use crate::services::statuses::{CreateStatusError, DeleteStatusError, UpdateStatusError};
 use crate::values::{
@@ -308,6 +308,17 @@ pub trait ProjectRepository: Send + Sync {
         decide: Decide<MembershipContext, Role, SetMemberRoleError>,
         record: RecordEvents<MembershipChange>,
     ) -> Result<Logged<MembershipChange>, TxError<SetMemberRoleError>>;
+
+    /// Adds the user with the decided role; `decide` sees whether they are already a member.
+    ///
+    /// # Errors
+    /// [`TxError::Rejected`] with the decision's error; [`TxError::Store`] on failure.
+    async fn add_member(
+        &self,
+        request: MembershipRequest,
+        decide: Decide<MembershipContext, Role, AddMemberError>,
+        record: RecordEvents<MembershipChange>,
+    ) -> Result<Logged<MembershipChange>, TxError<AddMemberError>>;
 
     /// Removes the user from the project once `decide` agrees.
     ///

@@ -58,4 +58,10 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// [`RepoError`] when the store fails.
     async fn find_credentials(&self, email: Email) -> Result<Option<UserCredentials>, RepoError>;
+
+    /// The user with `email`, compared case-insensitively (as it is unique).
+    ///
+    /// # Errors
+    /// [`RepoError`] when the store fails.
+    async fn find_user_by_email(&self, email: Email) -> Result<Option<User>, RepoError>;
 }

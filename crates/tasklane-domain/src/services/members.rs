@@ -1,16 +1,19 @@
-//! The member service: list, add or change a role, remove. A project always keeps an owner.
+//! The member service: list, add by e-mail, add or change a role, remove. A project always
+//! keeps an owner.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::access::{Action, authorize};
-use crate::errors::{ErrorClass, operation_error};
+use crate::errors::{ErrorClass, TxError, operation_error};
 use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{ProjectId, UserId};
 use crate::model::Member;
-use crate::ports::{Logged, MembershipChange, MembershipContext, MembershipRequest};
+use crate::ports::{Logged, MembershipChange, MembershipContext, MembershipRequest, RecordEvents};
 use crate::services::Ports;
 use crate::services::effects::{publish, record};
-use crate::values::Role;
+use crate::validation::ValidationErrors;
+use crate::values::{Email, Role};
 
 operation_error! {
     /// Why adding a member or changing their role failed.
@@ -36,6 +39,18 @@ operation_error! {
     }
 }
 
+operation_error! {
+    /// Why adding a member by e-mail failed.
+    AddMemberError [Invalid] {
+        /// No user has that e-mail (said only to those who may add members).
+        #[error("no user has that e-mail address")]
+        UserNotFound => ErrorClass::Missing("user_not_found"),
+        /// The user is already a member (change a role with the member's own route).
+        #[error("that user is already a member of this project")]
+        AlreadyMember => ErrorClass::Conflict("already_member"),
+    }
+}
+
 /// Members.
 #[derive(Debug, Clone)]
 pub struct MemberService {
@@ -49,6 +64,18 @@ fn decide_role(context: MembershipContext, role: Role) -> Result<Role, SetMember
     }
     if context.target_role == Some(Role::Owner) && role != Role::Owner && context.owner_count <= 1 {
         return Err(SetMemberRoleError::LastOwner);
+    }
+    Ok(role)
+}
+
+fn decide_addition(context: MembershipContext, role: Role) -> Result<Role, AddMemberError> {
+    authorize(context.actor_role, Action::ManageMembers)?;
+    if context.target_user.is_none() {
+        // Deleted between the lookup and the write.
+        return Err(AddMemberError::UserNotFound);
+    }
+    if context.target_role.is_some() {
+        return Err(AddMemberError::AlreadyMember);
     }
     Ok(role)
 }
@@ -104,37 +131,95 @@ impl MemberService {
         user_id: UserId,
         role: Role,
     ) -> Result<Member, SetMemberRoleError> {
-        {
-            let at = self.ports.clock.now();
-            let request = MembershipRequest {
-                project_id,
-                actor,
-                user_id,
-                at,
-            };
-            let events = record(&self.ports.encoder, move |_: &MembershipChange| {
-                vec![DomainEvent {
-                    project_id,
-                    actor_id: actor,
-                    at,
-                    payload: EventPayload::MemberAdded { user_id, role },
-                }]
-            });
-            let Logged {
-                value: change,
-                events,
-            } = self
-                .ports
+        let decide = move |c| decide_role(c, role);
+        self.grant(actor, project_id, user_id, role, |request, events| {
+            self.ports
                 .projects
-                .set_member_role(request, Box::new(move |c| decide_role(c, role)), events)
-                .await
-                .map_err(|e| e.into_operation_error())?;
-            publish(self.ports.broadcaster.as_ref(), events);
-            let member = change.member.ok_or_else(|| {
-                crate::errors::RepoError::other("membership missing after it was set")
-            })?;
-            Ok(member)
-        }
+                .set_member_role(request, Box::new(decide), events)
+        })
+        .await
+    }
+
+    /// Adds the user whose e-mail is `email` (compared case-insensitively) with `role`
+    /// (owners). Whether an address belongs to a user is said only to those who may add
+    /// members: the caller's role is checked before the address is looked up.
+    ///
+    /// # Errors
+    /// [`AddMemberError`]: not found (project), forbidden, invalid e-mail, no such user, already
+    /// a member.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id, %role))]
+    pub async fn add_member_by_email(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+        email: &str,
+        role: Role,
+    ) -> Result<Member, AddMemberError> {
+        let email = Email::new(email)
+            .map_err(|error| ValidationErrors::single("email", error.to_string()))?;
+        let read = self.ports.projects.list_members(project_id, actor).await?;
+        authorize(read.viewer_role, Action::ManageMembers)?;
+        let user = self
+            .ports
+            .users
+            .find_user_by_email(email)
+            .await?
+            .ok_or(AddMemberError::UserNotFound)?;
+        let decide = move |c| decide_addition(c, role);
+        self.grant(
+            actor,
+            project_id,
+            user.summary.id,
+            role,
+            |request, events| {
+                self.ports
+                    .projects
+                    .add_member(request, Box::new(decide), events)
+            },
+        )
+        .await
+    }
+
+    /// Gives `user_id` `role` in the project through `write` (the port method with its
+    /// decision), logging and publishing `member_added`.
+    async fn grant<E, Write>(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+        user_id: UserId,
+        role: Role,
+        write: impl FnOnce(MembershipRequest, RecordEvents<MembershipChange>) -> Write,
+    ) -> Result<Member, E>
+    where
+        E: From<crate::errors::RepoError>,
+        Write: Future<Output = Result<Logged<MembershipChange>, TxError<E>>>,
+    {
+        let at = self.ports.clock.now();
+        let request = MembershipRequest {
+            project_id,
+            actor,
+            user_id,
+            at,
+        };
+        let events = record(&self.ports.encoder, move |_: &MembershipChange| {
+            vec![DomainEvent {
+                project_id,
+                actor_id: actor,
+                at,
+                payload: EventPayload::MemberAdded { user_id, role },
+            }]
+        });
+        let Logged {
+            value: change,
+            events,
+        } = write(request, events)
+            .await
+            .map_err(TxError::into_operation_error)?;
+        publish(self.ports.broadcaster.as_ref(), events);
+        let member = change.member.ok_or_else(|| {
+            crate::errors::RepoError::other("membership missing after it was set")
+        })?;
+        Ok(member)
     }
 
     /// Removes `user_id` from the project (owners, or the member themself).

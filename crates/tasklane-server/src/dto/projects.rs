@@ -247,6 +247,17 @@ pub struct SetMemberRequest {
     pub role: RoleDto,
 }
 
+/// `POST /projects/{id}/members`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    /// The e-mail of an existing user, compared case-insensitively.
+    #[schema(schema_with = rules::email)]
+    pub email: String,
+    /// The role to give.
+    pub role: RoleDto,
+}
+
 /// A status.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusDto {

@@ -1,10 +1,10 @@
-//! `/projects/{id}/members`: list, add or change a role, remove.
+//! `/projects/{id}/members`: list, add by e-mail, add or change a role by id, remove.
 
-use actix_web::{HttpResponse, delete, get, put, web};
+use actix_web::{HttpResponse, delete, get, post, put, web};
 use uuid::Uuid;
 
 use crate::auth::Actor;
-use crate::dto::{MemberDto, SetMemberRequest};
+use crate::dto::{AddMemberRequest, MemberDto, SetMemberRequest};
 use crate::error::{ApiError, Problem};
 use crate::handlers::no_content;
 use crate::state::AppState;
@@ -23,6 +23,34 @@ pub async fn list(
         .list_members(actor.0, id.into_inner().into())
         .await?;
     Ok(HttpResponse::Ok().json(members.iter().map(MemberDto::from).collect::<Vec<_>>()))
+}
+
+/// Adds an existing user, found by e-mail, as a member (owners). 404 `user_not_found` when no
+/// user has the address (said only to owners); 409 `already_member`.
+#[utoipa::path(
+    tag = "members",
+    request_body = AddMemberRequest,
+    responses((status = 201, body = MemberDto), (status = 403, body = Problem), (status = 404, description = "no such project, or `user_not_found`", body = Problem), (status = 409, description = "`already_member`", body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/projects/{id}/members")]
+pub async fn add(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<Uuid>,
+    body: web::Json<AddMemberRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let member = state
+        .services
+        .members
+        .add_member_by_email(
+            actor.0,
+            id.into_inner().into(),
+            &body.email,
+            body.role.into(),
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(MemberDto::from(&member)))
 }
 
 /// Adds a member or changes their role (owners).

@@ -36,6 +36,7 @@ pub fn api(config: &mut ServiceConfig) {
             .service(projects::aggregation)
             .service(projects::recount)
             .service(members::list)
+            .service(members::add)
             .service(members::set)
             .service(members::remove)
             .service(statuses::list)
