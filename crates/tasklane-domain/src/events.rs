@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::aggregation::{Aggregation, DerivedStatus};
 use crate::ids::{ProjectId, StatusId, TaskId, UserId};
-use crate::model::{Project, Task};
+use crate::model::{Project, Status, Task};
 use crate::values::{Role, TaskKey};
 
 /// The actor of changes made by the server itself (the auto-archive job): the nil UUID.
@@ -158,6 +158,27 @@ pub enum EventPayload {
     },
     /// `project_deleted`
     ProjectDeleted,
+    /// `status_created`
+    StatusCreated {
+        /// The new status.
+        status: Status,
+        /// The project's statuses in board order after it.
+        statuses: Vec<Status>,
+    },
+    /// `status_updated` (renamed and/or moved)
+    StatusUpdated {
+        /// The status after the change.
+        status: Status,
+        /// The project's statuses in board order after it.
+        statuses: Vec<Status>,
+    },
+    /// `status_deleted`
+    StatusDeleted {
+        /// The deleted status's id.
+        status_id: StatusId,
+        /// The project's statuses in board order after it.
+        statuses: Vec<Status>,
+    },
     /// `member_added` (also sent when a member's role changes, with the new role)
     MemberAdded {
         /// The member.
@@ -189,6 +210,9 @@ impl EventPayload {
             EventPayload::ProjectUpdated { .. } => "project_updated",
             EventPayload::ProjectArchived { .. } => "project_archived",
             EventPayload::ProjectDeleted => "project_deleted",
+            EventPayload::StatusCreated { .. } => "status_created",
+            EventPayload::StatusUpdated { .. } => "status_updated",
+            EventPayload::StatusDeleted { .. } => "status_deleted",
             EventPayload::MemberAdded { .. } => "member_added",
             EventPayload::MemberRemoved { .. } => "member_removed",
         }
@@ -224,10 +248,13 @@ impl DomainEvent {
         }
     }
 
-    /// The status the event is about, if any (a task's status after a move).
+    /// The status the event is about, if any (a task's status after a move, a status changed).
     pub fn status_id(&self) -> Option<StatusId> {
         match &self.payload {
             EventPayload::TaskMoved { to_status_id, .. } => Some(*to_status_id),
+            EventPayload::StatusCreated { status, .. }
+            | EventPayload::StatusUpdated { status, .. } => Some(status.id),
+            EventPayload::StatusDeleted { status_id, .. } => Some(*status_id),
             _ => None,
         }
     }

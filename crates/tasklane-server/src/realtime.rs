@@ -17,7 +17,7 @@ use tasklane_domain::services::projects::ProjectListInput;
 use tasklane_domain::values::Role;
 use tasklane_realtime::{Directory, LogPage};
 
-use crate::dto::{AggregationDto, DerivedStatusDto, ProjectDto, RoleDto, TaskDto};
+use crate::dto::{AggregationDto, DerivedStatusDto, ProjectDto, RoleDto, StatusDto, TaskDto};
 use crate::limits::TicketLedger;
 
 /// Encodes the `data` of every event, with the HTTP API's JSON: once per event, for the event
@@ -101,6 +101,18 @@ fn event_data(event: &DomainEvent, policy: DerivationPolicy) -> Value {
             json!({"project": project_json(project, policy)})
         }
         EventPayload::ProjectDeleted => json!({}),
+        EventPayload::StatusCreated { status, statuses }
+        | EventPayload::StatusUpdated { status, statuses } => json!({
+            "status": StatusDto::from(status),
+            "statuses": statuses.iter().map(StatusDto::from).collect::<Vec<_>>(),
+        }),
+        EventPayload::StatusDeleted {
+            status_id,
+            statuses,
+        } => json!({
+            "status_id": status_id.to_string(),
+            "statuses": statuses.iter().map(StatusDto::from).collect::<Vec<_>>(),
+        }),
         EventPayload::MemberAdded { user_id, role }
         | EventPayload::MemberRemoved { user_id, role } => {
             json!({"user_id": user_id.to_string(), "role": RoleDto::from(*role)})

@@ -354,9 +354,13 @@ async fn change_statuses<E>(
     decide: &Decide<StatusContext, StatusPlan, E>,
     on_name_taken: impl Fn(&StatusPlan) -> Option<E>,
     on_in_use: impl Fn() -> Option<E>,
-) -> Result<StatusesChanged, TxError<E>> {
+    record: &RecordEvents<StatusesChanged>,
+) -> Result<Logged<StatusesChanged>, TxError<E>> {
     let d = store.dialect;
-    in_transaction!(store.writer, |txn| -> Result<StatusesChanged, Fail<E>> {
+    in_transaction!(store.writer, |txn| -> Result<
+        Logged<StatusesChanged>,
+        Fail<E>,
+    > {
         let (context, project_id) = status_context(txn, d, request).await?;
         let current = context.statuses.clone();
         let plan = decide(context).map_err(Fail::Rejected)?;
@@ -372,10 +376,11 @@ async fn change_statuses<E>(
             &on_in_use,
         )
         .await?;
-        Ok(StatusesChanged {
+        let changed = StatusesChanged {
             project_id,
             statuses,
-        })
+        };
+        Ok(crate::events::log(txn, d, changed, record).await?)
     })
     .map_err(Fail::into_tx)
 }
@@ -742,39 +747,43 @@ impl ProjectRepository for Store {
         &self,
         request: StatusChangeRequest,
         decide: Decide<StatusContext, StatusPlan, CreateStatusError>,
-    ) -> Result<StatusesChanged, TxError<CreateStatusError>> {
+        record: RecordEvents<StatusesChanged>,
+    ) -> Result<Logged<StatusesChanged>, TxError<CreateStatusError>> {
         let name_taken = |plan: &StatusPlan| {
             plan.create
                 .as_ref()
                 .map(|s| CreateStatusError::NameTaken(s.name.clone()))
         };
-        change_statuses(self, request, &decide, name_taken, || None).await
+        change_statuses(self, request, &decide, name_taken, || None, &record).await
     }
 
     async fn update_status(
         &self,
         request: StatusChangeRequest,
         decide: Decide<StatusContext, StatusPlan, UpdateStatusError>,
-    ) -> Result<StatusesChanged, TxError<UpdateStatusError>> {
+        record: RecordEvents<StatusesChanged>,
+    ) -> Result<Logged<StatusesChanged>, TxError<UpdateStatusError>> {
         let name_taken = |plan: &StatusPlan| {
             plan.rename
                 .as_ref()
                 .map(|(_, n)| UpdateStatusError::NameTaken(n.clone()))
         };
-        change_statuses(self, request, &decide, name_taken, || None).await
+        change_statuses(self, request, &decide, name_taken, || None, &record).await
     }
 
     async fn delete_status(
         &self,
         request: StatusChangeRequest,
         decide: Decide<StatusContext, StatusPlan, DeleteStatusError>,
-    ) -> Result<StatusesChanged, TxError<DeleteStatusError>> {
+        record: RecordEvents<StatusesChanged>,
+    ) -> Result<Logged<StatusesChanged>, TxError<DeleteStatusError>> {
         change_statuses(
             self,
             request,
             &decide,
             |_| None,
             || Some(DeleteStatusError::InUse),
+            &record,
         )
         .await
     }

@@ -202,6 +202,63 @@ async fn every_event_arrives_once_after_its_call_with_the_documented_fields(
     let (types, _) = after(&mut newcomer).await?;
     assert_eq!(types, ["member_removed"]);
 
+    // Workflow changes: the status and the board order after it.
+    let statuses_path = format!("/api/v1/projects/{p}/statuses");
+    let added = app
+        .post(
+            &statuses_path,
+            &owner.token,
+            json!({"name": "Blocked", "category": "issue", "position": 0}),
+        )
+        .await?;
+    ok(&added, StatusCode::CREATED);
+    let status = added.text("id");
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(types, ["status_created"]);
+    common(&data[0], p, o);
+    assert_eq!(
+        data[0]["status"], added.body,
+        "the status JSON of the HTTP API"
+    );
+    assert_eq!(
+        data[0]["statuses"][0]["id"],
+        json!(status),
+        "first on the board"
+    );
+    let renamed = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/statuses/{status}"),
+            Some(&owner.token),
+            Some(json!({"name": "Waiting", "position": 1})),
+        )
+        .await?;
+    ok(&renamed, StatusCode::OK);
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(types, ["status_updated"]);
+    assert_eq!(data[0]["status"]["name"], "Waiting");
+    assert_eq!(data[0]["statuses"][1]["id"], json!(status));
+    ok(
+        &app.call(
+            Method::DELETE,
+            &format!("/api/v1/statuses/{status}"),
+            Some(&owner.token),
+            None,
+        )
+        .await?,
+        StatusCode::NO_CONTENT,
+    );
+    let (types, data) = after(&mut watcher).await?;
+    assert_eq!(types, ["status_deleted"]);
+    assert_eq!(data[0]["status_id"], json!(status));
+    assert!(
+        data[0]["statuses"]
+            .as_array()
+            .is_some_and(|list| list.iter().all(|s| s["id"] != json!(status))),
+        "{}",
+        data[0]
+    );
+
     ok(
         &app.post(&format!("{project_path}/archive"), &owner.token, json!({}))
             .await?,

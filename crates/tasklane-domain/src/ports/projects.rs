@@ -349,7 +349,8 @@ pub trait ProjectRepository: Send + Sync {
         &self,
         request: StatusChangeRequest,
         decide: Decide<StatusContext, StatusPlan, CreateStatusError>,
-    ) -> Result<StatusesChanged, TxError<CreateStatusError>>;
+        record: RecordEvents<StatusesChanged>,
+    ) -> Result<Logged<StatusesChanged>, TxError<CreateStatusError>>;
 
     /// Renames and/or reorders as decided.
     ///
@@ -359,7 +360,8 @@ pub trait ProjectRepository: Send + Sync {
         &self,
         request: StatusChangeRequest,
         decide: Decide<StatusContext, StatusPlan, UpdateStatusError>,
-    ) -> Result<StatusesChanged, TxError<UpdateStatusError>>;
+        record: RecordEvents<StatusesChanged>,
+    ) -> Result<Logged<StatusesChanged>, TxError<UpdateStatusError>>;
 
     /// Deletes the decided status and writes the remaining order.
     ///
@@ -370,5 +372,6 @@ pub trait ProjectRepository: Send + Sync {
         &self,
         request: StatusChangeRequest,
         decide: Decide<StatusContext, StatusPlan, DeleteStatusError>,
-    ) -> Result<StatusesChanged, TxError<DeleteStatusError>>;
+        record: RecordEvents<StatusesChanged>,
+    ) -> Result<Logged<StatusesChanged>, TxError<DeleteStatusError>>;
 }

@@ -565,19 +565,20 @@ fn status_store(h: &mut Harness, board: &Board, in_use: bool) {
     let (c, statuses) = (context.clone(), board.statuses.clone());
     h.projects
         .expect_create_status()
-        .returning(move |_, decide| {
+        .returning(move |_, decide, record| {
             let plan = decide(c.clone()).map_err(TxError::Rejected)?;
             let mut all = statuses.clone();
             all.extend(plan.create);
-            Ok(StatusesChanged {
+            let changed = StatusesChanged {
                 project_id,
                 statuses: all,
-            })
+            };
+            Ok(logged(changed, &record))
         });
     let (c, statuses) = (context.clone(), board.statuses.clone());
     h.projects
         .expect_update_status()
-        .returning(move |_, decide| {
+        .returning(move |_, decide, record| {
             let plan = decide(c.clone()).map_err(TxError::Rejected)?;
             let mut all: Vec<_> = plan
                 .order
@@ -592,19 +593,21 @@ fn status_store(h: &mut Harness, board: &Board, in_use: bool) {
                     status.name = name.clone();
                 }
             }
-            Ok(StatusesChanged {
+            let changed = StatusesChanged {
                 project_id,
                 statuses: all,
-            })
+            };
+            Ok(logged(changed, &record))
         });
     h.projects
         .expect_delete_status()
-        .returning(move |_, decide| {
+        .returning(move |_, decide, record| {
             decide(context.clone()).map_err(TxError::Rejected)?;
-            Ok(StatusesChanged {
+            let changed = StatusesChanged {
                 project_id,
                 statuses: vec![],
-            })
+            };
+            Ok(logged(changed, &record))
         });
 }
 
@@ -613,7 +616,7 @@ async fn status_names_are_unique_case_insensitively_and_positions_are_bounded() 
     let board = Board::new();
     let mut h = Harness::new();
     status_store(&mut h, &board, false);
-    let (services, _) = h.build();
+    let (services, recorder) = h.build();
     let actor = UserId::generate();
 
     let taken = NewStatusInput {
@@ -684,6 +687,10 @@ async fn status_names_are_unique_case_insensitively_and_positions_are_bounded() 
         .await
         .unwrap_err();
     assert!(matches!(error, UpdateStatusError::NameTaken(_)));
+    // Only the writes that happened are published, each with the status it concerns.
+    assert_eq!(recorder.names(), ["status_created", "status_updated"]);
+    let concerned: Vec<_> = recorder.events().iter().map(|e| e.status_id()).collect();
+    assert_eq!(concerned, [Some(created.id), Some(done)]);
 }
 
 #[tokio::test]

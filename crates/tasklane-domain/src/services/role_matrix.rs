@@ -321,15 +321,17 @@ fn status_context(board: &Board, role: Option<Role>) -> StatusContext {
 fn statuses_after<E>(
     context: &StatusContext,
     decide: crate::errors::Decide<StatusContext, crate::ports::StatusPlan, E>,
-) -> Result<StatusesChanged, TxError<E>> {
+    record: crate::ports::RecordEvents<StatusesChanged>,
+) -> Result<crate::ports::Logged<StatusesChanged>, TxError<E>> {
     let plan = decide(context.clone()).map_err(TxError::Rejected)?;
     let mut statuses = context.statuses.clone();
     statuses.extend(plan.create);
     let project_id = statuses[0].project_id;
-    Ok(StatusesChanged {
+    let changed = StatusesChanged {
         project_id,
         statuses,
-    })
+    };
+    Ok(logged(changed, &record))
 }
 
 fn statuses_change(h: &mut Harness, board: &Board, role: Option<Role>) {
@@ -337,14 +339,14 @@ fn statuses_change(h: &mut Harness, board: &Board, role: Option<Role>) {
     let c = context.clone();
     h.projects
         .expect_create_status()
-        .returning(move |_, d| statuses_after(&c, d));
+        .returning(move |_, d, r| statuses_after(&c, d, r));
     let c = context.clone();
     h.projects
         .expect_update_status()
-        .returning(move |_, d| statuses_after(&c, d));
+        .returning(move |_, d, r| statuses_after(&c, d, r));
     h.projects
         .expect_delete_status()
-        .returning(move |_, d| statuses_after(&context, d));
+        .returning(move |_, d, r| statuses_after(&context, d, r));
 }
 
 #[tokio::test]

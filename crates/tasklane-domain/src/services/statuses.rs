@@ -5,10 +5,14 @@ use std::sync::Arc;
 
 use crate::access::{AccessDenied, Action, authorize};
 use crate::errors::{ErrorClass, operation_error};
+use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{ProjectId, StatusId, UserId};
 use crate::model::{Project, Status};
-use crate::ports::{StatusChangeRequest, StatusContext, StatusPlan, StatusTarget};
+use crate::ports::{
+    RecordEvents, StatusChangeRequest, StatusContext, StatusPlan, StatusTarget, StatusesChanged,
+};
 use crate::services::Ports;
+use crate::services::effects::{publish, record};
 use crate::validation::ValidationErrors;
 use crate::values::{StatusCategory, StatusName};
 
@@ -263,19 +267,22 @@ impl StatusService {
             actor,
         };
         let decide = Box::new(move |c| decide_create(c, new.clone(), position));
+        let events = self.status_events(actor, move |changed: &StatusesChanged| {
+            find(changed, id).map(|status| EventPayload::StatusCreated {
+                status,
+                statuses: changed.statuses.clone(),
+            })
+        });
         let changed = self
             .ports
             .projects
-            .create_status(request, decide)
+            .create_status(request, decide, events)
             .await
             .map_err(|e| e.into_operation_error())?;
-        changed
-            .statuses
-            .into_iter()
-            .find(|s| s.id == id)
-            .ok_or_else(|| {
-                crate::errors::RepoError::other("status missing after its creation").into()
-            })
+        publish(self.ports.broadcaster.as_ref(), changed.events);
+        find(&changed.value, id).ok_or_else(|| {
+            crate::errors::RepoError::other("status missing after its creation").into()
+        })
     }
 
     /// Renames and/or moves a status (owners); returns it.
@@ -304,19 +311,22 @@ impl StatusService {
             actor,
         };
         let decide = Box::new(move |c| decide_update(c, status_id, name.clone(), position));
+        let events = self.status_events(actor, move |changed: &StatusesChanged| {
+            find(changed, status_id).map(|status| EventPayload::StatusUpdated {
+                status,
+                statuses: changed.statuses.clone(),
+            })
+        });
         let changed = self
             .ports
             .projects
-            .update_status(request, decide)
+            .update_status(request, decide, events)
             .await
             .map_err(|e| e.into_operation_error())?;
-        changed
-            .statuses
-            .into_iter()
-            .find(|s| s.id == status_id)
-            .ok_or_else(|| {
-                crate::errors::RepoError::other("status missing after its update").into()
-            })
+        publish(self.ports.broadcaster.as_ref(), changed.events);
+        find(&changed.value, status_id).ok_or_else(|| {
+            crate::errors::RepoError::other("status missing after its update").into()
+        })
     }
 
     /// Deletes an unused status (owners).
@@ -334,11 +344,44 @@ impl StatusService {
             actor,
         };
         let decide = Box::new(move |c| decide_delete(c, status_id));
-        self.ports
+        let events = self.status_events(actor, move |changed: &StatusesChanged| {
+            Some(EventPayload::StatusDeleted {
+                status_id,
+                statuses: changed.statuses.clone(),
+            })
+        });
+        let changed = self
+            .ports
             .projects
-            .delete_status(request, decide)
+            .delete_status(request, decide, events)
             .await
             .map_err(|e| e.into_operation_error())?;
+        publish(self.ports.broadcaster.as_ref(), changed.events);
         Ok(())
     }
+
+    /// The events of a status change: the one `payload` makes of what was written.
+    fn status_events(
+        &self,
+        actor: UserId,
+        payload: impl Fn(&StatusesChanged) -> Option<EventPayload> + Send + Sync + 'static,
+    ) -> RecordEvents<StatusesChanged> {
+        let at = self.ports.clock.now();
+        record(&self.ports.encoder, move |changed: &StatusesChanged| {
+            payload(changed)
+                .map(|payload| DomainEvent {
+                    project_id: changed.project_id,
+                    actor_id: actor,
+                    at,
+                    payload,
+                })
+                .into_iter()
+                .collect()
+        })
+    }
+}
+
+/// The status `id` among those written.
+fn find(changed: &StatusesChanged, id: StatusId) -> Option<Status> {
+    changed.statuses.iter().find(|s| s.id == id).cloned()
 }
