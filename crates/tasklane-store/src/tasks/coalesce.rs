@@ -38,7 +38,8 @@ use tasklane_domain::ports::{
 use tasklane_domain::services::tasks::CreateTaskError;
 use tokio::sync::oneshot;
 
-use super::create::{decide_creation, write_pg};
+use super::create::write_pg;
+use super::create_context::decide_creation;
 use crate::Store;
 use crate::errors::{Fail, is_unavailable};
 

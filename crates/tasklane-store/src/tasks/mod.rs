@@ -2,8 +2,10 @@
 //! is one transaction; the PostgreSQL hot paths are single data-modifying statements.
 
 mod change;
+mod change_context;
 mod coalesce;
 mod create;
+mod create_context;
 mod job;
 mod read;
 
