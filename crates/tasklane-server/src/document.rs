@@ -30,6 +30,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
     components(schemas(crate::dto::OrderDto)),
     tags(
         (name = "auth", description = "Accounts and sessions"),
+        (name = "me", description = "The caller's own profile and password"),
         (name = "projects", description = "Projects and their aggregation"),
         (name = "members", description = "Project members"),
         (name = "statuses", description = "Workflow statuses"),

@@ -93,6 +93,11 @@ fn register() {
         tasklane_store::CREATIONS_PER_TRANSACTION,
         "Task creation requests written per PostgreSQL transaction (coalesced creation)"
     );
+    // Registered from the start, so that the page (and the alert that reads it) has the series
+    // on SQLite too, where creations are not coalesced.
+    drop(metrics::histogram!(
+        tasklane_store::CREATIONS_PER_TRANSACTION
+    ));
     metrics::describe_histogram!(
         HTTP_REQUEST_DURATION_SECONDS,
         metrics::Unit::Seconds,

@@ -62,7 +62,7 @@ impl RefreshTokenRepository for Store {
                     vec![d.id(next_id), d.id(user_id), d.id(family_id), next_hash.clone().into(), d.time(expires_at), d.time(at)],
                 );
                 exec(txn, next).await?;
-                return Ok(Rotation::Rotated { user_id: UserId::from_uuid(user_id) });
+                return Ok(Rotation::Rotated { user_id: UserId::from_uuid(user_id), family_id });
             }
             let known = d.stmt(
                 "SELECT family_id, revoked_at FROM refresh_tokens WHERE token_hash = $1",

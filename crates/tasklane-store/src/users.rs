@@ -2,16 +2,18 @@
 //! lower-cased email, so a concurrent duplicate is caught by the database, not a prior read.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use tasklane_domain::errors::RepoError;
 use tasklane_domain::ids::UserId;
 use tasklane_domain::model::{User, UserCredentials, UserSummary};
-use tasklane_domain::ports::{CreateUserStoreError, NewUser, UserRepository};
+use tasklane_domain::ports::{CreateUserStoreError, NewUser, ProfileChange, UserRepository};
 use tasklane_domain::values::Email;
+use uuid::Uuid;
 
 use crate::Store;
 use crate::convert;
-use crate::db::{exec, one};
-use crate::errors::{Constraint, repo_error, violates};
+use crate::db::{exec, in_transaction, one};
+use crate::errors::{Constraint, Fail, repo_error, violates};
 
 const USER_COLUMNS: &str = "id, email, display_name, avatar_url, created_at, updated_at";
 
@@ -70,12 +72,78 @@ impl UserRepository for Store {
         let row = one(&self.reader, d.stmt(&sql, vec![email.normalized().into()]))
             .await
             .map_err(repo_error)?;
-        let Some(row) = row else { return Ok(None) };
-        let row = d.row(&row);
-        Ok(Some(UserCredentials {
-            user: convert::user(&row).map_err(repo_error)?,
-            password_hash: row.text("password_hash").map_err(repo_error)?,
-        }))
+        row.map(|row| credentials(&d.row(&row))).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(%id))]
+    async fn get_credentials(&self, id: UserId) -> Result<Option<UserCredentials>, RepoError> {
+        let d = self.dialect;
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE id = $1");
+        let row = one(&self.reader, d.stmt(&sql, vec![d.id(id)]))
+            .await
+            .map_err(repo_error)?;
+        row.map(|row| credentials(&d.row(&row))).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(%id))]
+    async fn update_profile(
+        &self,
+        id: UserId,
+        change: ProfileChange,
+        at: DateTime<Utc>,
+    ) -> Result<Option<User>, RepoError> {
+        let d = self.dialect;
+        let sql = format!(
+            "UPDATE users SET display_name = COALESCE($2, display_name), \
+             avatar_url = CASE WHEN $3 THEN $4 ELSE avatar_url END, updated_at = $5 \
+             WHERE id = $1 RETURNING {USER_COLUMNS}"
+        );
+        let avatar = change
+            .avatar_url
+            .as_ref()
+            .map(|a| a.as_ref().map(|a| a.as_str().to_owned()));
+        let values = vec![
+            d.id(id),
+            change.display_name.map(|n| n.as_str().to_owned()).into(),
+            avatar.is_some().into(),
+            avatar.flatten().into(),
+            d.time(at),
+        ];
+        let row = one(&self.writer, d.stmt(&sql, values))
+            .await
+            .map_err(repo_error)?;
+        row.map(|row| convert::user(&d.row(&row)).map_err(repo_error))
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(%id))]
+    async fn replace_password(
+        &self,
+        id: UserId,
+        expected_hash: String,
+        password_hash: String,
+        keep_family: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, RepoError> {
+        let d = self.dialect;
+        in_transaction!(self.writer, |txn| -> Result<bool, Fail<()>> {
+            let replace = d.stmt(
+                "UPDATE users SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2",
+                vec![d.id(id), expected_hash.clone().into(), password_hash.clone().into(), d.time(at)],
+            );
+            if exec(txn, replace).await? == 0 {
+                return Ok(false);
+            }
+            // A nil family is no family: without a session to keep, every one is revoked.
+            let revoke = d.stmt(
+                "UPDATE refresh_tokens SET revoked_at = $2 \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND family_id <> $3",
+                vec![d.id(id), d.time(at), d.id(keep_family.unwrap_or(Uuid::nil()))],
+            );
+            exec(txn, revoke).await?;
+            Ok(true)
+        })
+        .map_err(Fail::into_repo)
     }
 
     async fn find_user_by_email(&self, email: Email) -> Result<Option<User>, RepoError> {
@@ -87,4 +155,11 @@ impl UserRepository for Store {
         row.map(|row| convert::user(&d.row(&row)).map_err(repo_error))
             .transpose()
     }
+}
+
+fn credentials(row: &crate::db::Row<'_>) -> Result<UserCredentials, RepoError> {
+    Ok(UserCredentials {
+        user: convert::user(row).map_err(repo_error)?,
+        password_hash: row.text("password_hash").map_err(repo_error)?,
+    })
 }

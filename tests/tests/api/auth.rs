@@ -1,5 +1,5 @@
 //! Authentication: register, login, refresh with rotation and reuse detection, logout,
-//! WebSocket tickets, `/me`, and every way a token can be refused.
+//! WebSocket tickets, `/me` (profile and password change), and every way a token can be refused.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -203,7 +203,188 @@ async fn credential_attempts_are_rate_limited_per_address(app: TestApp) -> anyho
     Ok(())
 }
 
+async fn refresh(app: &TestApp, token: &str) -> anyhow::Result<tasklane_tests::Answer> {
+    let body = json!({ "refresh_token": token });
+    app.call(Method::POST, "/api/v1/auth/refresh", None, Some(body))
+        .await
+}
+
+async fn login(app: &TestApp, password: &str) -> anyhow::Result<tasklane_tests::Answer> {
+    let body = json!({"email": "ada@example.com", "password": password});
+    app.call(Method::POST, "/api/v1/auth/login", None, Some(body))
+        .await
+}
+
+async fn a_profile_changes_and_members_see_it(app: TestApp) -> anyhow::Result<()> {
+    let ada = app.register("ada").await?;
+    let patch = |body: serde_json::Value| {
+        app.call(Method::PATCH, "/api/v1/me", Some(&ada.token), Some(body))
+    };
+    let avatar = "https://cdn.example.com/ada.png";
+    let changed = patch(json!({"display_name": "  Ada L. ", "avatar_url": avatar})).await?;
+    assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+    assert_eq!(
+        (changed.text("display_name"), changed.text("avatar_url")),
+        ("Ada L.".to_owned(), avatar.to_owned())
+    );
+    for (body, field) in [
+        (json!({}), "body"),
+        (json!({"display_name": " "}), "display_name"),
+        (
+            json!({"avatar_url": "ftp://cdn.example.com/a.png"}),
+            "avatar_url",
+        ),
+        (json!({"avatar_url": "https://a b"}), "avatar_url"),
+    ] {
+        let refused = patch(body.clone()).await?;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(
+            refused.body["errors"][0]["field"], field,
+            "{body}: {refused:?}"
+        );
+    }
+    let me = app.get("/api/v1/me", &ada.token).await?;
+    assert_eq!(me.body, changed.body, "refused changes changed nothing");
+
+    let bob = app.register("bob").await?;
+    let project = app.project(&bob, "TEAM").await?;
+    let members = format!("/api/v1/projects/{project}/members");
+    let added = app
+        .post(
+            &members,
+            &bob.token,
+            json!({"email": "ada@example.com", "role": "editor"}),
+        )
+        .await?;
+    assert_eq!(added.status, StatusCode::CREATED, "{added:?}");
+    let cleared = patch(json!({"avatar_url": null})).await?;
+    assert_eq!(cleared.body["avatar_url"], serde_json::Value::Null);
+    let listed = app.get(&members, &bob.token).await?;
+    let ada_there = listed
+        .body
+        .as_array()
+        .and_then(|items| items.iter().find(|m| m["user"]["id"] == ada.id.as_str()))
+        .cloned()
+        .expect("ada is a member");
+    assert_eq!(ada_there["user"]["display_name"], "Ada L.");
+    assert_eq!(ada_there["user"]["avatar_url"], serde_json::Value::Null);
+
+    let anonymous = app
+        .call(
+            Method::PATCH,
+            "/api/v1/me",
+            None,
+            Some(json!({"display_name": "X"})),
+        )
+        .await?;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    Ok(())
+}
+
+async fn a_password_change_ends_every_other_session(app: TestApp) -> anyhow::Result<()> {
+    let here = app.register("ada").await?;
+    let elsewhere = login(&app, "correct horse").await?;
+    assert_eq!(elsewhere.status, StatusCode::OK);
+    let change = |current: &str, new: &str| {
+        let body = json!({"current_password": current, "new_password": new});
+        app.call(
+            Method::POST,
+            "/api/v1/me/password",
+            Some(&here.token),
+            Some(body),
+        )
+    };
+
+    let wrong = change("wrong horse", "battery staple").await?;
+    assert_eq!(
+        (wrong.status, wrong.text("code").as_str()),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+    let short = change("correct horse", "short").await?;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(short.body["errors"][0]["field"], "new_password");
+    assert_eq!(
+        login(&app, "correct horse").await?.status,
+        StatusCode::OK,
+        "refused changes changed nothing"
+    );
+
+    let changed = change("correct horse", "battery staple").await?;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{changed:?}");
+    assert_eq!(
+        refresh(&app, &elsewhere.text("refresh_token"))
+            .await?
+            .status,
+        StatusCode::UNAUTHORIZED,
+        "the other session ends at its next refresh"
+    );
+    let kept = refresh(&app, &here.refresh).await?;
+    assert_eq!(
+        kept.status,
+        StatusCode::OK,
+        "the session that changed it goes on"
+    );
+    // The session keeps its name across refreshes: a change from the refreshed token keeps it.
+    let third = login(&app, "battery staple").await?;
+    let body = json!({"current_password": "battery staple", "new_password": "correct horse"});
+    let again = app
+        .call(
+            Method::POST,
+            "/api/v1/me/password",
+            Some(&kept.text("access_token")),
+            Some(body),
+        )
+        .await?;
+    assert_eq!(again.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        refresh(&app, &kept.text("refresh_token")).await?.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        refresh(&app, &third.text("refresh_token")).await?.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&app, "battery staple").await?.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(login(&app, "correct horse").await?.status, StatusCode::OK);
+    Ok(())
+}
+
+async fn wrong_current_passwords_count_against_the_credential_limit(
+    app: TestApp,
+) -> anyhow::Result<()> {
+    let ada = app.register("ada").await?;
+    let wrong = json!({"current_password": "wrong horse", "new_password": "battery staple"});
+    for attempt in 2..=31 {
+        let answer = app
+            .call(
+                Method::POST,
+                "/api/v1/me/password",
+                Some(&ada.token),
+                Some(wrong.clone()),
+            )
+            .await?;
+        if attempt == 31 {
+            assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS, "{answer:?}");
+            assert_eq!(answer.text("code"), "rate_limited");
+        } else {
+            assert_eq!(answer.status, StatusCode::FORBIDDEN, "attempt {attempt}");
+        }
+    }
+    assert_eq!(
+        login(&app, "correct horse").await?.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same limit as logins"
+    );
+    Ok(())
+}
+
 both_databases!(
+    a_profile_changes_and_members_see_it,
+    a_password_change_ends_every_other_session,
+    wrong_current_passwords_count_against_the_credential_limit,
     credential_attempts_are_rate_limited_per_address,
     register_login_me_refresh_rotation_reuse_and_logout,
     tokens_are_refused_when_missing_malformed_foreign_or_refresh_tokens,

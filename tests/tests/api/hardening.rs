@@ -149,7 +149,11 @@ async fn a_token_of_a_user_that_no_longer_exists_is_refused_with_401(
         &tasklane_tests::jwt_secret(),
         Duration::from_secs(900),
     )?;
-    let ghost = tokens.issue(tasklane_domain::ids::UserId::generate(), chrono::Utc::now())?;
+    let ghost = tokens.issue(
+        tasklane_domain::ids::UserId::generate(),
+        uuid::Uuid::new_v4(),
+        chrono::Utc::now(),
+    )?;
     let create = app
         .post(
             "/api/v1/projects",

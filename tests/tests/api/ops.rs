@@ -12,6 +12,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/logout"),
     ("post", "/api/v1/auth/ws-ticket"),
     ("get", "/api/v1/me"),
+    ("patch", "/api/v1/me"),
+    ("post", "/api/v1/me/password"),
     ("post", "/api/v1/projects"),
     ("get", "/api/v1/projects"),
     ("get", "/api/v1/projects/{id}"),

@@ -34,6 +34,8 @@ pub enum Rotation {
     Rotated {
         /// Whose session it is.
         user_id: UserId,
+        /// The session (its family), which the new token stays in.
+        family_id: Uuid,
     },
     /// It had been used or revoked before: its whole family is now revoked.
     Reused,

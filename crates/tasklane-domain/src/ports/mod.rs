@@ -51,7 +51,7 @@ pub use tasks::{
     TaskDeletePlan, TaskDeleted, TaskDraft, TaskListing, TaskLookup, TaskOrder, TaskPatch,
     TaskQuery, TaskRead, TaskRepository, TaskUpdatePlan, TaskUpdated, TasksCreated,
 };
-pub use users::{CreateUserStoreError, NewUser, UserRepository};
+pub use users::{CreateUserStoreError, NewUser, ProfileChange, UserRepository};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use aggregation::MockAggregationRepository;

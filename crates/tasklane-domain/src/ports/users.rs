@@ -3,6 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use uuid::Uuid;
+
 use crate::errors::RepoError;
 use crate::ids::UserId;
 use crate::model::{User, UserCredentials};
@@ -23,6 +25,15 @@ pub struct NewUser {
     pub password_hash: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+}
+
+/// A change of a user's profile: `None` keeps a field, `Some(None)` clears the avatar.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProfileChange {
+    /// A new display name.
+    pub display_name: Option<DisplayName>,
+    /// A new avatar, or none.
+    pub avatar_url: Option<Option<AvatarUrl>>,
 }
 
 /// Why a user could not be created.
@@ -64,4 +75,39 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// [`RepoError`] when the store fails.
     async fn find_user_by_email(&self, email: Email) -> Result<Option<User>, RepoError>;
+
+    /// Applies `change` to the user with `id` and sets `updated_at` to `at`; the user as it
+    /// now is, or `None` when there is no such user.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the store fails.
+    async fn update_profile(
+        &self,
+        id: UserId,
+        change: ProfileChange,
+        at: DateTime<Utc>,
+    ) -> Result<Option<User>, RepoError>;
+
+    /// The user with `id`, with their password hash.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the store fails.
+    async fn get_credentials(&self, id: UserId) -> Result<Option<UserCredentials>, RepoError>;
+
+    /// Replaces the password hash of the user with `id` by `password_hash` *if it still is*
+    /// `expected_hash`, and in the same transaction revokes every refresh-token family of the
+    /// user except `keep_family` (the session that asked): other sessions end at their next
+    /// refresh. Returns whether the password was replaced (false: no such user, or a concurrent
+    /// change came first, and nothing was revoked).
+    ///
+    /// # Errors
+    /// [`RepoError`] when the store fails.
+    async fn replace_password(
+        &self,
+        id: UserId,
+        expected_hash: String,
+        password_hash: String,
+        keep_family: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
 }

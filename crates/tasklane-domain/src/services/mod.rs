@@ -144,3 +144,5 @@ mod other_tests;
 mod role_matrix;
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+mod user_tests;

@@ -1,4 +1,4 @@
-//! Interaction tests of the project, member, status and user services with mocked ports.
+//! Interaction tests of the project, member and status services with mocked ports.
 //!
 //! Over 600 lines because it holds the interaction tests of every service but tasks in one place;
 //! splitting it by responsibility is left to the open restructuring issue (14), which names
@@ -8,16 +8,15 @@ use crate::aggregation::Counts;
 use crate::errors::{Classify, ErrorClass, TxError};
 use crate::events::{EventPayload, RestoredVia};
 use crate::ids::{ProjectId, UserId};
-use crate::model::{Member, ProjectRead, User, UserCredentials};
+use crate::model::{Member, ProjectRead, User};
 use crate::ports::{
-    AggregationRepair, CreateProjectStoreError, CreateUserStoreError, HashError, MembersRead,
-    MembershipChange, MembershipContext, ProjectContext, StatusContext, StatusesChanged,
+    AggregationRepair, CreateProjectStoreError, MembersRead, MembershipChange, MembershipContext,
+    ProjectContext, StatusContext, StatusesChanged,
 };
 use crate::services::members::{AddMemberError, RemoveMemberError, SetMemberRoleError};
 use crate::services::projects::*;
 use crate::services::statuses::*;
 use crate::services::testing::{Board, Harness, counts, logged, now, user};
-use crate::services::users::{LoginError, RegisterError, RegisterInput};
 use crate::values::{Role, StatusCategory};
 
 fn new_project(key: &str) -> NewProjectInput {
@@ -725,134 +724,4 @@ async fn a_used_status_and_the_last_todo_or_done_status_cannot_be_deleted() {
             .await
             .is_ok()
     );
-}
-
-fn registered(email: &str) -> User {
-    User {
-        summary: crate::model::UserSummary {
-            email: crate::values::Email::new(email).unwrap(),
-            ..user("ada")
-        },
-        created_at: now(),
-        updated_at: now(),
-    }
-}
-
-#[tokio::test]
-async fn register_hashes_the_password_and_reports_a_taken_email() {
-    let mut h = Harness::new();
-    h.passwords
-        .expect_hash()
-        .withf(|p| p.expose() == "correct horse")
-        .returning(|_| Ok("$argon2id$fake".into()));
-    let mut seq = mockall::Sequence::new();
-    h.users
-        .expect_create_user()
-        .withf(|u| u.password_hash == "$argon2id$fake" && u.email.as_str() == "Ada@Example.com")
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|u| Ok(registered(u.email.as_str())));
-    h.users
-        .expect_create_user()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_| Err(CreateUserStoreError::EmailTaken));
-    let (services, _) = h.build();
-    let input = RegisterInput {
-        email: "Ada@Example.com".into(),
-        password: "correct horse".into(),
-        display_name: "Ada".into(),
-    };
-
-    assert!(services.users.register(input.clone()).await.is_ok());
-    let error = services.users.register(input).await.unwrap_err();
-    assert!(matches!(error, RegisterError::EmailTaken));
-    assert_eq!(error.class(), ErrorClass::Conflict("email_taken"));
-
-    let bad = RegisterInput {
-        email: "nope".into(),
-        password: "short".into(),
-        display_name: String::new(),
-    };
-    let error = services.users.register(bad).await.unwrap_err();
-    assert_eq!(error.field_errors().unwrap().errors().len(), 3);
-}
-
-#[tokio::test]
-async fn login_answers_alike_for_an_unknown_email_and_a_wrong_password() {
-    let mut h = Harness::new();
-    h.users.expect_find_credentials().returning(|email| {
-        Ok(
-            (email.normalized() == "ada@example.com").then(|| UserCredentials {
-                user: registered("ada@example.com"),
-                password_hash: "$hash".into(),
-            }),
-        )
-    });
-    // An unknown email is verified against no hash: the same work, always false.
-    h.passwords
-        .expect_verify()
-        .withf(|_, phc| phc.is_none())
-        .times(2)
-        .returning(|_, _| Ok(false));
-    h.passwords
-        .expect_verify()
-        .withf(|_, phc| phc.as_deref() == Some("$hash"))
-        .returning(|p, _| Ok(p.expose() == "right password"));
-    let (services, _) = h.build();
-
-    let unknown = services
-        .users
-        .login("bob@example.com", "whatever1")
-        .await
-        .unwrap_err();
-    let wrong = services
-        .users
-        .login("ADA@example.com", "wrong password")
-        .await
-        .unwrap_err();
-    let malformed = services
-        .users
-        .login("not-an-email", "whatever1")
-        .await
-        .unwrap_err();
-    assert_eq!(unknown.to_string(), wrong.to_string());
-    assert!(matches!(malformed, LoginError::InvalidCredentials));
-    assert_eq!(wrong.class(), ErrorClass::Unauthenticated);
-    assert!(
-        services
-            .users
-            .login("ada@example.com", "right password")
-            .await
-            .is_ok()
-    );
-}
-
-#[tokio::test]
-async fn register_and_login_answer_overloaded_when_no_hashing_slot_frees_up() {
-    let mut h = Harness::new();
-    h.passwords
-        .expect_hash()
-        .returning(|_| Err(HashError::Overloaded));
-    h.passwords
-        .expect_verify()
-        .returning(|_, _| Err(HashError::Overloaded));
-    h.users.expect_find_credentials().returning(|_| Ok(None));
-    h.users.expect_create_user().never();
-    let (services, _) = h.build();
-    let input = RegisterInput {
-        email: "ada@example.com".into(),
-        password: "correct horse".into(),
-        display_name: "Ada".into(),
-    };
-    let error = services.users.register(input).await.unwrap_err();
-    assert!(matches!(error, RegisterError::Overloaded));
-    assert_eq!(error.class(), ErrorClass::Overloaded);
-    let error = services
-        .users
-        .login("ada@example.com", "correct horse")
-        .await
-        .unwrap_err();
-    assert!(matches!(error, LoginError::Overloaded));
-    assert_eq!(error.class(), ErrorClass::Overloaded);
 }

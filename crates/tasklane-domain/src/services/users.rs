@@ -5,10 +5,10 @@ use std::sync::Arc;
 use crate::errors::{ErrorClass, RepoError, operation_error};
 use crate::ids::UserId;
 use crate::model::User;
-use crate::ports::{CreateUserStoreError, HashError, NewUser};
+use crate::ports::{CreateUserStoreError, HashError, NewUser, ProfileChange};
 use crate::services::Ports;
 use crate::validation::ValidationErrors;
-use crate::values::{DisplayName, Email, Password};
+use crate::values::{AvatarUrl, DisplayName, Email, Password};
 
 /// A registration, as the client sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,39 @@ operation_error! {
         /// Unknown email or wrong password; deliberately the same answer for both.
         #[error("invalid email or password")]
         InvalidCredentials => ErrorClass::Unauthenticated,
+        /// Every password-hashing slot is busy.
+        #[error("too many password checks are running; retry shortly")]
+        Overloaded => ErrorClass::Overloaded,
+    }
+}
+
+/// A profile change, as the client sent it: absent fields stay, a `null` avatar is removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileInput {
+    /// 1..=100 characters after trimming.
+    pub display_name: Option<String>,
+    /// An `http(s)://` URL of at most 500 characters, or `None` to remove it.
+    pub avatar_url: Option<Option<String>>,
+}
+
+operation_error! {
+    /// Why a profile change failed.
+    ProfileError [Invalid] {
+        /// The account no longer exists (a token outliving it).
+        #[error("the account no longer exists")]
+        Gone => ErrorClass::Unauthenticated,
+    }
+}
+
+operation_error! {
+    /// Why a password change failed.
+    PasswordChangeError [Invalid] {
+        /// The current password given is not the account's.
+        #[error("the current password is wrong")]
+        WrongPassword => ErrorClass::Forbidden,
+        /// The account no longer exists (a token outliving it).
+        #[error("the account no longer exists")]
+        Gone => ErrorClass::Unauthenticated,
         /// Every password-hashing slot is busy.
         #[error("too many password checks are running; retry shortly")]
         Overloaded => ErrorClass::Overloaded,
@@ -130,5 +163,102 @@ impl UserService {
             .get_user(id)
             .await?
             .ok_or(LoginError::InvalidCredentials)
+    }
+
+    /// Changes the caller's display name or avatar.
+    ///
+    /// # Errors
+    /// [`ProfileError::Invalid`] for a bad or missing field; [`ProfileError::Gone`].
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn update_profile(
+        &self,
+        id: UserId,
+        input: ProfileInput,
+    ) -> Result<User, ProfileError> {
+        let mut errors = ValidationErrors::new();
+        if input.display_name.is_none() && input.avatar_url.is_none() {
+            errors.add("body", "give display_name or avatar_url");
+        }
+        let display_name = input
+            .display_name
+            .and_then(|name| errors.check("display_name", DisplayName::new(&name)));
+        let avatar_url = match input.avatar_url {
+            Some(Some(url)) => errors.check("avatar_url", AvatarUrl::new(&url)).map(Some),
+            Some(None) => Some(None),
+            None => None,
+        };
+        errors.into_result()?;
+        let change = ProfileChange {
+            display_name,
+            avatar_url,
+        };
+        self.ports
+            .users
+            .update_profile(id, change, self.ports.clock.now())
+            .await?
+            .ok_or(ProfileError::Gone)
+    }
+
+    /// Replaces the caller's password after checking the current one, and ends every other
+    /// session of theirs (at its next refresh): `session` is the refresh-token family of the
+    /// caller's own session, which stays.
+    ///
+    /// # Errors
+    /// [`PasswordChangeError::WrongPassword`] when `current` is not the password;
+    /// [`PasswordChangeError::Invalid`] for a new password outside the rule;
+    /// [`PasswordChangeError::Overloaded`]; [`PasswordChangeError::Gone`].
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn change_password(
+        &self,
+        id: UserId,
+        session: Option<uuid::Uuid>,
+        current: &str,
+        new: &str,
+    ) -> Result<(), PasswordChangeError> {
+        let mut errors = ValidationErrors::new();
+        let new = errors.check("new_password", Password::new(new));
+        let Some(new) = new else {
+            return Err(errors.into());
+        };
+        let credentials = self
+            .ports
+            .users
+            .get_credentials(id)
+            .await?
+            .ok_or(PasswordChangeError::Gone)?;
+        // A current password outside the length rule is verified (and fails) like any other.
+        let current = Password::new(current).unwrap_or_else(|_| Password::placeholder());
+        let hashing = |error| match error {
+            HashError::Overloaded => PasswordChangeError::Overloaded,
+            HashError::Failed(error) => RepoError::Other(error).into(),
+        };
+        let matches = self
+            .ports
+            .passwords
+            .verify(&current, Some(credentials.password_hash.clone()))
+            .await
+            .map_err(hashing)?;
+        if !matches {
+            return Err(PasswordChangeError::WrongPassword);
+        }
+        let password_hash = self.ports.passwords.hash(&new).await.map_err(hashing)?;
+        let replaced = self
+            .ports
+            .users
+            .replace_password(
+                id,
+                credentials.password_hash,
+                password_hash,
+                session,
+                self.ports.clock.now(),
+            )
+            .await?;
+        // Not replaced: the account is gone, or a concurrent change won and this one's current
+        // password is no longer the password.
+        if replaced {
+            Ok(())
+        } else {
+            Err(PasswordChangeError::WrongPassword)
+        }
     }
 }

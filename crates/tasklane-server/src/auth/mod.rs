@@ -34,11 +34,24 @@ impl FromRequest for Actor {
     type Future = Ready<Result<Actor, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(request))
+        ready(authenticate(request).map(|bearer| Actor(bearer.user)))
     }
 }
 
-fn authenticate(request: &HttpRequest) -> Result<Actor, ApiError> {
+/// The authenticated caller with their session, for the routes that act on sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session(pub tokens::Bearer);
+
+impl FromRequest for Session {
+    type Error = ApiError;
+    type Future = Ready<Result<Session, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(request).map(Session))
+    }
+}
+
+fn authenticate(request: &HttpRequest) -> Result<tokens::Bearer, ApiError> {
     let state = request
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no application state")))?;
@@ -52,7 +65,6 @@ fn authenticate(request: &HttpRequest) -> Result<Actor, ApiError> {
     state
         .access_tokens
         .verify(token)
-        .map(Actor)
         .ok_or_else(|| ApiError::unauthenticated("the access token is invalid or expired"))
 }
 

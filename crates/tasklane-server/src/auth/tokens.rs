@@ -19,6 +19,19 @@ struct Claims {
     exp: i64,
     jti: Uuid,
     typ: String,
+    /// The session (refresh-token family) the token was issued to; absent in tokens issued
+    /// before sessions were named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<Uuid>,
+}
+
+/// Who a valid access token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bearer {
+    /// The user.
+    pub user: UserId,
+    /// Their session: the refresh-token family the token was issued with.
+    pub session: Option<Uuid>,
 }
 
 /// Issues and checks access tokens.
@@ -61,17 +74,19 @@ impl AccessTokens {
         self.ttl.as_secs()
     }
 
-    /// A token for `user`, valid from `now` for the configured lifetime.
+    /// A token for `user` in `session` (a refresh-token family), valid from `now` for the
+    /// configured lifetime.
     ///
     /// # Errors
     /// When signing fails.
-    pub fn issue(&self, user: UserId, now: DateTime<Utc>) -> anyhow::Result<String> {
+    pub fn issue(&self, user: UserId, session: Uuid, now: DateTime<Utc>) -> anyhow::Result<String> {
         let claims = Claims {
             sub: user.as_uuid(),
             iat: now.timestamp(),
             exp: now.timestamp() + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX),
             jti: Uuid::new_v4(),
             typ: "access".into(),
+            sid: Some(session),
         };
         Ok(encode(
             &Header::new(Algorithm::HS256),
@@ -80,11 +95,14 @@ impl AccessTokens {
         )?)
     }
 
-    /// The user of a valid, unexpired access token; `None` for anything else (a refresh token,
-    /// another signature, an expired token).
-    pub fn verify(&self, token: &str) -> Option<UserId> {
+    /// The user and session of a valid, unexpired access token; `None` for anything else (a
+    /// refresh token, another signature, an expired token).
+    pub fn verify(&self, token: &str) -> Option<Bearer> {
         let data = decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
-        (data.claims.typ == "access").then(|| UserId::from_uuid(data.claims.sub))
+        (data.claims.typ == "access").then(|| Bearer {
+            user: UserId::from_uuid(data.claims.sub),
+            session: data.claims.sid,
+        })
     }
 }
 
@@ -119,10 +137,17 @@ mod tests {
     fn access_tokens_verify_until_they_expire_and_only_with_their_key() {
         let user = UserId::generate();
         let now = Utc::now();
-        let token = tokens(900).issue(user, now).unwrap();
-        assert_eq!(tokens(900).verify(&token), Some(user));
+        let session = Uuid::new_v4();
+        let token = tokens(900).issue(user, session, now).unwrap();
+        assert_eq!(
+            tokens(900).verify(&token),
+            Some(Bearer {
+                user,
+                session: Some(session)
+            })
+        );
         let expired = tokens(900)
-            .issue(user, now - chrono::Duration::seconds(1000))
+            .issue(user, session, now - chrono::Duration::seconds(1000))
             .unwrap();
         assert_eq!(tokens(900).verify(&expired), None);
         let other = AccessTokens::new(

@@ -13,8 +13,8 @@ use serde::{Deserialize, Deserializer};
 use tasklane_domain::services::events::EVENT_PAGE_LIMITS;
 use tasklane_domain::services::{MAX_SEARCH_CHARS, PAGE_LIMITS};
 use tasklane_domain::values::{
-    DisplayName, Email, ProjectDescription, ProjectName, StatusName, StoryPoints, TaskDescription,
-    TaskTitle,
+    AvatarUrl, DisplayName, Email, ProjectDescription, ProjectName, StatusName, StoryPoints,
+    TaskDescription, TaskTitle,
 };
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{Array, ArrayBuilder, RefOr};
@@ -50,6 +50,12 @@ pub fn search_pattern() -> String {
 pub fn email_pattern() -> String {
     let part = format!("[^@.{SPACE}{CONTROL}]+");
     format!(r"^[{SPACE}]*[^@{SPACE}{CONTROL}]+@{part}(\.{part})+[{SPACE}]*$")
+}
+
+/// An avatar URL: `http://` or `https://` and something, no whitespace or control character
+/// inside, whitespace around trimmed.
+pub fn avatar_pattern() -> String {
+    format!(r"^[{SPACE}]*https?://[^{SPACE}{CONTROL}]+[{SPACE}]*$")
 }
 
 /// A project key, upper-cased by the server (`web` is `WEB`), whitespace around trimmed.
@@ -125,6 +131,12 @@ schemas! {
     /// A display name.
     display_name => text(1, DisplayName::MAX_CHARS, line_pattern(),
         "1 to 100 characters, trimmed; no control characters");
+    /// A display name to change to.
+    new_display_name => text(1, DisplayName::MAX_CHARS, line_pattern(),
+        "New name: 1 to 100 characters, trimmed; no control characters");
+    /// An avatar URL (`null`: none).
+    avatar_url => nullable(text(0, AvatarUrl::MAX_CHARS, avatar_pattern(),
+        "An http:// or https:// URL of at most 500 characters, without spaces inside"), Type::String);
     /// An email address to register.
     email => text(1, Email::MAX_CHARS, email_pattern(),
         "An email address, unique ignoring case; at most 254 characters");
@@ -291,6 +303,18 @@ mod tests {
         ) {
             let pattern = regex(&project_key_pattern());
             prop_assert_eq!(ProjectKey::new(&value).is_ok(), pattern.is_match(&value), "{:?}", value);
+        }
+
+        #[test]
+        fn an_avatar_url_is_accepted_exactly_when_its_schema_accepts_it(
+            before in text_up_to(2),
+            scheme in prop::sample::select(vec!["https://", "http://", "HTTPS://", "ftp://", "http:/", ""]),
+            rest in text_up_to(6),
+        ) {
+            let value = format!("{before}{scheme}{rest}");
+            let pattern = regex(&avatar_pattern());
+            let domain = tasklane_domain::values::AvatarUrl::new(&value).is_ok();
+            prop_assert_eq!(domain, schema_accepts(&pattern, 0, AvatarUrl::MAX_CHARS, &value), "{:?}", value);
         }
 
         #[test]

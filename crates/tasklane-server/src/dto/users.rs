@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use tasklane_domain::model::{User, UserSummary};
 use utoipa::ToSchema;
 
-use super::rules;
+use super::{nullable, rules};
 use uuid::Uuid;
 
 /// A user as others see them.
@@ -92,4 +92,30 @@ pub struct TicketDto {
     pub ticket: String,
     /// Seconds until it expires.
     pub expires_in: u64,
+}
+
+/// `PATCH /me`: at least one field; absent fields stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
+pub struct UpdateProfileRequest {
+    /// A new name, 1 to 100 characters.
+    #[serde(default, deserialize_with = "rules::present")]
+    #[schema(schema_with = rules::new_display_name)]
+    pub display_name: Option<String>,
+    /// A new avatar (`null` removes it).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = rules::avatar_url)]
+    pub avatar_url: Option<Option<String>>,
+}
+
+/// `POST /me/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    /// The password now.
+    pub current_password: String,
+    /// The password from now on, 8 to 128 characters.
+    #[schema(schema_with = rules::password)]
+    pub new_password: String,
 }

@@ -1,6 +1,6 @@
-//! `/auth/*` and `/me`: registration, login, refresh with rotation, logout, WebSocket tickets.
+//! `/auth/*`: registration, login, refresh with rotation, logout, WebSocket tickets.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use tasklane_domain::model::User;
 use tasklane_domain::ports::{NewRefreshToken, RefreshTokenRepository, Rotation};
 use tasklane_domain::services::users::RegisterInput;
@@ -13,17 +13,18 @@ use crate::error::{ApiError, Problem};
 use crate::handlers::no_content;
 use crate::state::AppState;
 
-/// The session answer: a new access token for `user`, and `refresh_token`.
+/// The session answer: a new access token for `user` in `session`, and `refresh_token`.
 fn session_body(
     state: &AppState,
     user: &User,
+    session: Uuid,
     refresh_token: String,
 ) -> Result<SessionDto, ApiError> {
     Ok(SessionDto {
         user: UserDto::from(user),
         access_token: state
             .access_tokens
-            .issue(user.summary.id, state.clock.now())
+            .issue(user.summary.id, session, state.clock.now())
             .map_err(ApiError::internal)?,
         refresh_token,
         token_type: "Bearer",
@@ -39,18 +40,19 @@ fn refresh_expiry(state: &AppState) -> chrono::DateTime<chrono::Utc> {
 /// A new session for `user`: its refresh token starts a new family.
 async fn new_session(state: &AppState, user: &User) -> Result<SessionDto, ApiError> {
     let refresh_token = new_refresh_token().map_err(ApiError::internal)?;
+    let session = Uuid::new_v4();
     state
         .store
         .store_refresh_token(NewRefreshToken {
             id: Uuid::new_v4(),
             user_id: user.summary.id,
-            family_id: Uuid::new_v4(),
+            family_id: session,
             token_hash: hash_refresh_token(&refresh_token),
             expires_at: refresh_expiry(state),
             created_at: state.clock.now(),
         })
         .await?;
-    session_body(state, user, refresh_token)
+    session_body(state, user, session, refresh_token)
 }
 
 /// Creates an account and its first session.
@@ -138,13 +140,13 @@ pub async fn refresh(
             state.clock.now(),
         )
         .await?;
-    let Rotation::Rotated { user_id } = rotation else {
+    let Rotation::Rotated { user_id, family_id } = rotation else {
         return Err(ApiError::unauthenticated(
             "the refresh token is invalid, expired or already used",
         ));
     };
     let user = state.services.users.get_user(user_id).await?;
-    Ok(HttpResponse::Ok().json(session_body(&state, &user, next)?))
+    Ok(HttpResponse::Ok().json(session_body(&state, &user, family_id, next)?))
 }
 
 /// Ends the session of a refresh token.
@@ -195,12 +197,4 @@ pub async fn ws_ticket(state: web::Data<AppState>, actor: Actor) -> Result<HttpR
         ticket,
         expires_in: state.ws_ticket_ttl.as_secs(),
     }))
-}
-
-/// The caller.
-#[utoipa::path(tag = "auth", responses((status = 200, body = UserDto), (status = 401, body = Problem)), security(("bearer" = [])))]
-#[get("/me")]
-pub async fn me(state: web::Data<AppState>, actor: Actor) -> Result<HttpResponse, ApiError> {
-    let user = state.services.users.get_user(actor.0).await?;
-    Ok(HttpResponse::Ok().json(UserDto::from(&user)))
 }

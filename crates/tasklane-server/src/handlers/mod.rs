@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod events;
+pub mod me;
 pub mod members;
 pub mod ops;
 pub mod projects;
@@ -25,7 +26,9 @@ pub fn api(config: &mut ServiceConfig) {
             .service(auth::refresh)
             .service(auth::logout)
             .service(auth::ws_ticket)
-            .service(auth::me)
+            .service(me::me)
+            .service(me::update)
+            .service(me::change_password)
             .service(projects::create)
             .service(projects::list)
             .service(projects::get)

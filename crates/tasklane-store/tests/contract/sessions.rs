@@ -21,11 +21,12 @@ async fn refresh_tokens_rotate_once_and_a_reused_token_revokes_its_family(
     let store = world.store();
     let now = Utc::now();
     let later = now + chrono::Duration::days(30);
+    let family = Uuid::new_v4();
     store
         .store_refresh_token(NewRefreshToken {
             id: Uuid::new_v4(),
             user_id: user,
-            family_id: Uuid::new_v4(),
+            family_id: family,
             token_hash: "h1".into(),
             expires_at: later,
             created_at: now,
@@ -34,11 +35,23 @@ async fn refresh_tokens_rotate_once_and_a_reused_token_revokes_its_family(
     let first = store
         .rotate_refresh_token("h1".into(), Uuid::new_v4(), "h2".into(), later, now)
         .await?;
-    assert_eq!(first, Rotation::Rotated { user_id: user });
+    assert_eq!(
+        first,
+        Rotation::Rotated {
+            user_id: user,
+            family_id: family
+        }
+    );
     let second = store
         .rotate_refresh_token("h2".into(), Uuid::new_v4(), "h3".into(), later, now)
         .await?;
-    assert_eq!(second, Rotation::Rotated { user_id: user });
+    assert_eq!(
+        second,
+        Rotation::Rotated {
+            user_id: user,
+            family_id: family
+        }
+    );
     // h1 again: stolen or replayed. The family (h3 included) is revoked.
     assert_eq!(
         store
