@@ -146,6 +146,11 @@ pub enum EventPayload {
         /// What restored it.
         restored_via: RestoredVia,
     },
+    /// `project_created`: to the creator's `user:` room (nobody else can be in the project yet).
+    ProjectCreated {
+        /// The new project.
+        project: Box<Project>,
+    },
     /// `project_updated`
     ProjectUpdated {
         /// The project after the update.
@@ -207,6 +212,7 @@ impl EventPayload {
             EventPayload::TaskDeleted { .. } => "task_deleted",
             EventPayload::ProjectStatusChanged { .. } => "project_status_changed",
             EventPayload::ProjectRestored { .. } => "project_restored",
+            EventPayload::ProjectCreated { .. } => "project_created",
             EventPayload::ProjectUpdated { .. } => "project_updated",
             EventPayload::ProjectArchived { .. } => "project_archived",
             EventPayload::ProjectDeleted => "project_deleted",
@@ -259,11 +265,12 @@ impl DomainEvent {
         }
     }
 
-    /// The member the event is about, if any.
+    /// The member the event is about, if any (a project's creator is its first member).
     pub fn member_id(&self) -> Option<UserId> {
         match &self.payload {
             EventPayload::MemberAdded { user_id, .. }
             | EventPayload::MemberRemoved { user_id, .. } => Some(*user_id),
+            EventPayload::ProjectCreated { .. } => Some(self.actor_id),
             _ => None,
         }
     }

@@ -82,8 +82,9 @@ impl Envelope {
     }
 
     /// Routes by the event's type and the ids it concerns: task events also go to the task's
-    /// room, project-level events to every member's `user:` room, membership events to the
-    /// member's, with their consequence for room membership.
+    /// room, project-level events to every member's `user:` room, membership events (and a
+    /// project's creation, which makes its creator the first member) to the member's, with their
+    /// consequence for room membership.
     fn route(
         origin: Uuid,
         project: ProjectId,
@@ -96,7 +97,9 @@ impl Envelope {
         let member = member.map(|user| user.as_uuid());
         let (audience, effect) = match (kind, member) {
             ("project_deleted", _) => (Audience::Members, Some(Effect::ProjectDeleted)),
-            ("member_added", Some(user)) => (Audience::User(user), Some(Effect::MemberAdded(user))),
+            ("member_added" | "project_created", Some(user)) => {
+                (Audience::User(user), Some(Effect::MemberAdded(user)))
+            }
             ("member_removed", Some(user)) => {
                 (Audience::User(user), Some(Effect::MemberRemoved(user)))
             }

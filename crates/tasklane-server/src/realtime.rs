@@ -97,7 +97,9 @@ fn event_data(event: &DomainEvent, policy: DerivationPolicy) -> Value {
             "project": project_json(project, policy),
             "restored_via": restored_via.as_str(),
         }),
-        EventPayload::ProjectUpdated { project } | EventPayload::ProjectArchived { project } => {
+        EventPayload::ProjectCreated { project }
+        | EventPayload::ProjectUpdated { project }
+        | EventPayload::ProjectArchived { project } => {
             json!({"project": project_json(project, policy)})
         }
         EventPayload::ProjectDeleted => json!({}),

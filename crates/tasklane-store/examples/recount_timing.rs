@@ -46,16 +46,18 @@ async fn main() -> anyhow::Result<()> {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let new = NewProject {
+        id: project,
+        key: ProjectKey::new("BIG")?,
+        name: ProjectName::new("Big")?,
+        description: ProjectDescription::new("")?,
+        owner,
+        statuses: statuses.clone(),
+        created_at: Utc::now(),
+    };
+    // No events: this example times the recount only.
     db.store
-        .create_project(NewProject {
-            id: project,
-            key: ProjectKey::new("BIG")?,
-            name: ProjectName::new("Big")?,
-            description: ProjectDescription::new("")?,
-            owner,
-            statuses: statuses.clone(),
-            created_at: Utc::now(),
-        })
+        .create_project(new, Box::new(|_| Vec::new()))
         .await?;
     let ids: Vec<String> = statuses
         .iter()

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult};
 use tasklane_domain::aggregation::{Aggregation, Counts};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
+use tasklane_domain::events::LoggedEvent;
 use tasklane_domain::ids::{ProjectId, UserId};
 use tasklane_domain::model::{Member, Page, Project, ProjectRead, Status};
 use tasklane_domain::ports::{
@@ -33,6 +34,7 @@ use crate::aggregation::recount_in;
 use crate::convert::{self, JsonStatus, PROJECT_COLUMNS, PROJECT_FROM, parsed};
 use crate::db::{Dialect, all, exec, in_transaction, one};
 use crate::errors::{Constraint, Fail, repo_error, violates};
+use crate::events;
 
 /// A `LIKE` pattern matching `text` anywhere, case-insensitively, with `%`, `_` and `\` literal.
 pub(crate) fn contains_pattern(text: &str) -> String {
@@ -391,10 +393,30 @@ impl ProjectRepository for Store {
     async fn create_project(
         &self,
         project: NewProject,
-    ) -> Result<Project, CreateProjectStoreError> {
+        events: RecordEvents<Project>,
+    ) -> Result<Logged<Project>, CreateProjectStoreError> {
         let d = self.dialect;
+        let created = Project {
+            id: project.id,
+            key: project.key.clone(),
+            name: project.name.clone(),
+            description: project.description.clone(),
+            task_counter: 0,
+            row_version: 1,
+            archived_at: None,
+            created_by: project.owner,
+            created_at: project.created_at,
+            updated_at: project.created_at,
+            aggregation: Aggregation {
+                project_id: project.id,
+                counts: Counts::ZERO,
+                updated_at: project.created_at,
+            },
+        };
+        // Nothing of the new project is decided by the database: its events are known before.
+        let encoded = events(&created);
         let result = in_transaction!(self.writer, |txn| -> Result<
-            (),
+            Vec<LoggedEvent>,
             Fail<CreateProjectStoreError>,
         > {
             let insert = d.stmt(
@@ -463,25 +485,12 @@ impl ProjectRepository for Store {
                 vec![d.id(project.id)],
             );
             exec(txn, head).await?;
-            Ok(())
+            Ok(events::append(txn, d, encoded.clone()).await?)
         });
         match result {
-            Ok(()) => Ok(Project {
-                id: project.id,
-                key: project.key,
-                name: project.name,
-                description: project.description,
-                task_counter: 0,
-                row_version: 1,
-                archived_at: None,
-                created_by: project.owner,
-                created_at: project.created_at,
-                updated_at: project.created_at,
-                aggregation: Aggregation {
-                    project_id: project.id,
-                    counts: Counts::ZERO,
-                    updated_at: project.created_at,
-                },
+            Ok(events) => Ok(Logged {
+                value: created,
+                events,
             }),
             Err(Fail::Rejected(error)) => Err(error),
             Err(other) => Err(CreateProjectStoreError::Store(other.into_repo())),

@@ -291,6 +291,41 @@ async fn every_event_arrives_once_after_its_call_with_the_documented_fields(
     Ok(())
 }
 
+async fn a_new_project_is_announced_to_its_creator_only(app: TestApp) -> anyhow::Result<()> {
+    let owner = app.register("owner").await?;
+    let other = app.register("other").await?;
+    let mut creator = app.ws(&owner).await?;
+    creator.must_join(&format!("user:{}", owner.id)).await?;
+    let mut bystander = app.ws(&other).await?;
+    bystander.must_join(&format!("user:{}", other.id)).await?;
+
+    let project = app.project(&owner, "NEW").await?;
+    let (types, data) = after(&mut creator).await?;
+    assert_eq!(types, ["project_created"]);
+    common(&data[0], &project, &owner.id);
+    assert_eq!(data[0]["project"]["key"], "NEW");
+    assert_eq!(data[0]["project"]["id"], json!(project));
+    let (types, _) = after(&mut bystander).await?;
+    assert!(types.is_empty(), "{types:?}");
+
+    // The creator's live connection may go straight into the new project's room, and its later
+    // project-level events reach the creator's user room too.
+    creator.must_join(&format!("project:{project}")).await?;
+    ok(
+        &app.call(
+            Method::PATCH,
+            &format!("/api/v1/projects/{project}"),
+            Some(&owner.token),
+            Some(json!({"name": "Renamed"})),
+        )
+        .await?,
+        StatusCode::OK,
+    );
+    let (types, _) = after(&mut creator).await?;
+    assert_eq!(types, ["project_updated"], "once, though in two rooms");
+    Ok(())
+}
+
 async fn no_client_frame_makes_the_server_broadcast(app: TestApp) -> anyhow::Result<()> {
     let owner = app.register("owner").await?;
     let project = app.project(&owner, "QUIET").await?;
@@ -323,6 +358,7 @@ async fn no_client_frame_makes_the_server_broadcast(app: TestApp) -> anyhow::Res
 }
 
 both_databases!(
+    a_new_project_is_announced_to_its_creator_only,
     every_event_arrives_once_after_its_call_with_the_documented_fields,
     no_client_frame_makes_the_server_broadcast,
 );

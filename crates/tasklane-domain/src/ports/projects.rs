@@ -221,14 +221,17 @@ pub struct StatusesChanged {
 #[async_trait]
 pub trait ProjectRepository: Send + Sync {
     /// Inserts the project, its owner membership, its statuses and its aggregation row (all
-    /// zeros), in one transaction.
+    /// zeros), and logs `events` of the new project as its first events, in one transaction.
     ///
     /// # Errors
     /// MUST return [`CreateProjectStoreError::KeyTaken`] when the key is taken, including by a
     /// concurrent insert, and [`CreateProjectStoreError::UnknownOwner`] when the owner is no
     /// user.
-    async fn create_project(&self, project: NewProject)
-    -> Result<Project, CreateProjectStoreError>;
+    async fn create_project(
+        &self,
+        project: NewProject,
+        events: RecordEvents<Project>,
+    ) -> Result<Logged<Project>, CreateProjectStoreError>;
 
     /// The project with its aggregation and the viewer's role; `None` when it does not exist.
     /// When the aggregation row is missing, the counts come from a recount (nothing is written).

@@ -28,14 +28,14 @@ fn new_project(key: &str) -> NewProjectInput {
 }
 
 #[tokio::test]
-async fn create_project_makes_the_creator_owner_with_the_five_default_statuses() {
+async fn create_project_makes_the_creator_owner_with_the_five_default_statuses_and_logs_it() {
     let board = Board::new();
     let actor = UserId::generate();
     let mut h = Harness::new();
     let project = board.project(Counts::ZERO, false);
     h.projects
         .expect_create_project()
-        .withf(move |p| {
+        .withf(move |p, _| {
             let statuses: Vec<(&str, StatusCategory, u32)> = p
                 .statuses
                 .iter()
@@ -53,8 +53,8 @@ async fn create_project_makes_the_creator_owner_with_the_five_default_statuses()
                     ]
         })
         .times(1)
-        .returning(move |_| Ok(project.clone()));
-    let (services, _) = h.build();
+        .returning(move |_, record| Ok(logged(project.clone(), &record)));
+    let (services, recorder) = h.build();
 
     let view = services
         .projects
@@ -63,6 +63,14 @@ async fn create_project_makes_the_creator_owner_with_the_five_default_statuses()
         .unwrap();
 
     assert_eq!(view.my_role, Role::Owner);
+    let published = recorder.events();
+    assert_eq!(recorder.names(), ["project_created"]);
+    assert_eq!(published[0].actor_id, actor);
+    assert_eq!(
+        published[0].member_id(),
+        Some(actor),
+        "to the creator's room"
+    );
     assert_eq!(view.project.aggregation.counts, Counts::ZERO);
     assert_eq!(view.derived_status, crate::aggregation::DerivedStatus::Todo);
 }
@@ -73,7 +81,7 @@ async fn create_project_reports_a_taken_key_and_invalid_fields() {
     h.projects
         .expect_create_project()
         .times(1)
-        .returning(|_| Err(CreateProjectStoreError::KeyTaken));
+        .returning(|_, _| Err(CreateProjectStoreError::KeyTaken));
     let (services, _) = h.build();
     let actor = UserId::generate();
 

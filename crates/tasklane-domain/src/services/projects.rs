@@ -221,17 +221,30 @@ impl ProjectService {
         input: NewProjectInput,
     ) -> Result<ProjectView, CreateProjectError> {
         let (key, name, description) = validate_new(&input)?;
+        let (id, at) = (ProjectId::generate(), self.ports.clock.now());
         let new = NewProject {
-            id: ProjectId::generate(),
+            id,
             key: key.clone(),
             name,
             description,
             owner: actor,
             statuses: default_statuses(),
-            created_at: self.ports.clock.now(),
+            created_at: at,
         };
-        match self.ports.projects.create_project(new).await {
-            Ok(project) => Ok(self.view(project, Role::Owner)),
+        let events = record(&self.ports.encoder, move |project: &Project| {
+            let project = Box::new(project.clone());
+            vec![event(
+                id,
+                actor,
+                at,
+                EventPayload::ProjectCreated { project },
+            )]
+        });
+        match self.ports.projects.create_project(new, events).await {
+            Ok(logged) => {
+                publish(self.ports.broadcaster.as_ref(), logged.events);
+                Ok(self.view(logged.value, Role::Owner))
+            }
             Err(CreateProjectStoreError::KeyTaken) => Err(CreateProjectError::KeyTaken(key)),
             Err(CreateProjectStoreError::UnknownOwner) => Err(CreateProjectError::UnknownActor),
             Err(CreateProjectStoreError::Store(error)) => Err(error.into()),

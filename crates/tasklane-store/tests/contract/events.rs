@@ -27,11 +27,26 @@ async fn the_log_reads_back_per_project_and_per_task_in_seq_order(
     let outsider = world.user("outsider").await?;
     let project = world.project(owner, "LOG").await?.project.id;
     let store = world.store();
-    let empty = store
+    let created = store
         .read_events(query(EventScope::Project(project), owner, 0, 10))
         .await?;
-    assert_eq!((empty.head, empty.oldest, empty.items.len()), (0, None, 0));
-    assert_eq!(empty.viewer_role, Some(Role::Owner));
+    let kinds: Vec<(u64, &str)> = created
+        .items
+        .iter()
+        .map(|e| (e.seq, e.kind.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [(1, "project_created")],
+        "the creation is logged first"
+    );
+    assert_eq!(
+        created.items[0].member_id,
+        Some(owner),
+        "to the creator's room"
+    );
+    assert_eq!((created.head, created.oldest), (1, Some(1)));
+    assert_eq!(created.viewer_role, Some(Role::Owner));
 
     let first = world.task(owner, project, "first").await?;
     let second = world.task(owner, project, "second").await?;
@@ -54,35 +69,36 @@ async fn the_log_reads_back_per_project_and_per_task_in_seq_order(
     assert_eq!(
         kinds,
         [
-            (1, "task_created"),
+            (1, "project_created"),
             (2, "task_created"),
-            (3, "task_updated")
+            (3, "task_created"),
+            (4, "task_updated")
         ]
     );
-    assert_eq!((all.head, all.oldest), (3, Some(1)));
+    assert_eq!((all.head, all.oldest), (4, Some(1)));
     assert!(
-        all.items[2].data.contains("task_updated"),
+        all.items[3].data.contains("task_updated"),
         "the encoder's data is kept"
     );
     assert!(all.items.iter().all(|e| e.actor_id == owner));
 
     let page = store
-        .read_events(query(EventScope::Project(project), owner, 1, 1))
+        .read_events(query(EventScope::Project(project), owner, 2, 1))
         .await?;
-    assert_eq!(page.items.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+    assert_eq!(page.items.iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
 
     let history = store
         .read_events(query(EventScope::Task(first.id), owner, 0, 100))
         .await?;
     assert_eq!(
         history.items.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        [1, 3],
+        [2, 4],
         "only the task's own events, numbered in the project's sequence"
     );
     let other = store
         .read_events(query(EventScope::Task(second.id), owner, 0, 100))
         .await?;
-    assert_eq!(other.items.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+    assert_eq!(other.items.iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
 
     let stranger = store
         .read_events(query(EventScope::Project(project), outsider, 0, 100))
@@ -110,7 +126,7 @@ async fn the_log_reads_back_per_project_and_per_task_in_seq_order(
     let last = deleted.last().map(|e| (e.seq, e.event.payload.name()));
     assert_eq!(
         last,
-        Some((4, "project_deleted")),
+        Some((5, "project_deleted")),
         "numbered after the log's last event"
     );
     Ok(())
@@ -128,18 +144,18 @@ async fn pruning_deletes_old_events_but_keeps_each_projects_newest(
     let store = world.store();
     assert_eq!(store.prune_events(Utc::now() - Duration::days(1)).await?, 0);
     let pruned = store.prune_events(Utc::now() + Duration::days(1)).await?;
-    assert_eq!(pruned, 2, "all but the newest");
+    assert_eq!(pruned, 3, "all but the newest (project_created, a, b)");
     let read = store
         .read_events(query(EventScope::Project(project), owner, 0, 100))
         .await?;
-    assert_eq!((read.head, read.oldest), (3, Some(3)));
+    assert_eq!((read.head, read.oldest), (4, Some(4)));
     world.task(owner, project, "d").await?;
     let read = store
-        .read_events(query(EventScope::Project(project), owner, 3, 100))
+        .read_events(query(EventScope::Project(project), owner, 4, 100))
         .await?;
     assert_eq!(
         read.items.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        [4],
+        [5],
         "the sequence continues"
     );
     Ok(())
@@ -230,7 +246,7 @@ async fn logged_events_hold_the_values_the_database_decided(db: TestDb) -> anyho
         );
     }
     assert!(
-        published[0]
+        task_events[0]
             .data
             .contains(r#""title":"1234567890123456789""#),
         "the client's digits are untouched"
