@@ -69,6 +69,7 @@ impl Raw {
             users: store.clone(),
             projects: store.clone(),
             tasks: store.clone(),
+            comments: store.clone(),
             aggregations: store.clone(),
             events: store,
             // The log's rows are written as by the server; their data is not the point here.

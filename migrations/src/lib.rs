@@ -6,6 +6,7 @@
 mod m20261129_000001_initial;
 mod m20261129_000002_task_versions;
 mod m20261130_000003_project_events;
+mod m20261130_000004_comments_and_labels;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_initial::Migration),
             Box::new(m20261129_000002_task_versions::Migration),
             Box::new(m20261130_000003_project_events::Migration),
+            Box::new(m20261130_000004_comments_and_labels::Migration),
         ]
     }
 }

@@ -22,6 +22,12 @@ pub enum Action {
     RecountAggregation,
     /// Create, update, move, archive, unarchive or delete tasks.
     WriteTasks,
+    /// Write comments, and edit or delete one's own.
+    Comment,
+    /// Delete anyone's comment.
+    ModerateComments,
+    /// Create, rename, recolour or delete labels.
+    ManageLabels,
 }
 
 impl Action {
@@ -35,6 +41,9 @@ impl Action {
         Action::ManageStatuses,
         Action::RecountAggregation,
         Action::WriteTasks,
+        Action::Comment,
+        Action::ModerateComments,
+        Action::ManageLabels,
     ];
 }
 
@@ -45,7 +54,13 @@ impl Role {
             (self, action),
             (Role::Owner, _)
                 | (_, Action::Read)
-                | (Role::Editor, Action::EditProject | Action::WriteTasks)
+                | (
+                    Role::Editor,
+                    Action::EditProject
+                        | Action::WriteTasks
+                        | Action::Comment
+                        | Action::ManageLabels
+                )
         )
     }
 }
@@ -99,6 +114,9 @@ mod tests {
         (Action::ManageStatuses, true, false, false),
         (Action::RecountAggregation, true, false, false),
         (Action::WriteTasks, true, true, false),
+        (Action::Comment, true, true, false),
+        (Action::ModerateComments, true, false, false),
+        (Action::ManageLabels, true, true, false),
     ];
 
     #[test]

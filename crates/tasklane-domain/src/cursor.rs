@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::{ProjectId, TaskId};
+use crate::ids::{CommentId, ProjectId, TaskId};
 
 /// A cursor that does not belong to this listing or was altered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,6 +17,15 @@ pub struct ProjectCursor {
     pub updated_at: DateTime<Utc>,
     /// The project's id (tie-breaker).
     pub id: ProjectId,
+}
+
+/// The position after a comment in "oldest first" order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentCursor {
+    /// The comment's `created_at`.
+    pub created_at: DateTime<Utc>,
+    /// The comment's id (tie-breaker).
+    pub id: CommentId,
 }
 
 /// The position after a task in one of the two task orders.
@@ -97,6 +106,30 @@ impl ProjectCursor {
         };
         Ok(Self {
             updated_at: from_micros(at)?,
+            id: hyphenated(id)?,
+        })
+    }
+}
+
+impl CommentCursor {
+    /// The opaque text form.
+    pub fn encode(&self) -> String {
+        format!("c1.{}.{}", micros(&self.created_at), self.id)
+    }
+
+    /// Parses [`CommentCursor::encode`]'s output.
+    ///
+    /// # Errors
+    /// [`CursorError`] for anything else.
+    pub fn decode(text: &str) -> Result<Self, CursorError> {
+        let mut parts = text.split('.');
+        let (Some("c1"), Some(at), Some(id), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(CursorError);
+        };
+        Ok(Self {
+            created_at: from_micros(at)?,
             id: hyphenated(id)?,
         })
     }

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::aggregation::{Aggregation, DerivedStatus};
-use crate::ids::{ProjectId, StatusId, TaskId, UserId};
-use crate::model::{Project, Status, Task};
+use crate::ids::{CommentId, ProjectId, StatusId, TaskId, UserId};
+use crate::model::{Comment, Project, Status, Task};
 use crate::values::{Role, TaskKey};
 
 /// The actor of changes made by the server itself (the auto-archive job): the nil UUID.
@@ -198,6 +198,27 @@ pub enum EventPayload {
         /// The role they had.
         role: Role,
     },
+    /// `comment_added`
+    CommentAdded {
+        /// The new comment.
+        comment: Box<Comment>,
+        /// The task's comment count after it.
+        comment_count: u64,
+    },
+    /// `comment_edited`
+    CommentEdited {
+        /// The comment after the edit.
+        comment: Box<Comment>,
+    },
+    /// `comment_deleted`
+    CommentDeleted {
+        /// The deleted comment's id.
+        comment_id: CommentId,
+        /// The task it was on.
+        task_id: TaskId,
+        /// The task's comment count after it.
+        comment_count: u64,
+    },
 }
 
 impl EventPayload {
@@ -221,13 +242,16 @@ impl EventPayload {
             EventPayload::StatusDeleted { .. } => "status_deleted",
             EventPayload::MemberAdded { .. } => "member_added",
             EventPayload::MemberRemoved { .. } => "member_removed",
+            EventPayload::CommentAdded { .. } => "comment_added",
+            EventPayload::CommentEdited { .. } => "comment_edited",
+            EventPayload::CommentDeleted { .. } => "comment_deleted",
         }
     }
 }
 
 impl DomainEvent {
-    /// The task the event is about, if any: the log indexes it for the task's history and the
-    /// `task:` room.
+    /// The task the event is about, if any (a comment's task too): the log indexes it for the
+    /// task's history and the `task:` room.
     pub fn task_id(&self) -> Option<TaskId> {
         match &self.payload {
             EventPayload::TaskCreated { task }
@@ -235,7 +259,10 @@ impl DomainEvent {
             | EventPayload::TaskMoved { task, .. }
             | EventPayload::TaskArchived { task }
             | EventPayload::TaskUnarchived { task } => Some(task.id),
-            EventPayload::TaskDeleted { task_id, .. } => Some(*task_id),
+            EventPayload::TaskDeleted { task_id, .. }
+            | EventPayload::CommentDeleted { task_id, .. } => Some(*task_id),
+            EventPayload::CommentAdded { comment, .. }
+            | EventPayload::CommentEdited { comment } => Some(comment.task_id),
             _ => None,
         }
     }

@@ -92,6 +92,11 @@ id_type!(
     StatusId,
     "status"
 );
+id_type!(
+    /// A comment's id.
+    CommentId,
+    "comment"
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,11 +4,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::aggregation::{Aggregation, DerivationPolicy, DerivedStatus};
-use crate::ids::{ProjectId, StatusId, TaskId, UserId};
+use crate::ids::{CommentId, ProjectId, StatusId, TaskId, UserId};
 use crate::rank::Rank;
 use crate::values::{
-    AvatarUrl, DisplayName, Email, Priority, ProjectDescription, ProjectKey, ProjectName, Role,
-    StatusCategory, StatusName, StoryPoints, TaskDescription, TaskKey, TaskTitle, TaskType,
+    AvatarUrl, CommentBody, DisplayName, Email, Priority, ProjectDescription, ProjectKey,
+    ProjectName, Role, StatusCategory, StatusName, StoryPoints, TaskDescription, TaskKey,
+    TaskTitle, TaskType,
 };
 
 /// The public face of a user, as embedded in tasks and member lists.
@@ -181,6 +182,8 @@ pub struct Task {
     pub parent_id: Option<TaskId>,
     /// How many direct sub-tasks it has (archived ones included).
     pub subtask_count: u64,
+    /// How many comments it has.
+    pub comment_count: u64,
     /// Its place in its status column.
     pub rank: Rank,
     /// Starts at 1, +1 on every change.
@@ -214,4 +217,23 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// The cursor of the next page, if there is one.
     pub next_cursor: Option<String>,
+}
+
+/// A comment on a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    /// The comment's id.
+    pub id: CommentId,
+    /// The task it is on.
+    pub task_id: TaskId,
+    /// The task's project.
+    pub project_id: ProjectId,
+    /// Who wrote it (`None` once that user is deleted).
+    pub author: Option<UserSummary>,
+    /// Its text (Markdown).
+    pub body: CommentBody,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+    /// When its author last edited it.
+    pub edited_at: Option<DateTime<Utc>>,
 }

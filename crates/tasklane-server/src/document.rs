@@ -35,6 +35,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         (name = "members", description = "Project members"),
         (name = "statuses", description = "Workflow statuses"),
         (name = "tasks", description = "Tasks"),
+        (name = "comments", description = "Comments on tasks"),
         (name = "events", description = "The project event log: catch-up and history"),
         (name = "realtime", description = "The WebSocket protocol"),
         (name = "operations", description = "Health, readiness, metrics"),

@@ -17,7 +17,9 @@ use tasklane_domain::services::projects::ProjectListInput;
 use tasklane_domain::values::Role;
 use tasklane_realtime::{Directory, LogPage};
 
-use crate::dto::{AggregationDto, DerivedStatusDto, ProjectDto, RoleDto, StatusDto, TaskDto};
+use crate::dto::{
+    AggregationDto, CommentDto, DerivedStatusDto, ProjectDto, RoleDto, StatusDto, TaskDto,
+};
 use crate::limits::TicketLedger;
 
 /// Encodes the `data` of every event, with the HTTP API's JSON: once per event, for the event
@@ -119,6 +121,27 @@ fn event_data(event: &DomainEvent, policy: DerivationPolicy) -> Value {
         | EventPayload::MemberRemoved { user_id, role } => {
             json!({"user_id": user_id.to_string(), "role": RoleDto::from(*role)})
         }
+        EventPayload::CommentAdded {
+            comment,
+            comment_count,
+        } => json!({
+            "task_id": comment.task_id.to_string(),
+            "comment": CommentDto::from(comment.as_ref()),
+            "comment_count": comment_count,
+        }),
+        EventPayload::CommentEdited { comment } => json!({
+            "task_id": comment.task_id.to_string(),
+            "comment": CommentDto::from(comment.as_ref()),
+        }),
+        EventPayload::CommentDeleted {
+            comment_id,
+            task_id,
+            comment_count,
+        } => json!({
+            "task_id": task_id.to_string(),
+            "comment_id": comment_id.to_string(),
+            "comment_count": comment_count,
+        }),
     };
     let mut data = json!({
         "project_id": event.project_id.to_string(),

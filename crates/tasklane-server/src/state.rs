@@ -91,6 +91,7 @@ impl AppState {
             users: shared.clone(),
             projects: shared.clone(),
             tasks: shared.clone(),
+            comments: shared.clone(),
             aggregations: shared.clone(),
             events: shared.clone(),
             encoder: Arc::new(ApiEncoder::new(settings.derivation_policy)),

@@ -66,7 +66,7 @@ pub(crate) const TASK_COLUMNS: &str = "t.id, t.project_id, p.key AS project_key,
     au.id AS assignee_id, au.email AS assignee_email, au.display_name AS assignee_name, au.avatar_url AS assignee_avatar, \
     ru.id AS reporter_id, ru.email AS reporter_email, ru.display_name AS reporter_name, ru.avatar_url AS reporter_avatar, \
     t.parent_id, (SELECT count(*) FROM tasks c WHERE c.parent_id = t.id) AS subtask_count, \
-    t.rank, t.row_version, t.created_at, t.updated_at, t.completed_at, t.archived_at";
+    t.comment_count, t.rank, t.row_version, t.created_at, t.updated_at, t.completed_at, t.archived_at";
 
 /// A task with its project, status, assignee and reporter: one row per task, no N+1.
 pub(crate) const TASK_FROM: &str = "tasks t JOIN projects p ON p.id = t.project_id \
@@ -192,6 +192,7 @@ pub(crate) fn task(row: &Row<'_>) -> Result<Task, DbErr> {
         reporter: user_columns(row, "reporter")?,
         parent_id: row.opt_id("parent_id")?.map(TaskId::from_uuid),
         subtask_count: count(row.int("subtask_count")?)?,
+        comment_count: count(row.int("comment_count")?)?,
         rank: valid("rank", Rank::parse(&row.text("rank")?))?,
         row_version: count(row.int("row_version")?)?,
         created_at: row.time("created_at")?,

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod comments;
 mod hardening;
 mod ops;
 mod projects;

@@ -25,6 +25,8 @@ enum Allowed {
     Writers,
     /// Owners.
     Owners,
+    /// The editor, who wrote the fixture's comment.
+    Author,
 }
 
 struct People {
@@ -36,10 +38,11 @@ struct People {
 }
 
 /// What each case starts from: a project with an editor, a viewer and an extra member, a live
-/// task with a neighbour, an archived task, an unused custom status.
+/// task with a neighbour and the editor's comment, an archived task, an unused custom status.
 struct Fixture {
     project: String,
     task: String,
+    comment: String,
     neighbour: String,
     archived_task: String,
     status: String,
@@ -65,6 +68,14 @@ async fn fixture(
     let neighbour = app.task(owner, &project, "neighbour").await?;
     let archived = app.task(owner, &project, "archived").await?;
     let archived_task = archived["id"].as_str().unwrap().to_owned();
+    let comment = app
+        .post(
+            &format!("/api/v1/tasks/{}/comments", task["id"].as_str().unwrap()),
+            &people.editor.token,
+            json!({"body": "the editor's comment"}),
+        )
+        .await?;
+    anyhow::ensure!(comment.status == StatusCode::CREATED, "{comment:?}");
     app.call(
         Method::POST,
         &format!("/api/v1/tasks/{archived_task}/archive"),
@@ -90,6 +101,7 @@ async fn fixture(
     }
     Ok(Fixture {
         task: task["id"].as_str().unwrap().to_owned(),
+        comment: comment.text("id"),
         neighbour: neighbour["id"].as_str().unwrap().to_owned(),
         archived_task,
         status: status.text("id"),
@@ -395,6 +407,45 @@ fn routes(people: &People) -> Vec<Route> {
             false,
             Box::new(|f| (Method::DELETE, format!("/api/v1/tasks/{}", f.task), None)),
         ),
+        (
+            "GET comments",
+            Allowed::Members,
+            false,
+            Box::new(|f| {
+                let path = format!("/api/v1/tasks/{}/comments", f.task);
+                (Method::GET, path, None)
+            }),
+        ),
+        (
+            "POST comment",
+            Allowed::Writers,
+            false,
+            Box::new(|f| {
+                let path = format!("/api/v1/tasks/{}/comments", f.task);
+                (Method::POST, path, Some(json!({"body": "new"})))
+            }),
+        ),
+        (
+            "PATCH comment",
+            Allowed::Author,
+            false,
+            Box::new(|f| {
+                let path = format!("/api/v1/comments/{}", f.comment);
+                (Method::PATCH, path, Some(json!({"body": "edited"})))
+            }),
+        ),
+        (
+            "DELETE comment (author or owner)",
+            Allowed::Writers,
+            false,
+            Box::new(|f| {
+                (
+                    Method::DELETE,
+                    format!("/api/v1/comments/{}", f.comment),
+                    None,
+                )
+            }),
+        ),
     ]
 }
 
@@ -402,6 +453,7 @@ fn expected(allowed: Allowed, who: Who) -> StatusCode {
     let permitted = match (allowed, who) {
         (_, Who::Anonymous) => return StatusCode::UNAUTHORIZED,
         (_, Who::Outsider) => return StatusCode::NOT_FOUND,
+        (Allowed::Author, who) => who == Who::Editor,
         (Allowed::Members, _) | (_, Who::Owner) => true,
         (Allowed::Writers, Who::Editor) => true,
         _ => false,

@@ -326,6 +326,61 @@ async fn a_new_project_is_announced_to_its_creator_only(app: TestApp) -> anyhow:
     Ok(())
 }
 
+async fn comment_events_reach_the_task_and_project_rooms(app: TestApp) -> anyhow::Result<()> {
+    let owner = app.register("owner").await?;
+    let project = app.project(&owner, "CMT").await?;
+    let task = app.task(&owner, &project, "discussed").await?;
+    let task = task["id"].as_str().unwrap().to_owned();
+    let mut board = app.ws(&owner).await?;
+    board.must_join(&format!("project:{project}")).await?;
+    let mut detail = app.ws(&owner).await?;
+    detail.must_join(&format!("task:{task}")).await?;
+
+    let added = app
+        .post(
+            &format!("/api/v1/tasks/{task}/comments"),
+            &owner.token,
+            json!({"body": "first"}),
+        )
+        .await?;
+    ok(&added, StatusCode::CREATED);
+    let comment = added.text("id");
+    for socket in [&mut board, &mut detail] {
+        let (types, data) = after(socket).await?;
+        assert_eq!(types, ["comment_added"]);
+        common(&data[0], &project, &owner.id);
+        assert_eq!(data[0]["task_id"], json!(task));
+        assert_eq!(data[0]["comment"]["id"], json!(comment));
+        assert_eq!(data[0]["comment"]["body"], "first");
+        assert_eq!(data[0]["comment_count"], 1);
+    }
+    let one = format!("/api/v1/comments/{comment}");
+    let edit = json!({"body": "second"});
+    ok(
+        &app.call(Method::PATCH, &one, Some(&owner.token), Some(edit))
+            .await?,
+        StatusCode::OK,
+    );
+    let (types, data) = after(&mut detail).await?;
+    assert_eq!(types, ["comment_edited"]);
+    assert_eq!(data[0]["comment"]["body"], "second");
+    assert!(data[0]["comment"]["edited_at"].is_string());
+    ok(
+        &app.call(Method::DELETE, &one, Some(&owner.token), None)
+            .await?,
+        StatusCode::NO_CONTENT,
+    );
+    let (types, data) = after(&mut detail).await?;
+    assert_eq!(types, ["comment_deleted"]);
+    assert_eq!(
+        (&data[0]["comment_id"], &data[0]["comment_count"]),
+        (&json!(comment), &json!(0))
+    );
+    let (types, _) = after(&mut board).await?;
+    assert_eq!(types, ["comment_edited", "comment_deleted"]);
+    Ok(())
+}
+
 async fn no_client_frame_makes_the_server_broadcast(app: TestApp) -> anyhow::Result<()> {
     let owner = app.register("owner").await?;
     let project = app.project(&owner, "QUIET").await?;
@@ -359,6 +414,7 @@ async fn no_client_frame_makes_the_server_broadcast(app: TestApp) -> anyhow::Res
 
 both_databases!(
     a_new_project_is_announced_to_its_creator_only,
+    comment_events_reach_the_task_and_project_rooms,
     every_event_arrives_once_after_its_call_with_the_documented_fields,
     no_client_frame_makes_the_server_broadcast,
 );

@@ -1,5 +1,5 @@
 //! Ports: the traits adapters implement. Repositories for users, projects (with members and
-//! statuses), tasks and the aggregation; refresh tokens and idempotency keys; the aggregation
+//! statuses), tasks, comments and the aggregation; refresh tokens and idempotency keys; the aggregation
 //! bootstrap cache; the event log and its encoder; the event broadcaster; the clock; the password
 //! hasher.
 //!
@@ -18,6 +18,7 @@ mod auth;
 mod broadcast;
 mod cache;
 mod clock;
+mod comments;
 mod events;
 mod passwords;
 mod projects;
@@ -34,6 +35,10 @@ pub use auth::{
 pub use broadcast::{BroadcastError, EventBroadcaster, NoopBroadcaster};
 pub use cache::{AggregationCache, BootstrapValues, CacheError, bootstrap_key};
 pub use clock::{Clock, SystemClock};
+pub use comments::{
+    CommentChange, CommentQuery, CommentRepository, CommentTarget, CommentWritten, CommentsRead,
+    NewComment,
+};
 pub use events::{
     ChangeEvents, CreationEvents, EventEncoder, EventLogRepository, EventQuery, EventScope,
     EventsOf, EventsRead, Logged, RecordEvents, TaskRevision, WriteEvents,
@@ -63,6 +68,8 @@ pub use broadcast::MockEventBroadcaster;
 pub use cache::MockAggregationCache;
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use comments::MockCommentRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use events::MockEventLogRepository;
 #[cfg(any(test, feature = "mocks"))]

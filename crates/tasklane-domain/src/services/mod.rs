@@ -3,6 +3,7 @@
 //! awaiting them — broadcasts and cache writes built from plain data.
 
 pub(crate) mod bootstrap;
+pub mod comments;
 pub(crate) mod effects;
 pub mod events;
 pub mod members;
@@ -16,8 +17,9 @@ use std::time::Duration;
 
 use crate::aggregation::DerivationPolicy;
 use crate::ports::{
-    AggregationCache, AggregationRepository, Clock, EventBroadcaster, EventEncoder,
-    EventLogRepository, PasswordHasher, ProjectRepository, TaskRepository, UserRepository,
+    AggregationCache, AggregationRepository, Clock, CommentRepository, EventBroadcaster,
+    EventEncoder, EventLogRepository, PasswordHasher, ProjectRepository, TaskRepository,
+    UserRepository,
 };
 use crate::validation::ValidationErrors;
 use crate::values::{Lines, check_controls};
@@ -33,6 +35,8 @@ pub struct Ports {
     pub projects: Arc<dyn ProjectRepository>,
     /// Tasks.
     pub tasks: Arc<dyn TaskRepository>,
+    /// Comments on tasks.
+    pub comments: Arc<dyn CommentRepository>,
     /// Aggregation rows.
     pub aggregations: Arc<dyn AggregationRepository>,
     /// The aggregation bootstrap cache.
@@ -85,6 +89,8 @@ pub struct Services {
     pub projects: projects::ProjectService,
     /// Members.
     pub members: members::MemberService,
+    /// Comments on tasks.
+    pub comments: comments::CommentService,
     /// Statuses.
     pub statuses: statuses::StatusService,
     /// Tasks.
@@ -101,6 +107,7 @@ impl Services {
             users: users::UserService::new(ports.clone()),
             projects: projects::ProjectService::new(ports.clone(), settings),
             members: members::MemberService::new(ports.clone()),
+            comments: comments::CommentService::new(ports.clone()),
             statuses: statuses::StatusService::new(ports.clone()),
             events: events::EventService::new(ports.clone()),
             tasks: tasks::TaskService::new(ports, settings),
@@ -138,6 +145,8 @@ pub fn search_text(errors: &mut ValidationErrors, search: Option<&str>) -> Optio
     (!search.is_empty()).then(|| search.to_owned())
 }
 
+#[cfg(test)]
+mod comment_tests;
 #[cfg(test)]
 mod other_tests;
 #[cfg(test)]

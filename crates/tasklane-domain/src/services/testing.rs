@@ -13,9 +13,9 @@ use crate::ids::{ProjectId, StatusId, TaskId, UserId};
 use crate::model::{Project, Status, StatusRef, Task, UserSummary};
 use crate::ports::{
     BroadcastError, CreateTasksContext, CreateTasksPlan, EventBroadcaster, EventEncoder, EventsOf,
-    Logged, MockAggregationCache, MockAggregationRepository, MockClock, MockEventLogRepository,
-    MockPasswordHasher, MockProjectRepository, MockTaskRepository, MockUserRepository,
-    ProjectState, TaskContext, TaskUpdatePlan, TaskUpdated, TasksCreated,
+    Logged, MockAggregationCache, MockAggregationRepository, MockClock, MockCommentRepository,
+    MockEventLogRepository, MockPasswordHasher, MockProjectRepository, MockTaskRepository,
+    MockUserRepository, ProjectState, TaskContext, TaskUpdatePlan, TaskUpdated, TasksCreated,
 };
 use crate::rank::{Placement, Rank};
 use crate::services::{DomainSettings, Ports, Services};
@@ -107,6 +107,7 @@ pub(crate) struct Harness {
     pub users: MockUserRepository,
     pub projects: MockProjectRepository,
     pub tasks: MockTaskRepository,
+    pub comments: MockCommentRepository,
     pub aggregations: MockAggregationRepository,
     pub cache: MockAggregationCache,
     pub events: MockEventLogRepository,
@@ -124,6 +125,7 @@ impl Harness {
             users: MockUserRepository::new(),
             projects: MockProjectRepository::new(),
             tasks: MockTaskRepository::new(),
+            comments: MockCommentRepository::new(),
             aggregations: MockAggregationRepository::new(),
             cache: MockAggregationCache::new(),
             events: MockEventLogRepository::new(),
@@ -143,6 +145,7 @@ impl Harness {
             users: Arc::new(self.users),
             projects: Arc::new(self.projects),
             tasks: Arc::new(self.tasks),
+            comments: Arc::new(self.comments),
             aggregations: Arc::new(self.aggregations),
             cache: Arc::new(self.cache),
             events: Arc::new(self.events),
@@ -341,6 +344,7 @@ impl Board {
             reporter: None,
             parent_id: None,
             subtask_count: 0,
+            comment_count: 0,
             rank: Rank::from_sequence(number),
             row_version: 1,
             created_at: now(),

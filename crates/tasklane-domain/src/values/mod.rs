@@ -13,8 +13,8 @@ pub use enums::{ParseEnumError, Priority, Role, StatusCategory, TaskType};
 pub use project::{ProjectDescription, ProjectKey, ProjectKeyError, ProjectName};
 pub use status::StatusName;
 pub use task::{
-    DueDateError, StoryPoints, StoryPointsError, TaskDescription, TaskKey, TaskKeyError, TaskTitle,
-    check_due_date,
+    CommentBody, DueDateError, StoryPoints, StoryPointsError, TaskDescription, TaskKey,
+    TaskKeyError, TaskTitle, check_due_date,
 };
 pub use text::{Lines, TextError, check_controls, forbidden_control};
 pub use user::{

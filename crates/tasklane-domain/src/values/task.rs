@@ -16,6 +16,11 @@ bounded_text!(
     TaskDescription, trim = false, lines = Multi, min = 0, max = 100_000
 );
 
+bounded_text!(
+    /// A comment (Markdown, stored as text): trimmed, 1 to 10,000 characters, line breaks kept.
+    CommentBody, trim = true, lines = Multi, min = 1, max = 10_000
+);
+
 /// Why story points were rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must be between 0 and 100, got {0}")]

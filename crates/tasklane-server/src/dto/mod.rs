@@ -1,6 +1,7 @@
 //! Request and response bodies of the HTTP API, separate from the domain's types: they carry
 //! serde and OpenAPI derives, and convert with `From` (responses) or `into_input` (requests).
 
+mod comments;
 mod enums;
 mod events;
 mod projects;
@@ -8,6 +9,7 @@ pub mod rules;
 mod tasks;
 mod users;
 
+pub use comments::*;
 pub use enums::{CategoryDto, DerivedStatusDto, OrderDto, PriorityDto, RoleDto, TaskTypeDto};
 pub use events::*;
 pub use projects::*;

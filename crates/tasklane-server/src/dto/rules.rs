@@ -13,8 +13,8 @@ use serde::{Deserialize, Deserializer};
 use tasklane_domain::services::events::EVENT_PAGE_LIMITS;
 use tasklane_domain::services::{MAX_SEARCH_CHARS, PAGE_LIMITS};
 use tasklane_domain::values::{
-    AvatarUrl, DisplayName, Email, ProjectDescription, ProjectName, StatusName, StoryPoints,
-    TaskDescription, TaskTitle,
+    AvatarUrl, CommentBody, DisplayName, Email, ProjectDescription, ProjectName, StatusName,
+    StoryPoints, TaskDescription, TaskTitle,
 };
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{Array, ArrayBuilder, RefOr};
@@ -38,6 +38,14 @@ pub fn line_pattern() -> String {
 /// Text of any number of lines, kept as sent: no control character but line breaks and tabs.
 pub fn lines_pattern() -> String {
     format!("^[^{CONTROL_BUT_LINES}]*$")
+}
+
+/// Text of any number of lines that is trimmed and must not be blank: like [`line_pattern`],
+/// with line breaks and tabs allowed inside.
+pub fn trimmed_lines_pattern() -> String {
+    format!(
+        r"^[{SPACE}]*[^{SPACE}{CONTROL}]([^{CONTROL_BUT_LINES}]*[^{SPACE}{CONTROL}])?[{SPACE}]*$"
+    )
 }
 
 /// Search text: like [`line_pattern`], but blank is allowed (no filter).
@@ -66,6 +74,11 @@ pub fn project_key_pattern() -> String {
 /// A cursor of `GET /projects`.
 pub fn project_cursor_pattern() -> String {
     format!(r"^p1\.-?[0-9]{{1,16}}\.{UUID}$")
+}
+
+/// A cursor of `GET /tasks/{{id}}/comments`.
+pub fn comment_cursor_pattern() -> String {
+    format!(r"^c1\.-?[0-9]{{1,16}}\.{UUID}$")
 }
 
 /// A cursor of `GET /projects/{{id}}/tasks`, of either order.
@@ -113,6 +126,12 @@ schemas! {
     /// A task description (`null`: none).
     task_description => nullable(text(0, TaskDescription::MAX_CHARS, lines_pattern(),
         "At most 100,000 characters; line breaks and tabs but no other control characters"), Type::String);
+    /// A comment's text.
+    comment_body => text(1, CommentBody::MAX_CHARS, trimmed_lines_pattern(),
+        "Markdown, 1 to 10,000 characters, trimmed; line breaks and tabs but no other control characters");
+    /// A cursor of a task's comments.
+    comment_cursor => ObjectBuilder::new().schema_type(Type::String).pattern(Some(comment_cursor_pattern()))
+        .description(Some("The previous page's `next_cursor`"));
     /// A project name.
     project_name => text(1, ProjectName::MAX_CHARS, line_pattern(),
         "1 to 255 characters, trimmed; no control characters");
@@ -315,6 +334,13 @@ mod tests {
             let pattern = regex(&avatar_pattern());
             let domain = tasklane_domain::values::AvatarUrl::new(&value).is_ok();
             prop_assert_eq!(domain, schema_accepts(&pattern, 0, AvatarUrl::MAX_CHARS, &value), "{:?}", value);
+        }
+
+        #[test]
+        fn a_comment_is_accepted_exactly_when_its_schema_accepts_it(value in text_up_to(8)) {
+            let pattern = regex(&trimmed_lines_pattern());
+            let domain = CommentBody::new(&value).is_ok() && value.chars().count() <= 5;
+            prop_assert_eq!(domain, schema_accepts(&pattern, 1, 5, &value), "{:?}", value);
         }
 
         #[test]

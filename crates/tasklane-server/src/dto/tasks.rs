@@ -53,6 +53,8 @@ pub struct TaskDto {
     pub parent_id: Option<Uuid>,
     /// Its direct sub-tasks.
     pub subtask_count: u64,
+    /// Its comments.
+    pub comment_count: u64,
     /// Its place in its column.
     pub rank: String,
     /// For `If-Match`.
@@ -89,6 +91,7 @@ impl From<&Task> for TaskDto {
             reporter: task.reporter.as_ref().map(UserDto::from),
             parent_id: task.parent_id.map(|p| p.as_uuid()),
             subtask_count: task.subtask_count,
+            comment_count: task.comment_count,
             rank: task.rank.as_str().to_owned(),
             row_version: task.row_version,
             created_at: task.created_at,

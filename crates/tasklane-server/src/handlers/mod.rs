@@ -2,6 +2,7 @@
 //! one service operation, and turns the result into a DTO; errors convert through `ApiError`.
 
 pub mod auth;
+pub mod comments;
 pub mod events;
 pub mod me;
 pub mod members;
@@ -56,6 +57,10 @@ pub fn api(config: &mut ServiceConfig) {
             .service(tasks::change::archive)
             .service(tasks::change::unarchive)
             .service(tasks::change::delete)
+            .service(comments::list)
+            .service(comments::create)
+            .service(comments::update)
+            .service(comments::delete)
             .service(events::project)
             .service(events::task)
             .service(ws::connect),

@@ -85,6 +85,7 @@ fn committed_tasks(
                 reporter: draft.reporter.clone(),
                 parent_id: draft.parent_id,
                 subtask_count: 0,
+                comment_count: 0,
                 rank,
                 row_version: 1,
                 created_at: plan.at,

@@ -173,6 +173,7 @@ impl World {
             users: store.clone(),
             projects: store.clone(),
             tasks: store.clone(),
+            comments: store.clone(),
             aggregations: store.clone(),
             events: store,
             encoder: Arc::new(IdsEncoder),
