@@ -70,6 +70,7 @@ impl Raw {
             projects: store.clone(),
             tasks: store.clone(),
             comments: store.clone(),
+            labels: store.clone(),
             aggregations: store.clone(),
             events: store,
             // The log's rows are written as by the server; their data is not the point here.

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::aggregation::{Aggregation, DerivedStatus};
-use crate::ids::{CommentId, ProjectId, StatusId, TaskId, UserId};
-use crate::model::{Comment, Project, Status, Task};
+use crate::ids::{CommentId, LabelId, ProjectId, StatusId, TaskId, UserId};
+use crate::model::{Comment, Label, Project, Status, Task};
 use crate::values::{Role, TaskKey};
 
 /// The actor of changes made by the server itself (the auto-archive job): the nil UUID.
@@ -46,6 +46,8 @@ pub enum TaskField {
     Assignee,
     /// `parent_id`
     Parent,
+    /// `labels`
+    Labels,
 }
 
 impl TaskField {
@@ -61,6 +63,7 @@ impl TaskField {
             TaskField::DueDate => "due_date",
             TaskField::Assignee => "assignee_id",
             TaskField::Parent => "parent_id",
+            TaskField::Labels => "labels",
         }
     }
 }
@@ -198,6 +201,21 @@ pub enum EventPayload {
         /// The role they had.
         role: Role,
     },
+    /// `label_created`
+    LabelCreated {
+        /// The new label.
+        label: Label,
+    },
+    /// `label_updated`
+    LabelUpdated {
+        /// The label after the change.
+        label: Label,
+    },
+    /// `label_deleted` (it is gone from every task too)
+    LabelDeleted {
+        /// The deleted label's id.
+        label_id: LabelId,
+    },
     /// `comment_added`
     CommentAdded {
         /// The new comment.
@@ -242,6 +260,9 @@ impl EventPayload {
             EventPayload::StatusDeleted { .. } => "status_deleted",
             EventPayload::MemberAdded { .. } => "member_added",
             EventPayload::MemberRemoved { .. } => "member_removed",
+            EventPayload::LabelCreated { .. } => "label_created",
+            EventPayload::LabelUpdated { .. } => "label_updated",
+            EventPayload::LabelDeleted { .. } => "label_deleted",
             EventPayload::CommentAdded { .. } => "comment_added",
             EventPayload::CommentEdited { .. } => "comment_edited",
             EventPayload::CommentDeleted { .. } => "comment_deleted",

@@ -97,6 +97,11 @@ id_type!(
     CommentId,
     "comment"
 );
+id_type!(
+    /// A label's id.
+    LabelId,
+    "label"
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,12 +4,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::aggregation::{Aggregation, DerivationPolicy, DerivedStatus};
-use crate::ids::{CommentId, ProjectId, StatusId, TaskId, UserId};
+use crate::ids::{CommentId, LabelId, ProjectId, StatusId, TaskId, UserId};
 use crate::rank::Rank;
 use crate::values::{
-    AvatarUrl, CommentBody, DisplayName, Email, Priority, ProjectDescription, ProjectKey,
-    ProjectName, Role, StatusCategory, StatusName, StoryPoints, TaskDescription, TaskKey,
-    TaskTitle, TaskType,
+    AvatarUrl, CommentBody, DisplayName, Email, LabelColor, LabelName, Priority,
+    ProjectDescription, ProjectKey, ProjectName, Role, StatusCategory, StatusName, StoryPoints,
+    TaskDescription, TaskKey, TaskTitle, TaskType,
 };
 
 /// The public face of a user, as embedded in tasks and member lists.
@@ -184,6 +184,8 @@ pub struct Task {
     pub subtask_count: u64,
     /// How many comments it has.
     pub comment_count: u64,
+    /// Its labels, in creation order.
+    pub labels: Vec<Label>,
     /// Its place in its status column.
     pub rank: Rank,
     /// Starts at 1, +1 on every change.
@@ -236,4 +238,23 @@ pub struct Comment {
     pub created_at: DateTime<Utc>,
     /// When its author last edited it.
     pub edited_at: Option<DateTime<Utc>>,
+}
+
+/// A label of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    /// The label's id.
+    pub id: LabelId,
+    /// Its name, unique in the project ignoring case.
+    pub name: LabelName,
+    /// Its colour.
+    pub color: LabelColor,
+}
+
+impl Label {
+    /// Labels in the order tasks and listings carry them: by id, which is creation order (the
+    /// same in both databases, unlike an order of names under a collation).
+    pub fn sort(labels: &mut [Label]) {
+        labels.sort_by_key(|label| label.id);
+    }
 }

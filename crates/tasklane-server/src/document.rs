@@ -36,6 +36,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         (name = "statuses", description = "Workflow statuses"),
         (name = "tasks", description = "Tasks"),
         (name = "comments", description = "Comments on tasks"),
+        (name = "labels", description = "Project labels"),
         (name = "events", description = "The project event log: catch-up and history"),
         (name = "realtime", description = "The WebSocket protocol"),
         (name = "operations", description = "Health, readiness, metrics"),

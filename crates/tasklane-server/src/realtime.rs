@@ -18,7 +18,7 @@ use tasklane_domain::values::Role;
 use tasklane_realtime::{Directory, LogPage};
 
 use crate::dto::{
-    AggregationDto, CommentDto, DerivedStatusDto, ProjectDto, RoleDto, StatusDto, TaskDto,
+    AggregationDto, CommentDto, DerivedStatusDto, LabelDto, ProjectDto, RoleDto, StatusDto, TaskDto,
 };
 use crate::limits::TicketLedger;
 
@@ -121,6 +121,10 @@ fn event_data(event: &DomainEvent, policy: DerivationPolicy) -> Value {
         | EventPayload::MemberRemoved { user_id, role } => {
             json!({"user_id": user_id.to_string(), "role": RoleDto::from(*role)})
         }
+        EventPayload::LabelCreated { label } | EventPayload::LabelUpdated { label } => {
+            json!({"label": LabelDto::from(label)})
+        }
+        EventPayload::LabelDeleted { label_id } => json!({"label_id": label_id.to_string()}),
         EventPayload::CommentAdded {
             comment,
             comment_count,

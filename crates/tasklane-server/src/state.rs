@@ -92,6 +92,7 @@ impl AppState {
             projects: shared.clone(),
             tasks: shared.clone(),
             comments: shared.clone(),
+            labels: shared.clone(),
             aggregations: shared.clone(),
             events: shared.clone(),
             encoder: Arc::new(ApiEncoder::new(settings.derivation_policy)),

@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::DbErr;
 use serde::Deserialize;
 use tasklane_domain::aggregation::{Aggregation, Counts};
-use tasklane_domain::ids::{ProjectId, StatusId, TaskId, UserId};
-use tasklane_domain::model::{Member, Project, Status, StatusRef, Task, User, UserSummary};
+use tasklane_domain::ids::{LabelId, ProjectId, StatusId, TaskId, UserId};
+use tasklane_domain::model::{Label, Member, Project, Status, StatusRef, Task, User, UserSummary};
 use tasklane_domain::rank::Rank;
 use tasklane_domain::values::{
-    AvatarUrl, DisplayName, Email, ProjectDescription, ProjectKey, ProjectName, StatusName,
-    StoryPoints, TaskDescription, TaskKey, TaskTitle,
+    AvatarUrl, DisplayName, Email, LabelColor, LabelName, ProjectDescription, ProjectKey,
+    ProjectName, StatusName, StoryPoints, TaskDescription, TaskKey, TaskTitle,
 };
 use uuid::Uuid;
 
@@ -66,7 +66,9 @@ pub(crate) const TASK_COLUMNS: &str = "t.id, t.project_id, p.key AS project_key,
     au.id AS assignee_id, au.email AS assignee_email, au.display_name AS assignee_name, au.avatar_url AS assignee_avatar, \
     ru.id AS reporter_id, ru.email AS reporter_email, ru.display_name AS reporter_name, ru.avatar_url AS reporter_avatar, \
     t.parent_id, (SELECT count(*) FROM tasks c WHERE c.parent_id = t.id) AS subtask_count, \
-    t.comment_count, t.rank, t.row_version, t.created_at, t.updated_at, t.completed_at, t.archived_at";
+    t.comment_count, (SELECT COALESCE({agg}({obj}('id', l.id, 'name', l.name, 'color', l.color) ORDER BY l.id), {arr0}) \
+      FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = t.id) AS labels, \
+    t.rank, t.row_version, t.created_at, t.updated_at, t.completed_at, t.archived_at";
 
 /// A task with its project, status, assignee and reporter: one row per task, no N+1.
 pub(crate) const TASK_FROM: &str = "tasks t JOIN projects p ON p.id = t.project_id \
@@ -164,6 +166,30 @@ pub(crate) fn project(row: &Row<'_>, fallback: impl FnOnce() -> Counts) -> Resul
     })
 }
 
+/// A label inside a JSON array (`{obj}('id', …, 'name', …, 'color', …)`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct JsonLabel {
+    pub id: Uuid,
+    pub name: String,
+    pub color: String,
+}
+
+impl JsonLabel {
+    pub(crate) fn to_label(&self) -> Result<Label, DbErr> {
+        Ok(Label {
+            id: LabelId::from_uuid(self.id),
+            name: valid("label name", LabelName::new(&self.name))?,
+            color: valid("label colour", LabelColor::new(&self.color))?,
+        })
+    }
+}
+
+/// The JSON array of labels in column `labels`.
+pub(crate) fn labels(row: &Row<'_>) -> Result<Vec<Label>, DbErr> {
+    let labels: Vec<JsonLabel> = row.opt_json("labels")?.unwrap_or_default();
+    labels.iter().map(JsonLabel::to_label).collect()
+}
+
 /// A task from [`TASK_COLUMNS`].
 pub(crate) fn task(row: &Row<'_>) -> Result<Task, DbErr> {
     let project_key = valid("project key", ProjectKey::new(&row.text("project_key")?))?;
@@ -193,6 +219,7 @@ pub(crate) fn task(row: &Row<'_>) -> Result<Task, DbErr> {
         parent_id: row.opt_id("parent_id")?.map(TaskId::from_uuid),
         subtask_count: count(row.int("subtask_count")?)?,
         comment_count: count(row.int("comment_count")?)?,
+        labels: labels(row)?,
         rank: valid("rank", Rank::parse(&row.text("rank")?))?,
         row_version: count(row.int("row_version")?)?,
         created_at: row.time("created_at")?,

@@ -123,6 +123,8 @@ pub(crate) enum Constraint {
     TaskAssignee,
     /// `projects.created_by` → `users` (a token whose user was deleted)
     ProjectCreator,
+    /// `labels(project_id, name_lower)`
+    LabelName,
 }
 
 impl Constraint {
@@ -131,6 +133,10 @@ impl Constraint {
         match self {
             Constraint::ProjectKey => ("projects_key_key", "projects.key"),
             Constraint::UserEmail => ("users_email_lower_key", "users.email_lower"),
+            Constraint::LabelName => (
+                "labels_project_id_name_lower_key",
+                "labels.project_id, labels.name_lower",
+            ),
             Constraint::StatusName => (
                 "statuses_project_name_key",
                 "statuses.project_id, statuses.name_lower",

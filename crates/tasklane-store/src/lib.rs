@@ -1,7 +1,7 @@
 //! # tasklane-store
 //!
 //! The storage adapter of Tasklane: [`Store`] implements every repository port of
-//! `tasklane-domain` (users, projects with members and statuses, tasks, comments, aggregation) on
+//! `tasklane-domain` (users, projects with members and statuses, tasks, comments, labels, aggregation) on
 //! PostgreSQL and on SQLite, through SeaORM's connection and raw statements.
 //!
 //! Every method is a hand-written statement (or a few) with a known count: a task creation is
@@ -20,6 +20,7 @@ mod counter;
 mod db;
 mod errors;
 mod events;
+mod labels;
 mod projects;
 mod tasks;
 #[cfg(feature = "testing")]

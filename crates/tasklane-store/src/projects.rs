@@ -70,7 +70,7 @@ fn role(row: &QueryResult, d: Dialect, column: &str) -> Result<Option<Role>, DbE
 
 /// Locks the project row so that the context read after it sees every change committed before
 /// and none can commit until this transaction ends. SQLite has one writer: nothing to lock.
-async fn lock_project(
+pub(crate) async fn lock_project(
     txn: &DatabaseTransaction,
     d: Dialect,
     project_id: ProjectId,

@@ -8,6 +8,7 @@
 mod auth;
 mod comments;
 mod hardening;
+mod labels;
 mod ops;
 mod projects;
 mod roles;

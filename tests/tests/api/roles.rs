@@ -43,6 +43,7 @@ struct Fixture {
     project: String,
     task: String,
     comment: String,
+    label: String,
     neighbour: String,
     archived_task: String,
     status: String,
@@ -76,6 +77,14 @@ async fn fixture(
         )
         .await?;
     anyhow::ensure!(comment.status == StatusCode::CREATED, "{comment:?}");
+    let label = app
+        .post(
+            &format!("/api/v1/projects/{project}/labels"),
+            &owner.token,
+            json!({"name": "Bug", "color": "#d73a4a"}),
+        )
+        .await?;
+    anyhow::ensure!(label.status == StatusCode::CREATED, "{label:?}");
     app.call(
         Method::POST,
         &format!("/api/v1/tasks/{archived_task}/archive"),
@@ -102,6 +111,7 @@ async fn fixture(
     Ok(Fixture {
         task: task["id"].as_str().unwrap().to_owned(),
         comment: comment.text("id"),
+        label: label.text("id"),
         neighbour: neighbour["id"].as_str().unwrap().to_owned(),
         archived_task,
         status: status.text("id"),
@@ -406,6 +416,55 @@ fn routes(people: &People) -> Vec<Route> {
             Allowed::Writers,
             false,
             Box::new(|f| (Method::DELETE, format!("/api/v1/tasks/{}", f.task), None)),
+        ),
+        (
+            "GET labels",
+            Allowed::Members,
+            false,
+            Box::new(|f| {
+                (
+                    Method::GET,
+                    format!("/api/v1/projects/{}/labels", f.project),
+                    None,
+                )
+            }),
+        ),
+        (
+            "POST label",
+            Allowed::Writers,
+            false,
+            Box::new(|f| {
+                let path = format!("/api/v1/projects/{}/labels", f.project);
+                (
+                    Method::POST,
+                    path,
+                    Some(json!({"name": "New", "color": "#000000"})),
+                )
+            }),
+        ),
+        (
+            "PATCH label",
+            Allowed::Writers,
+            false,
+            Box::new(|f| {
+                let path = format!("/api/v1/labels/{}", f.label);
+                (Method::PATCH, path, Some(json!({"color": "#ffffff"})))
+            }),
+        ),
+        (
+            "DELETE label",
+            Allowed::Writers,
+            false,
+            Box::new(|f| (Method::DELETE, format!("/api/v1/labels/{}", f.label), None)),
+        ),
+        (
+            "PATCH task labels",
+            Allowed::Writers,
+            false,
+            Box::new(|f| {
+                let path = format!("/api/v1/tasks/{}", f.task);
+                (Method::PATCH, path, Some(json!({"label_ids": [f.label]})))
+            }),
         ),
         (
             "GET comments",

@@ -381,6 +381,54 @@ async fn comment_events_reach_the_task_and_project_rooms(app: TestApp) -> anyhow
     Ok(())
 }
 
+async fn label_events_and_a_tasks_new_labels_reach_the_project_room(
+    app: TestApp,
+) -> anyhow::Result<()> {
+    let owner = app.register("owner").await?;
+    let project = app.project(&owner, "LBL").await?;
+    let task = app.task(&owner, &project, "labelled").await?;
+    let task = task["id"].as_str().unwrap().to_owned();
+    let mut board = app.ws(&owner).await?;
+    board.must_join(&format!("project:{project}")).await?;
+
+    let label = app
+        .post(
+            &format!("/api/v1/projects/{project}/labels"),
+            &owner.token,
+            json!({"name": "Bug", "color": "#d73a4a"}),
+        )
+        .await?;
+    ok(&label, StatusCode::CREATED);
+    let (types, data) = after(&mut board).await?;
+    assert_eq!(types, ["label_created"]);
+    common(&data[0], &project, &owner.id);
+    assert_eq!(data[0]["label"], label.body);
+
+    let set = json!({"label_ids": [label.text("id")]});
+    let path = format!("/api/v1/tasks/{task}");
+    ok(
+        &app.call(Method::PATCH, &path, Some(&owner.token), Some(set))
+            .await?,
+        StatusCode::OK,
+    );
+    let (types, data) = after(&mut board).await?;
+    assert_eq!(types, ["task_updated"]);
+    assert_eq!(data[0]["changed"], json!(["labels"]));
+    assert_eq!(data[0]["previous"]["labels"], json!([]));
+    assert_eq!(data[0]["task"]["labels"], json!([label.body]));
+
+    let one = format!("/api/v1/labels/{}", label.text("id"));
+    ok(
+        &app.call(Method::DELETE, &one, Some(&owner.token), None)
+            .await?,
+        StatusCode::NO_CONTENT,
+    );
+    let (types, data) = after(&mut board).await?;
+    assert_eq!(types, ["label_deleted"]);
+    assert_eq!(data[0]["label_id"], json!(label.text("id")));
+    Ok(())
+}
+
 async fn no_client_frame_makes_the_server_broadcast(app: TestApp) -> anyhow::Result<()> {
     let owner = app.register("owner").await?;
     let project = app.project(&owner, "QUIET").await?;
@@ -414,6 +462,7 @@ async fn no_client_frame_makes_the_server_broadcast(app: TestApp) -> anyhow::Res
 
 both_databases!(
     a_new_project_is_announced_to_its_creator_only,
+    label_events_and_a_tasks_new_labels_reach_the_project_room,
     comment_events_reach_the_task_and_project_rooms,
     every_event_arrives_once_after_its_call_with_the_documented_fields,
     no_client_frame_makes_the_server_broadcast,

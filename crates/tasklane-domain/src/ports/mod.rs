@@ -1,5 +1,5 @@
 //! Ports: the traits adapters implement. Repositories for users, projects (with members and
-//! statuses), tasks, comments and the aggregation; refresh tokens and idempotency keys; the aggregation
+//! statuses), tasks, comments, labels and the aggregation; refresh tokens and idempotency keys; the aggregation
 //! bootstrap cache; the event log and its encoder; the event broadcaster; the clock; the password
 //! hasher.
 //!
@@ -20,6 +20,7 @@ mod cache;
 mod clock;
 mod comments;
 mod events;
+mod labels;
 mod passwords;
 mod projects;
 mod tasks;
@@ -43,6 +44,7 @@ pub use events::{
     ChangeEvents, CreationEvents, EventEncoder, EventLogRepository, EventQuery, EventScope,
     EventsOf, EventsRead, Logged, RecordEvents, TaskRevision, WriteEvents,
 };
+pub use labels::{LabelContext, LabelRepository, LabelsRead, ProjectLabel};
 pub use passwords::{HashError, PasswordHasher};
 pub use projects::{
     CreateProjectStoreError, MembersRead, MembershipChange, MembershipContext, MembershipRequest,
@@ -72,6 +74,8 @@ pub use clock::MockClock;
 pub use comments::MockCommentRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use events::MockEventLogRepository;
+#[cfg(any(test, feature = "mocks"))]
+pub use labels::MockLabelRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use passwords::MockPasswordHasher;
 #[cfg(any(test, feature = "mocks"))]

@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::aggregation::{AggregationChange, AggregationDelta};
 pub use crate::cursor::TaskCursor;
 use crate::errors::{Decide, RepoError, TxError};
-use crate::ids::{ProjectId, StatusId, TaskId, UserId};
-use crate::model::{Member, Page, Project, StatusRef, Task, UserSummary};
+use crate::ids::{LabelId, ProjectId, StatusId, TaskId, UserId};
+use crate::model::{Label, Member, Page, Project, StatusRef, Task, UserSummary};
 use crate::ports::{ChangeEvents, CreationEvents, Logged, RecordEvents};
 use crate::rank::{Placement, Rank};
 use crate::services::tasks::{
@@ -131,6 +131,8 @@ pub struct TaskLookup {
     pub before_id: Option<TaskId>,
     /// Whether to read the task's descendants (for delete).
     pub subtree: bool,
+    /// Labels the task may get.
+    pub label_ids: Option<Vec<LabelId>>,
 }
 
 /// Who wants to change which task, and what to look up for the decision.
@@ -202,6 +204,8 @@ pub struct TaskContext {
     pub before: Option<Neighbour>,
     /// With [`TaskLookup::subtree`]: every descendant.
     pub subtree: Vec<SubtaskState>,
+    /// Those of [`TaskLookup::label_ids`] that are labels of the task's project.
+    pub labels: Vec<Label>,
 }
 
 /// Fields to change; `None` leaves a field as it is, `Some(None)` clears a nullable one.
@@ -225,6 +229,8 @@ pub struct TaskPatch {
     pub assignee: Option<Option<UserSummary>>,
     /// New parent.
     pub parent_id: Option<Option<TaskId>>,
+    /// The task's labels from now on (of its project, by name).
+    pub labels: Option<Vec<Label>>,
     /// New place in the (new) status column. With [`Placement::Append`] the store takes the
     /// column's next append rank; with [`Placement::Rebalance`] it renumbers the column and
     /// places the task between the lookup's neighbours again.

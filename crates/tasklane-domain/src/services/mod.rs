@@ -6,6 +6,7 @@ pub(crate) mod bootstrap;
 pub mod comments;
 pub(crate) mod effects;
 pub mod events;
+pub mod labels;
 pub mod members;
 pub mod projects;
 pub mod statuses;
@@ -18,8 +19,8 @@ use std::time::Duration;
 use crate::aggregation::DerivationPolicy;
 use crate::ports::{
     AggregationCache, AggregationRepository, Clock, CommentRepository, EventBroadcaster,
-    EventEncoder, EventLogRepository, PasswordHasher, ProjectRepository, TaskRepository,
-    UserRepository,
+    EventEncoder, EventLogRepository, LabelRepository, PasswordHasher, ProjectRepository,
+    TaskRepository, UserRepository,
 };
 use crate::validation::ValidationErrors;
 use crate::values::{Lines, check_controls};
@@ -37,6 +38,8 @@ pub struct Ports {
     pub tasks: Arc<dyn TaskRepository>,
     /// Comments on tasks.
     pub comments: Arc<dyn CommentRepository>,
+    /// Labels.
+    pub labels: Arc<dyn LabelRepository>,
     /// Aggregation rows.
     pub aggregations: Arc<dyn AggregationRepository>,
     /// The aggregation bootstrap cache.
@@ -91,6 +94,8 @@ pub struct Services {
     pub members: members::MemberService,
     /// Comments on tasks.
     pub comments: comments::CommentService,
+    /// Labels.
+    pub labels: labels::LabelService,
     /// Statuses.
     pub statuses: statuses::StatusService,
     /// Tasks.
@@ -108,6 +113,7 @@ impl Services {
             projects: projects::ProjectService::new(ports.clone(), settings),
             members: members::MemberService::new(ports.clone()),
             comments: comments::CommentService::new(ports.clone()),
+            labels: labels::LabelService::new(ports.clone()),
             statuses: statuses::StatusService::new(ports.clone()),
             events: events::EventService::new(ports.clone()),
             tasks: tasks::TaskService::new(ports, settings),
@@ -147,6 +153,8 @@ pub fn search_text(errors: &mut ValidationErrors, search: Option<&str>) -> Optio
 
 #[cfg(test)]
 mod comment_tests;
+#[cfg(test)]
+mod label_tests;
 #[cfg(test)]
 mod other_tests;
 #[cfg(test)]

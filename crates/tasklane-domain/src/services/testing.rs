@@ -14,8 +14,9 @@ use crate::model::{Project, Status, StatusRef, Task, UserSummary};
 use crate::ports::{
     BroadcastError, CreateTasksContext, CreateTasksPlan, EventBroadcaster, EventEncoder, EventsOf,
     Logged, MockAggregationCache, MockAggregationRepository, MockClock, MockCommentRepository,
-    MockEventLogRepository, MockPasswordHasher, MockProjectRepository, MockTaskRepository,
-    MockUserRepository, ProjectState, TaskContext, TaskUpdatePlan, TaskUpdated, TasksCreated,
+    MockEventLogRepository, MockLabelRepository, MockPasswordHasher, MockProjectRepository,
+    MockTaskRepository, MockUserRepository, ProjectState, TaskContext, TaskUpdatePlan, TaskUpdated,
+    TasksCreated,
 };
 use crate::rank::{Placement, Rank};
 use crate::services::{DomainSettings, Ports, Services};
@@ -108,6 +109,7 @@ pub(crate) struct Harness {
     pub projects: MockProjectRepository,
     pub tasks: MockTaskRepository,
     pub comments: MockCommentRepository,
+    pub labels: MockLabelRepository,
     pub aggregations: MockAggregationRepository,
     pub cache: MockAggregationCache,
     pub events: MockEventLogRepository,
@@ -126,6 +128,7 @@ impl Harness {
             projects: MockProjectRepository::new(),
             tasks: MockTaskRepository::new(),
             comments: MockCommentRepository::new(),
+            labels: MockLabelRepository::new(),
             aggregations: MockAggregationRepository::new(),
             cache: MockAggregationCache::new(),
             events: MockEventLogRepository::new(),
@@ -146,6 +149,7 @@ impl Harness {
             projects: Arc::new(self.projects),
             tasks: Arc::new(self.tasks),
             comments: Arc::new(self.comments),
+            labels: Arc::new(self.labels),
             aggregations: Arc::new(self.aggregations),
             cache: Arc::new(self.cache),
             events: Arc::new(self.events),
@@ -345,6 +349,7 @@ impl Board {
             parent_id: None,
             subtask_count: 0,
             comment_count: 0,
+            labels: Vec::new(),
             rank: Rank::from_sequence(number),
             row_version: 1,
             created_at: now(),
@@ -376,6 +381,7 @@ impl Board {
             after: None,
             before: None,
             subtree: Vec::new(),
+            labels: Vec::new(),
         }
     }
 
@@ -441,6 +447,9 @@ impl Board {
         }
         if let Some(priority) = patch.priority {
             after.priority = priority;
+        }
+        if let Some(labels) = &patch.labels {
+            after.labels = labels.clone();
         }
         if let Some(archived_at) = patch.archived_at {
             after.archived_at = archived_at;

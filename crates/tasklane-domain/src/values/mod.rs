@@ -3,6 +3,7 @@
 //! wrong and what is allowed.
 
 mod enums;
+mod label;
 mod project;
 mod status;
 mod task;
@@ -10,6 +11,7 @@ mod text;
 mod user;
 
 pub use enums::{ParseEnumError, Priority, Role, StatusCategory, TaskType};
+pub use label::{LabelColor, LabelColorError, LabelName};
 pub use project::{ProjectDescription, ProjectKey, ProjectKeyError, ProjectName};
 pub use status::StatusName;
 pub use task::{

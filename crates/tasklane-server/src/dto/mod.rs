@@ -4,6 +4,7 @@
 mod comments;
 mod enums;
 mod events;
+mod labels;
 mod projects;
 pub mod rules;
 mod tasks;
@@ -12,6 +13,7 @@ mod users;
 pub use comments::*;
 pub use enums::{CategoryDto, DerivedStatusDto, OrderDto, PriorityDto, RoleDto, TaskTypeDto};
 pub use events::*;
+pub use labels::*;
 pub use projects::*;
 pub use tasks::*;
 pub use users::*;

@@ -11,10 +11,11 @@
 
 use serde::{Deserialize, Deserializer};
 use tasklane_domain::services::events::EVENT_PAGE_LIMITS;
+use tasklane_domain::services::labels::MAX_TASK_LABELS;
 use tasklane_domain::services::{MAX_SEARCH_CHARS, PAGE_LIMITS};
 use tasklane_domain::values::{
-    AvatarUrl, CommentBody, DisplayName, Email, ProjectDescription, ProjectName, StatusName,
-    StoryPoints, TaskDescription, TaskTitle,
+    AvatarUrl, CommentBody, DisplayName, Email, LabelName, ProjectDescription, ProjectName,
+    StatusName, StoryPoints, TaskDescription, TaskTitle,
 };
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{Array, ArrayBuilder, RefOr};
@@ -89,6 +90,9 @@ pub fn task_cursor_pattern() -> String {
 /// `If-Match`: a `row_version` as the `ETag` gives it (`"3"`, `W/"3"`, `3`) or `*`.
 pub const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[0-9]{1,19}"|[0-9]{1,19})$"#;
 
+/// A label colour.
+pub const LABEL_COLOR_PATTERN: &str = "^#[0-9A-Fa-f]{6}$";
+
 /// `Idempotency-Key`: 1 to 128 visible ASCII characters (spaces inside).
 pub const IDEMPOTENCY_KEY_PATTERN: &str = r"^[!-~]([ -~]{0,126}[!-~])?$";
 
@@ -126,6 +130,12 @@ schemas! {
     /// A task description (`null`: none).
     task_description => nullable(text(0, TaskDescription::MAX_CHARS, lines_pattern(),
         "At most 100,000 characters; line breaks and tabs but no other control characters"), Type::String);
+    /// A label name.
+    label_name => text(1, LabelName::MAX_CHARS, line_pattern(),
+        "1 to 50 characters, trimmed, unique in the project ignoring case");
+    /// A label colour.
+    label_color => ObjectBuilder::new().schema_type(Type::String).pattern(Some(LABEL_COLOR_PATTERN))
+        .description(Some("`#rrggbb`: six hexadecimal digits of either case"));
     /// A comment's text.
     comment_body => text(1, CommentBody::MAX_CHARS, trimmed_lines_pattern(),
         "Markdown, 1 to 10,000 characters, trimmed; line breaks and tabs but no other control characters");
@@ -198,6 +208,15 @@ schemas! {
     /// A date of years 1 to 9999, or `null`.
     due_date => nullable(ObjectBuilder::new().format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))), Type::String)
         .description(Some("`YYYY-MM-DD`, years 0001 to 9999"));
+}
+
+/// A task's labels: at most 20 label ids.
+pub fn label_ids() -> Array {
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))))
+        .max_items(Some(MAX_TASK_LABELS))
+        .description(Some("Ids of labels of the task's project, at most 20 (a repeated id counts once, but is counted as sent)"))
+        .build()
 }
 
 /// A batch: 1 to 500 tasks.

@@ -1,5 +1,6 @@
 //! Tasks.
 
+use crate::dto::LabelDto;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use tasklane_domain::model::Task;
@@ -55,6 +56,8 @@ pub struct TaskDto {
     pub subtask_count: u64,
     /// Its comments.
     pub comment_count: u64,
+    /// Its labels, in creation order.
+    pub labels: Vec<LabelDto>,
     /// Its place in its column.
     pub rank: String,
     /// For `If-Match`.
@@ -92,6 +95,7 @@ impl From<&Task> for TaskDto {
             parent_id: task.parent_id.map(|p| p.as_uuid()),
             subtask_count: task.subtask_count,
             comment_count: task.comment_count,
+            labels: task.labels.iter().map(LabelDto::from).collect(),
             rank: task.rank.as_str().to_owned(),
             row_version: task.row_version,
             created_at: task.created_at,
@@ -204,6 +208,10 @@ pub struct UpdateTaskRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Uuid>)]
     pub parent_id: Option<Option<Uuid>>,
+    /// The task's labels from now on: ids of labels of its project (`[]` removes every label).
+    #[serde(default, deserialize_with = "rules::present")]
+    #[schema(schema_with = rules::label_ids)]
+    pub label_ids: Option<Vec<Uuid>>,
 }
 
 impl From<UpdateTaskRequest> for TaskUpdateInput {
@@ -218,6 +226,9 @@ impl From<UpdateTaskRequest> for TaskUpdateInput {
             due_date: r.due_date,
             assignee_id: r.assignee_id.map(|a| a.map(Into::into)),
             parent_id: r.parent_id.map(|p| p.map(Into::into)),
+            label_ids: r
+                .label_ids
+                .map(|ids| ids.into_iter().map(Into::into).collect()),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod comments;
 pub mod events;
+pub mod labels;
 pub mod me;
 pub mod members;
 pub mod ops;
@@ -57,6 +58,10 @@ pub fn api(config: &mut ServiceConfig) {
             .service(tasks::change::archive)
             .service(tasks::change::unarchive)
             .service(tasks::change::delete)
+            .service(labels::list)
+            .service(labels::create)
+            .service(labels::update)
+            .service(labels::remove)
             .service(comments::list)
             .service(comments::create)
             .service(comments::update)

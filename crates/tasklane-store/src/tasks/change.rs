@@ -12,7 +12,7 @@ use tasklane_domain::aggregation::AggregationChange;
 use tasklane_domain::errors::{Decide, TxError};
 use tasklane_domain::events::LoggedEvent;
 use tasklane_domain::ids::{ProjectId, StatusId, TaskId};
-use tasklane_domain::model::{Project, StatusRef, Task};
+use tasklane_domain::model::{Label, Project, StatusRef, Task};
 use tasklane_domain::ports::{
     ChangeEvents, Logged, RecordEvents, TaskChangeRequest, TaskContext, TaskDeletePlan,
     TaskDeleted, TaskRevision, TaskUpdatePlan, TaskUpdated,
@@ -136,6 +136,7 @@ fn task_after(task: &Task, plan: &TaskUpdatePlan, rank: Rank, row_version: u64) 
         due_date: patch.due_date.unwrap_or(task.due_date),
         assignee: patch.assignee.unwrap_or_else(|| task.assignee.clone()),
         parent_id: patch.parent_id.unwrap_or(task.parent_id),
+        labels: patch.labels.unwrap_or_else(|| task.labels.clone()),
         archived_at: patch.archived_at.unwrap_or(task.archived_at),
         completed_at: patch.completed_at.unwrap_or(task.completed_at),
         rank,
@@ -317,6 +318,43 @@ async fn write_change<E>(
     }
 }
 
+/// Makes `labels` the task's labels: drops the others, adds the missing ones (one statement on
+/// PostgreSQL). The labels were read in the task's project under the task's lock; a label
+/// deleted since makes the insert fail on its foreign key, which rolls the change back.
+async fn set_labels(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    task: &Task,
+    labels: &[Label],
+) -> Result<(), DbErr> {
+    let ids: Vec<String> = labels.iter().map(|l| l.id.to_string()).collect();
+    let values = vec![
+        d.id(task.id),
+        d.id(task.project_id),
+        serde_json::Value::from(ids).to_string().into(),
+    ];
+    let drop = format!(
+        "DELETE FROM task_labels WHERE task_id = $1 AND label_id NOT IN {}",
+        d.json_ids(3)
+    );
+    match d {
+        Dialect::Postgres => {
+            let sql = format!(
+                "WITH gone AS ({drop}) INSERT INTO task_labels (project_id, task_id, label_id) \
+                 SELECT $2, $1, value::uuid FROM jsonb_array_elements_text($3::jsonb) ON CONFLICT DO NOTHING"
+            );
+            exec(txn, d.stmt(&sql, values)).await?;
+        }
+        Dialect::Sqlite => {
+            exec(txn, d.stmt(&drop, values.clone())).await?;
+            let add = "INSERT OR IGNORE INTO task_labels (project_id, task_id, label_id) \
+                       SELECT $2, $1, value FROM json_each($3)";
+            exec(txn, d.stmt(add, values)).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Clears the project's archive state and returns it (with the aggregation as it stands; the caller
 /// puts the change's in).
 async fn restore_project(
@@ -387,6 +425,9 @@ pub(super) async fn update<E>(
             } else {
                 None
             };
+            if let Some(labels) = &plan.patch.labels {
+                set_labels(txn, d, &task, labels).await?;
+            }
             let ChangeWritten {
                 rank,
                 row_version,

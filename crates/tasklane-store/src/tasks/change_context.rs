@@ -13,7 +13,7 @@ use tasklane_domain::values::{StatusCategory, TaskKey};
 use uuid::Uuid;
 
 use crate::convert::{
-    self, JSON_MEMBER, JsonMember, JsonStatus, TASK_COLUMNS, TASK_FROM, parsed, valid,
+    self, JSON_MEMBER, JsonLabel, JsonMember, JsonStatus, TASK_COLUMNS, TASK_FROM, parsed, valid,
 };
 use crate::db::{Dialect, json_flag, one};
 
@@ -107,6 +107,18 @@ pub(super) async fn read_context(
         lookup.before_id.map(|t| t.as_uuid()),
         &|n| neighbour_sql(n, "<"),
     );
+    let labels = match &lookup.label_ids {
+        Some(ids) => {
+            let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+            values.push(serde_json::Value::from(ids).to_string().into());
+            format!(
+                "(SELECT COALESCE({{agg}}({{obj}}('id', l.id, 'name', l.name, 'color', l.color) ORDER BY l.id), {{arr0}}) \
+                   FROM labels l WHERE l.project_id = t.project_id AND l.id IN {})",
+                d.json_ids(values.len())
+            )
+        }
+        None => "NULL".to_owned(),
+    };
     let subtree = if lookup.subtree {
         "(WITH RECURSIVE sub(id) AS (SELECT id FROM tasks WHERE parent_id = $1 UNION SELECT c.id FROM tasks c JOIN sub ON c.parent_id = sub.id) \
            SELECT {agg}({obj}('id', x.id, 'number', x.number, 'category', sx.category, 'archived', x.archived_at IS NOT NULL)) \
@@ -119,7 +131,8 @@ pub(super) async fn read_context(
         "SELECT {TASK_COLUMNS}, p.archived_at AS project_archived_at, \
            (SELECT role FROM project_members WHERE project_id = t.project_id AND user_id = $2) AS actor_role, \
            {status} AS lookup_status, {assignee} AS lookup_assignee, {parent} AS lookup_parent, \
-           {after} AS lookup_after, {before} AS lookup_before, {subtree} AS subtree \
+           {after} AS lookup_after, {before} AS lookup_before, {subtree} AS subtree, \
+           {labels} AS lookup_labels \
          FROM {TASK_FROM} WHERE t.id = $1"
     );
     let Some(row) = one(txn, d.stmt(&sql, values)).await? else {
@@ -133,6 +146,7 @@ pub(super) async fn read_context(
             after: None,
             before: None,
             subtree: Vec::new(),
+            labels: Vec::new(),
         });
     };
     let r = d.row(&row);
@@ -196,6 +210,12 @@ pub(super) async fn read_context(
                     archived: s.archived,
                 })
             })
+            .collect::<Result<_, DbErr>>()?,
+        labels: r
+            .opt_json::<Vec<JsonLabel>>("lookup_labels")?
+            .unwrap_or_default()
+            .iter()
+            .map(JsonLabel::to_label)
             .collect::<Result<_, DbErr>>()?,
         task: Some(task),
     })

@@ -86,6 +86,7 @@ fn committed_tasks(
                 parent_id: draft.parent_id,
                 subtask_count: 0,
                 comment_count: 0,
+                labels: Vec::new(),
                 rank,
                 row_version: 1,
                 created_at: plan.at,

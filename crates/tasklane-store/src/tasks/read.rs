@@ -54,7 +54,9 @@ const PAGE_COLUMNS: &str = "t.id, t.project_id, (SELECT key FROM projects WHERE 
     au.id AS assignee_id, au.email AS assignee_email, au.display_name AS assignee_name, au.avatar_url AS assignee_avatar, \
     ru.id AS reporter_id, ru.email AS reporter_email, ru.display_name AS reporter_name, ru.avatar_url AS reporter_avatar, \
     t.parent_id, (SELECT count(*) FROM tasks c WHERE c.parent_id = t.id) AS subtask_count, \
-    t.comment_count, t.rank, t.row_version, t.created_at, t.updated_at, t.completed_at, t.archived_at, pg.status_position";
+    t.comment_count, (SELECT COALESCE({agg}({obj}('id', l.id, 'name', l.name, 'color', l.color) ORDER BY l.id), {arr0}) \
+      FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = t.id) AS labels, \
+    t.rank, t.row_version, t.created_at, t.updated_at, t.completed_at, t.archived_at, pg.status_position";
 
 pub(super) async fn get_task(
     store: &Store,

@@ -174,6 +174,7 @@ impl World {
             projects: store.clone(),
             tasks: store.clone(),
             comments: store.clone(),
+            labels: store.clone(),
             aggregations: store.clone(),
             events: store,
             encoder: Arc::new(IdsEncoder),

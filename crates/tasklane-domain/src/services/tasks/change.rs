@@ -149,6 +149,23 @@ fn plan_update(
             None => errors.add("parent_id", "is not a task of this project"),
         },
     }
+    if let Some(ids) = &input.label_ids {
+        let mut labels: Vec<_> = context
+            .labels
+            .iter()
+            .filter(|l| ids.contains(&l.id))
+            .cloned()
+            .collect();
+        if labels.len() == ids.len() {
+            crate::model::Label::sort(&mut labels);
+            patch.labels = Some(labels);
+        } else {
+            errors.add(
+                "label_ids",
+                "holds an id that is not a label of this project",
+            );
+        }
+    }
     errors.into_result()?;
     Ok(TaskUpdatePlan {
         patch,
@@ -284,6 +301,7 @@ struct ValidUpdate {
     due_date: Option<Option<chrono::NaiveDate>>,
     assignee_id: Option<Option<UserId>>,
     parent_id: Option<Option<TaskId>>,
+    label_ids: Option<Vec<crate::ids::LabelId>>,
 }
 
 fn validate_update(input: &TaskUpdateInput) -> Result<ValidUpdate, ValidationErrors> {
@@ -315,11 +333,33 @@ fn validate_update(input: &TaskUpdateInput) -> Result<ValidUpdate, ValidationErr
         },
         assignee_id: input.assignee_id,
         parent_id: input.parent_id,
+        label_ids: input.label_ids.as_ref().map(|ids| {
+            let mut unique = ids.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            unique
+        }),
     };
+    // Counted as sent, as the schema's `maxItems` counts them.
+    if input
+        .label_ids
+        .as_ref()
+        .is_some_and(|ids| ids.len() > crate::services::labels::MAX_TASK_LABELS)
+    {
+        let most = crate::services::labels::MAX_TASK_LABELS;
+        errors.add(
+            "label_ids",
+            format!("a task can have at most {most} labels"),
+        );
+    }
     if *input == TaskUpdateInput::default() {
         errors.add("body", "give at least one field to change");
     }
     errors.into_result().map(|()| update)
+}
+
+fn label_ids(task: &Task) -> Vec<crate::ids::LabelId> {
+    task.labels.iter().map(|l| l.id).collect()
 }
 
 /// The fields whose values differ between `before` and `after`.
@@ -344,6 +384,7 @@ fn changed_fields(before: &Task, after: &Task) -> Vec<TaskField> {
             TaskField::Assignee,
         ),
         (before.parent_id != after.parent_id, TaskField::Parent),
+        (label_ids(before) != label_ids(after), TaskField::Labels),
     ]
     .into_iter()
     .filter_map(|(changed, field)| changed.then_some(field))
@@ -376,6 +417,7 @@ impl TaskService {
                 status_id: update.status_id,
                 assignee_id: update.assignee_id.flatten(),
                 parent_id: update.parent_id.flatten(),
+                label_ids: update.label_ids.clone(),
                 ..TaskLookup::default()
             };
             let at = self.ports.clock.now();

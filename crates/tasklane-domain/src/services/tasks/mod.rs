@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 
 use crate::access::AccessDenied;
 use crate::errors::operation_error;
-use crate::ids::{StatusId, TaskId, UserId};
+use crate::ids::{LabelId, StatusId, TaskId, UserId};
 use crate::ports::TaskOrder;
 use crate::services::{DomainSettings, Ports};
 use crate::values::{Priority, TaskType};
@@ -76,6 +76,8 @@ pub struct TaskUpdateInput {
     pub assignee_id: Option<Option<UserId>>,
     /// New parent.
     pub parent_id: Option<Option<TaskId>>,
+    /// The task's labels from now on (labels of its project; duplicates count once).
+    pub label_ids: Option<Vec<LabelId>>,
 }
 
 /// Where to move a task: at least one field. In the target column the task sits after
