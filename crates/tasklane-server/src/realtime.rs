@@ -250,6 +250,7 @@ impl Directory for ServicesDirectory {
                 cursor,
                 search: None,
                 include_archived: true,
+                derived_status: None,
             };
             let page = self
                 .services

@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult};
-use tasklane_domain::aggregation::{Aggregation, Counts};
+use tasklane_domain::aggregation::{Aggregation, Counts, DerivationPolicy};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::events::LoggedEvent;
 use tasklane_domain::ids::{ProjectId, UserId};
@@ -35,6 +35,21 @@ use crate::convert::{self, JsonStatus, PROJECT_COLUMNS, PROJECT_FROM, parsed};
 use crate::db::{Dialect, all, exec, in_transaction, one};
 use crate::errors::{Constraint, Fail, repo_error, violates};
 use crate::events;
+
+/// The derived status of project `p` from its aggregation row `a`, in SQL: the rules of
+/// [`DerivationPolicy::derive`], one `WHEN` each, in the same order (a contract test holds the
+/// two equal for every policy). A project without its row counts as empty.
+pub(crate) fn derived_status_sql(policy: DerivationPolicy) -> String {
+    let earliest = match policy {
+        DerivationPolicy::EarliestWins => "WHEN a.todo > 0 THEN 'todo' ",
+        DerivationPolicy::ActiveWins => "",
+    };
+    format!(
+        "(CASE WHEN COALESCE(a.total, 0) = 0 THEN 'todo' WHEN a.done = a.total THEN 'done' \
+         WHEN a.issue > 0 THEN 'issue' {earliest}WHEN a.in_progress + a.in_review > 0 THEN 'in_progress' \
+         ELSE 'todo' END)"
+    )
+}
 
 /// A `LIKE` pattern matching `text` anywhere, case-insensitively, with `%`, `_` and `\` literal.
 pub(crate) fn contains_pattern(text: &str) -> String {
@@ -551,6 +566,12 @@ impl ProjectRepository for Store {
             filters.push_str(&format!(
                 " AND (p.updated_at < ${at} OR (p.updated_at = ${at} AND p.id < ${id}))"
             ));
+        }
+        if let Some(status) = query.derived_status {
+            values.push(status.as_str().into());
+            let n = values.len();
+            let derived = derived_status_sql(query.policy);
+            filters.push_str(&format!(" AND {derived} = ${n}"));
         }
         values.push(i64::from(query.limit + 1).into());
         let sql = format!(

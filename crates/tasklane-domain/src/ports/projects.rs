@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::aggregation::{DerivationPolicy, DerivedStatus};
 pub use crate::cursor::ProjectCursor;
 use crate::errors::{Decide, RepoError, TxError};
 use crate::ids::{ProjectId, StatusId, UserId};
@@ -72,6 +73,11 @@ pub struct ProjectQuery {
     pub search: Option<String>,
     /// Whether archived projects are listed.
     pub include_archived: bool,
+    /// Only projects whose status, derived under `policy`, is this.
+    pub derived_status: Option<DerivedStatus>,
+    /// The derivation policy of `derived_status`; a store MUST derive exactly as
+    /// [`DerivationPolicy::derive`] does.
+    pub policy: DerivationPolicy,
 }
 
 /// Who wants to change which project.

@@ -83,6 +83,8 @@ pub struct ProjectListInput {
     pub search: Option<String>,
     /// Include archived projects.
     pub include_archived: bool,
+    /// Only projects of this derived status.
+    pub derived_status: Option<DerivedStatus>,
 }
 
 /// The default page size of project listings.
@@ -307,6 +309,8 @@ impl ProjectService {
             cursor,
             search,
             include_archived: input.include_archived,
+            derived_status: input.derived_status,
+            policy: self.settings.derivation_policy,
         };
         let page = self.ports.projects.list_projects(actor, query).await?;
         let items = page

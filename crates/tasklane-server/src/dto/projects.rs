@@ -216,6 +216,9 @@ pub struct ProjectListQuery {
     /// Include archived projects (default false).
     #[param(nullable = false)]
     pub include_archived: Option<bool>,
+    /// Only projects whose derived status is this.
+    #[param(nullable = false)]
+    pub derived_status: Option<DerivedStatusDto>,
 }
 
 /// A member.

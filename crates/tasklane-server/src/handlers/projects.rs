@@ -68,6 +68,7 @@ pub async fn list(
         cursor: query.cursor,
         search: query.search,
         include_archived: query.include_archived.unwrap_or(false),
+        derived_status: query.derived_status.map(Into::into),
     };
     let page = state
         .services

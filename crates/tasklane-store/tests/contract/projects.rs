@@ -484,7 +484,77 @@ async fn statuses_are_created_renamed_reordered_and_deleted_by_their_rules(
     Ok(())
 }
 
+/// The SQL that filters projects by derived status derives exactly as the domain does, under
+/// both policies, for counts that tell the rules apart.
+async fn projects_are_filtered_by_the_status_the_domain_derives(db: TestDb) -> anyhow::Result<()> {
+    use tasklane_domain::aggregation::{DerivationPolicy, DerivedStatus};
+    use tasklane_domain::ports::ProjectQuery;
+
+    let world = World::new(db);
+    let owner = world.user("owner").await?;
+    // todo, in_progress, in_review, issue, done
+    let shapes: [[u64; 5]; 7] = [
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 3],
+        [1, 0, 0, 1, 1],
+        [1, 1, 0, 0, 0],
+        [0, 0, 2, 0, 1],
+        [2, 0, 0, 0, 0],
+        [1, 0, 0, 0, 1],
+    ];
+    let mut projects = Vec::new();
+    for (i, [todo, in_progress, in_review, issue, done]) in shapes.iter().copied().enumerate() {
+        let id = world.project(owner, &format!("D{i}")).await?.project.id;
+        let total = todo + in_progress + in_review + issue + done;
+        world
+            .db
+            .execute(&format!(
+                "UPDATE project_aggregations SET total = {total}, todo = {todo}, in_progress = {in_progress}, \
+                 in_review = {in_review}, issue = {issue}, done = {done} WHERE project_id = '{id}'"
+            ))
+            .await?;
+        let counts = Counts {
+            total,
+            todo,
+            in_progress,
+            in_review,
+            issue,
+            done,
+        };
+        projects.push((id, counts));
+    }
+    for policy in [DerivationPolicy::ActiveWins, DerivationPolicy::EarliestWins] {
+        for status in [
+            DerivedStatus::Todo,
+            DerivedStatus::InProgress,
+            DerivedStatus::Issue,
+            DerivedStatus::Done,
+        ] {
+            let query = ProjectQuery {
+                limit: 50,
+                cursor: None,
+                search: None,
+                include_archived: false,
+                derived_status: Some(status),
+                policy,
+            };
+            let page = world.store().list_projects(owner, query).await?;
+            let mut listed: Vec<ProjectId> = page.items.iter().map(|r| r.project.id).collect();
+            let mut expected: Vec<ProjectId> = projects
+                .iter()
+                .filter(|(_, counts)| policy.derive(counts) == status)
+                .map(|(id, _)| *id)
+                .collect();
+            listed.sort();
+            expected.sort();
+            assert_eq!(listed, expected, "{policy:?} {status:?}");
+        }
+    }
+    Ok(())
+}
+
 crate::contract!(
+    projects_are_filtered_by_the_status_the_domain_derives,
     a_project_is_created_with_its_owner_five_statuses_and_a_zero_aggregation,
     a_project_key_that_differs_only_in_case_is_taken,
     projects_are_listed_newest_activity_first_in_keyset_pages_with_search_and_archive_filter,
