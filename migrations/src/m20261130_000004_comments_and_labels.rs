@@ -1,4 +1,5 @@
-//! Comments on tasks and per-project labels.
+//! Comments on tasks and per-project labels, and an index for listing a project's tasks by due
+//! date.
 //!
 //! A comment belongs to its task (deleted with it); its author may be deleted (the comment
 //! stays, authorless). `tasks.comment_count` is kept by the comment writes in their transaction,
@@ -45,7 +46,8 @@ CREATE TABLE task_labels (
     FOREIGN KEY (project_id, task_id) REFERENCES tasks (project_id, id) ON DELETE CASCADE,
     FOREIGN KEY (project_id, label_id) REFERENCES labels (project_id, id) ON DELETE CASCADE
 );
-CREATE INDEX task_labels_label ON task_labels (label_id, task_id);";
+CREATE INDEX task_labels_label ON task_labels (label_id, task_id);
+CREATE INDEX tasks_project_due ON tasks (project_id, due_date, id);";
 
 const SQLITE_UP: &str = "\
 ALTER TABLE tasks ADD COLUMN comment_count INTEGER NOT NULL DEFAULT 0 CHECK (comment_count >= 0);
@@ -77,9 +79,11 @@ CREATE TABLE task_labels (
     FOREIGN KEY (project_id, task_id) REFERENCES tasks (project_id, id) ON DELETE CASCADE,
     FOREIGN KEY (project_id, label_id) REFERENCES labels (project_id, id) ON DELETE CASCADE
 );
-CREATE INDEX task_labels_label ON task_labels (label_id, task_id);";
+CREATE INDEX task_labels_label ON task_labels (label_id, task_id);
+CREATE INDEX tasks_project_due ON tasks (project_id, due_date, id);";
 
 const POSTGRES_DOWN: &str = "\
+DROP INDEX IF EXISTS tasks_project_due;
 DROP TABLE IF EXISTS task_labels;
 DROP TABLE IF EXISTS labels;
 DROP INDEX IF EXISTS tasks_project_id;
@@ -87,6 +91,7 @@ DROP TABLE IF EXISTS comments;
 ALTER TABLE tasks DROP COLUMN IF EXISTS comment_count;";
 
 const SQLITE_DOWN: &str = "\
+DROP INDEX IF EXISTS tasks_project_due;
 DROP TABLE IF EXISTS task_labels;
 DROP TABLE IF EXISTS labels;
 DROP INDEX IF EXISTS tasks_project_id;

@@ -1,9 +1,10 @@
 //! Keyset cursors: the position after the last item of a page, as an opaque URL-safe string.
 //! Keyset (not OFFSET) pagination never skips or repeats an item while rows change.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::ids::{CommentId, ProjectId, TaskId};
+use crate::values::Priority;
 
 /// A cursor that does not belong to this listing or was altered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,7 +49,35 @@ pub enum TaskCursor {
         /// The task's id.
         id: TaskId,
     },
+    /// `order=due`: soonest due first, undated last, then id.
+    Due {
+        /// The task's due date (`None`: among the undated).
+        due: Option<NaiveDate>,
+        /// The task's id.
+        id: TaskId,
+    },
+    /// `order=priority`: highest first, then id.
+    Priority {
+        /// The task's [`priority_rank`].
+        rank: u8,
+        /// The task's id.
+        id: TaskId,
+    },
 }
+
+/// A priority's place in `order=priority`: 0 for `highest` … 4 for `lowest`.
+pub fn priority_rank(priority: Priority) -> u8 {
+    match priority {
+        Priority::Highest => 0,
+        Priority::High => 1,
+        Priority::Medium => 2,
+        Priority::Low => 3,
+        Priority::Lowest => 4,
+    }
+}
+
+/// The latest day a due cursor holds: 9999-12-31, as days from 0001-01-01 (day 1).
+const LAST_DAY: i32 = 3_652_059;
 
 fn micros(at: &DateTime<Utc>) -> i64 {
     at.timestamp_micros()
@@ -141,6 +170,11 @@ impl TaskCursor {
         match self {
             TaskCursor::Board { position, rank, id } => format!("b1.{position}.{rank}.{id}"),
             TaskCursor::Updated { updated_at, id } => format!("u1.{}.{id}", micros(updated_at)),
+            TaskCursor::Due { due: Some(due), id } => {
+                format!("d1.{}.{id}", due.num_days_from_ce())
+            }
+            TaskCursor::Due { due: None, id } => format!("d1.n.{id}"),
+            TaskCursor::Priority { rank, id } => format!("r1.{rank}.{id}"),
         }
     }
 
@@ -149,6 +183,8 @@ impl TaskCursor {
         match self {
             TaskCursor::Board { .. } => crate::ports::TaskOrder::Board,
             TaskCursor::Updated { .. } => crate::ports::TaskOrder::Updated,
+            TaskCursor::Due { .. } => crate::ports::TaskOrder::Due,
+            TaskCursor::Priority { .. } => crate::ports::TaskOrder::Priority,
         }
     }
 
@@ -173,6 +209,23 @@ impl TaskCursor {
             }),
             ["u1", at, id] => Ok(TaskCursor::Updated {
                 updated_at: from_micros(at)?,
+                id: hyphenated(id)?,
+            }),
+            ["d1", "n", id] => Ok(TaskCursor::Due {
+                due: None,
+                id: hyphenated(id)?,
+            }),
+            // Any day number only positions the page: it is held to 0001-01-01 … 9999-12-31,
+            // what both databases compare.
+            ["d1", day, id] => {
+                let day: i32 = digits(day, 7, false)?.parse().map_err(|_| CursorError)?;
+                Ok(TaskCursor::Due {
+                    due: NaiveDate::from_num_days_from_ce_opt(day.clamp(1, LAST_DAY)),
+                    id: hyphenated(id)?,
+                })
+            }
+            ["r1", rank, id] if rank.len() == 1 => Ok(TaskCursor::Priority {
+                rank: rank.parse().ok().filter(|r| *r <= 4).ok_or(CursorError)?,
                 id: hyphenated(id)?,
             }),
             _ => Err(CursorError),
@@ -204,6 +257,23 @@ mod tests {
             id: TaskId::generate(),
         };
         assert_eq!(TaskCursor::decode(&updated.encode()), Ok(updated));
+        for due in [None, NaiveDate::from_ymd_opt(2026, 12, 1)] {
+            let cursor = TaskCursor::Due {
+                due,
+                id: TaskId::generate(),
+            };
+            assert_eq!(TaskCursor::decode(&cursor.encode()), Ok(cursor));
+        }
+        let priority = TaskCursor::Priority {
+            rank: 4,
+            id: TaskId::generate(),
+        };
+        assert_eq!(TaskCursor::decode(&priority.encode()), Ok(priority));
+        let far = "d1.9999999.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f";
+        assert!(
+            matches!(TaskCursor::decode(far), Ok(TaskCursor::Due { due: Some(d), .. }) if d.year() == 9999),
+            "held to the last day"
+        );
         for bad in [
             "",
             "b1.x.a0.y",
@@ -217,6 +287,10 @@ mod tests {
             "u1.5.{0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f}",
             "u1.5. 0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
             "b1.1234567890.a1.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
+            "d1.12345678.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
+            "d1.-5.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
+            "r1.5.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
+            "r1.12.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f",
         ] {
             assert_eq!(TaskCursor::decode(bad), Err(CursorError), "{bad}");
         }

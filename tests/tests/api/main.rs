@@ -11,6 +11,7 @@ mod hardening;
 mod labels;
 mod ops;
 mod projects;
+mod queries;
 mod roles;
 mod tasks;
 mod validation;

@@ -75,6 +75,22 @@ async fn every_api_route_is_in_the_openapi_document_and_docs_are_served(
             "{method} {path} missing from the OpenAPI document"
         );
     }
+    // A path parameter is one of the path's `{…}`; everything else a route reads is a query
+    // parameter or a header (a query struct read by hand must say where it is).
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let in_path = parameter["in"] == "path";
+                assert_eq!(
+                    in_path,
+                    path.contains(&format!("{{{name}}}")),
+                    "{method} {path}: parameter {name} is in {}",
+                    parameter["in"]
+                );
+            }
+        }
+    }
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(
         documented,

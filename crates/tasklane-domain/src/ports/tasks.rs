@@ -315,6 +315,10 @@ pub enum TaskOrder {
     Board,
     /// Most recently changed first, then id.
     Updated,
+    /// Soonest due first, tasks without a due date last, then id.
+    Due,
+    /// Highest priority first, then id.
+    Priority,
 }
 
 /// Filters and page of a task listing.
@@ -324,6 +328,18 @@ pub struct TaskQuery {
     pub status_id: Option<StatusId>,
     /// Only this assignee.
     pub assignee_id: Option<UserId>,
+    /// Only tasks without an assignee.
+    pub unassigned: bool,
+    /// Only tasks this user reported.
+    pub reporter_id: Option<UserId>,
+    /// Only sub-tasks of this task.
+    pub parent_id: Option<TaskId>,
+    /// Only tasks with any of these labels (none: no filter).
+    pub label_ids: Vec<LabelId>,
+    /// Only tasks due on or before this date.
+    pub due_before: Option<NaiveDate>,
+    /// Only tasks due on or after this date.
+    pub due_after: Option<NaiveDate>,
     /// Only this priority.
     pub priority: Option<Priority>,
     /// Only this type.

@@ -55,5 +55,5 @@ mirror!(
 );
 mirror!(
     /// The order of a task listing.
-    OrderDto <=> TaskOrder { Board, Updated }
+    OrderDto <=> TaskOrder { Board, Updated, Due, Priority }
 );

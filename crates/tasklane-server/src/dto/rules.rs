@@ -82,9 +82,16 @@ pub fn comment_cursor_pattern() -> String {
     format!(r"^c1\.-?[0-9]{{1,16}}\.{UUID}$")
 }
 
-/// A cursor of `GET /projects/{{id}}/tasks`, of either order.
+/// A cursor of `GET /projects/{{id}}/tasks`, of any order.
 pub fn task_cursor_pattern() -> String {
-    format!(r"^(b1\.[0-9]{{1,9}}\.[0-9A-Za-z]{{1,64}}|u1\.-?[0-9]{{1,16}})\.{UUID}$")
+    format!(
+        r"^(b1\.[0-9]{{1,9}}\.[0-9A-Za-z]{{1,64}}|u1\.-?[0-9]{{1,16}}|d1\.([0-9]{{1,7}}|n)|r1\.[0-4])\.{UUID}$"
+    )
+}
+
+/// `assignee_id` of a listing: a UUID, or `none`.
+pub fn assignee_filter_pattern() -> String {
+    format!("^(none|{UUID})$")
 }
 
 /// `If-Match`: a `row_version` as the `ETag` gives it (`"3"`, `W/"3"`, `3`) or `*`.
@@ -203,6 +210,12 @@ schemas! {
     /// A cursor of the task listing.
     task_cursor => ObjectBuilder::new().schema_type(Type::String).pattern(Some(task_cursor_pattern()))
         .description(Some("The previous page's `next_cursor`; it continues in the order it was made in"));
+    /// A user's id, or `none`.
+    assignee_filter => ObjectBuilder::new().schema_type(Type::String).pattern(Some(assignee_filter_pattern()))
+        .description(Some("A user's id, or `none` for unassigned tasks"));
+    /// A date bound of a listing.
+    date => ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        .description(Some("`YYYY-MM-DD`, years 0001 to 9999, inclusive"));
     /// A UUID that must not be `null` when given.
     uuid => ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
     /// A date of years 1 to 9999, or `null`.
@@ -383,6 +396,10 @@ mod tests {
         let cursor = regex(&task_cursor_pattern());
         assert!(cursor.is_match("b1.3.b42.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f"));
         assert!(cursor.is_match("u1.1764000000000000.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f"));
+        assert!(cursor.is_match("d1.739586.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f"));
+        assert!(cursor.is_match("d1.n.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f"));
+        assert!(cursor.is_match("r1.4.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f"));
+        assert!(!cursor.is_match("r1.5.0190b3a4-7c1e-7d2a-9f00-1a2b3c4d5e6f"));
         assert!(!cursor.is_match("garbage"));
         for version in [r#""3""#, r#"W/"3""#, "3", "*"] {
             assert!(regex(IF_MATCH_PATTERN).is_match(version), "{version}");

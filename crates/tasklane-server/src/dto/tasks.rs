@@ -262,16 +262,30 @@ impl From<MoveRequest> for MoveInput {
     }
 }
 
-/// `GET /projects/{id}/tasks` query.
+/// `GET /projects/{id}/tasks` query (`label_id`, repeatable, is read apart).
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TaskListQuery {
     /// Only this status.
     #[param(nullable = false)]
     pub status_id: Option<Uuid>,
-    /// Only this assignee.
+    /// Only this assignee, or `none`: only unassigned tasks.
+    #[serde(default, deserialize_with = "assignee")]
+    #[param(schema_with = rules::assignee_filter)]
+    pub assignee_id: Option<AssigneeFilter>,
+    /// Only tasks this user reported.
     #[param(nullable = false)]
-    pub assignee_id: Option<Uuid>,
+    pub reporter_id: Option<Uuid>,
+    /// Only sub-tasks of this task.
+    #[param(nullable = false)]
+    pub parent_id: Option<Uuid>,
+    /// Only tasks due on or before this date.
+    #[param(schema_with = rules::date)]
+    pub due_before: Option<String>,
+    /// Only tasks due on or after this date.
+    #[param(schema_with = rules::date)]
+    pub due_after: Option<String>,
     /// Only this priority.
     #[param(nullable = false)]
     pub priority: Option<PriorityDto>,
@@ -284,7 +298,8 @@ pub struct TaskListQuery {
     /// Include archived tasks (default false).
     #[param(nullable = false)]
     pub include_archived: Option<bool>,
-    /// `board` (default) or `updated`.
+    /// `board` (default), `updated` (most recently changed first), `due` (soonest due first,
+    /// undated last) or `priority` (highest first).
     #[param(nullable = false)]
     pub order: Option<OrderDto>,
     /// Page size, 1 to 200 (default 100).
@@ -295,11 +310,42 @@ pub struct TaskListQuery {
     pub cursor: Option<String>,
 }
 
-impl From<TaskListQuery> for TaskListInput {
-    fn from(q: TaskListQuery) -> Self {
-        Self {
+/// `assignee_id` of a listing: a user, or nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    /// `none`: unassigned tasks.
+    Nobody,
+    /// This user's tasks.
+    User(Uuid),
+}
+
+/// `none` or a UUID.
+fn assignee<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<AssigneeFilter>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text == "none" {
+        return Ok(Some(AssigneeFilter::Nobody));
+    }
+    Uuid::try_parse(&text)
+        .map(|id| Some(AssigneeFilter::User(id)))
+        .map_err(|_| serde::de::Error::custom("assignee_id must be a UUID or none"))
+}
+
+impl TaskListQuery {
+    /// The listing's input, with the `label_id`s read from the query string apart.
+    pub fn into_input(self, label_ids: Vec<Uuid>) -> TaskListInput {
+        let q = self;
+        TaskListInput {
             status_id: q.status_id.map(Into::into),
-            assignee_id: q.assignee_id.map(Into::into),
+            assignee_id: match q.assignee_id {
+                Some(AssigneeFilter::User(id)) => Some(id.into()),
+                _ => None,
+            },
+            unassigned: q.assignee_id == Some(AssigneeFilter::Nobody),
+            reporter_id: q.reporter_id.map(Into::into),
+            parent_id: q.parent_id.map(Into::into),
+            label_ids: label_ids.into_iter().map(Into::into).collect(),
+            due_before: q.due_before,
+            due_after: q.due_after,
             priority: q.priority.map(Into::into),
             task_type: q.task_type.map(Into::into),
             search: q.search,

@@ -3,7 +3,7 @@
 //! page), keyset-paginated.
 
 use sea_orm::{DbErr, Value};
-use tasklane_domain::cursor::TaskCursor;
+use tasklane_domain::cursor::{TaskCursor, priority_rank};
 use tasklane_domain::errors::RepoError;
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
 use tasklane_domain::model::{Page, Task};
@@ -41,6 +41,22 @@ async fn read_one(store: &Store, filter: &str, values: Vec<Value>) -> Result<Tas
         })
     };
     read.await.map_err(repo_error)
+}
+
+/// A task's place in `order=priority` (`priority_rank` in the domain): highest first.
+const PRIORITY_RANK: &str = "(CASE t.priority WHEN 'highest' THEN 0 WHEN 'high' THEN 1 \
+    WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END)";
+
+/// The `ORDER BY` of a listing order on `t` (the board order, which also needs the status's
+/// position, is the caller's).
+fn order_by(order: TaskOrder) -> String {
+    match order {
+        TaskOrder::Board => "s.position, t.rank, t.id".to_owned(),
+        TaskOrder::Updated => "t.updated_at DESC, t.id DESC".to_owned(),
+        // Undated last in both databases (false sorts before true, 0 before 1).
+        TaskOrder::Due => "(t.due_date IS NULL), t.due_date, t.id".to_owned(),
+        TaskOrder::Priority => format!("{PRIORITY_RANK}, t.id"),
+    }
 }
 
 /// The project's key, read once per statement (an uncorrelated sub-query).
@@ -120,6 +136,33 @@ pub(super) async fn list_tasks(
             let n = bind(&mut values, d.id(assignee));
             filters.push_str(&format!(" AND t.assignee_id = ${n}"));
         }
+        if query.unassigned {
+            filters.push_str(" AND t.assignee_id IS NULL");
+        }
+        if let Some(reporter) = query.reporter_id {
+            let n = bind(&mut values, d.id(reporter));
+            filters.push_str(&format!(" AND t.reporter_id = ${n}"));
+        }
+        if let Some(parent) = query.parent_id {
+            let n = bind(&mut values, d.id(parent));
+            filters.push_str(&format!(" AND t.parent_id = ${n}"));
+        }
+        if !query.label_ids.is_empty() {
+            let ids: Vec<String> = query.label_ids.iter().map(ToString::to_string).collect();
+            let n = bind(&mut values, serde_json::Value::from(ids).to_string().into());
+            filters.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM task_labels tl WHERE tl.task_id = t.id AND tl.label_id IN {})",
+                d.json_ids(n)
+            ));
+        }
+        if let Some(before) = query.due_before {
+            let n = bind(&mut values, d.opt_date(Some(before)));
+            filters.push_str(&format!(" AND t.due_date <= ${n}"));
+        }
+        if let Some(after) = query.due_after {
+            let n = bind(&mut values, d.opt_date(Some(after)));
+            filters.push_str(&format!(" AND t.due_date >= ${n}"));
+        }
         if let Some(priority) = query.priority {
             let n = bind(&mut values, priority.as_str().into());
             filters.push_str(&format!(" AND t.priority = ${n}"));
@@ -150,6 +193,24 @@ pub(super) async fn list_tasks(
                     " AND (t.updated_at < ${a} OR (t.updated_at = ${a} AND t.id < ${i}))"
                 ));
             }
+            Some(TaskCursor::Due { due: Some(due), id }) => {
+                let a = bind(&mut values, d.opt_date(Some(*due)));
+                let i = bind(&mut values, d.id(*id));
+                filters.push_str(&format!(
+                    " AND (t.due_date > ${a} OR (t.due_date = ${a} AND t.id > ${i}) OR t.due_date IS NULL)"
+                ));
+            }
+            Some(TaskCursor::Due { due: None, id }) => {
+                let i = bind(&mut values, d.id(*id));
+                filters.push_str(&format!(" AND t.due_date IS NULL AND t.id > ${i}"));
+            }
+            Some(TaskCursor::Priority { rank, id }) => {
+                let r = bind(&mut values, i64::from(*rank).into());
+                let i = bind(&mut values, d.id(*id));
+                filters.push_str(&format!(
+                    " AND ({PRIORITY_RANK} > ${r} OR ({PRIORITY_RANK} = ${r} AND t.id > ${i}))"
+                ));
+            }
             None => {}
         }
         let limit = bind(&mut values, i64::from(query.limit + 1).into());
@@ -166,10 +227,7 @@ pub(super) async fn list_tasks(
                  WHERE s.project_id = $1 ORDER BY s.position, x.rank, x.page_id LIMIT ${limit}"
             ),
             (order, _) => {
-                let order = match order {
-                    TaskOrder::Board => "s.position, t.rank, t.id",
-                    TaskOrder::Updated => "t.updated_at DESC, t.id DESC",
-                };
+                let order = order_by(order);
                 format!(
                     "SELECT t.id AS page_id, s.name AS status_name, s.category AS status_category, s.position AS status_position \
                      FROM tasks t JOIN statuses s ON s.id = t.status_id \
@@ -178,8 +236,8 @@ pub(super) async fn list_tasks(
             }
         };
         let outer_order = match query.order {
-            TaskOrder::Board => "pg.status_position, t.rank, t.id",
-            TaskOrder::Updated => "t.updated_at DESC, t.id DESC",
+            TaskOrder::Board => "pg.status_position, t.rank, t.id".to_owned(),
+            order => order_by(order),
         };
         let sql = format!(
             "SELECT {PAGE_COLUMNS} FROM ({page}) pg JOIN tasks t ON t.id = pg.page_id \
@@ -204,6 +262,14 @@ pub(super) async fn list_tasks(
                     },
                     TaskOrder::Updated => TaskCursor::Updated {
                         updated_at: last.updated_at,
+                        id: last.id,
+                    },
+                    TaskOrder::Due => TaskCursor::Due {
+                        due: last.due_date,
+                        id: last.id,
+                    },
+                    TaskOrder::Priority => TaskCursor::Priority {
+                        rank: priority_rank(last.priority),
                         id: last.id,
                     },
                 }

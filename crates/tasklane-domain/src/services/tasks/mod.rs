@@ -99,6 +99,18 @@ pub struct TaskListInput {
     pub status_id: Option<StatusId>,
     /// Only this assignee.
     pub assignee_id: Option<UserId>,
+    /// Only unassigned tasks (`assignee_id=none`).
+    pub unassigned: bool,
+    /// Only tasks this user reported.
+    pub reporter_id: Option<UserId>,
+    /// Only sub-tasks of this task.
+    pub parent_id: Option<TaskId>,
+    /// Only tasks with any of these labels.
+    pub label_ids: Vec<LabelId>,
+    /// Only tasks due on or before this date (`YYYY-MM-DD`).
+    pub due_before: Option<String>,
+    /// Only tasks due on or after this date (`YYYY-MM-DD`).
+    pub due_after: Option<String>,
     /// Only this priority.
     pub priority: Option<Priority>,
     /// Only this type.

@@ -1,11 +1,14 @@
 //! Task reads: one task by id or key, and keyset-paginated listings.
 
+use chrono::{Datelike, NaiveDate};
+
 use super::{GetTaskError, ListTasksError, TaskListInput, TaskService};
 use crate::access::{AccessDenied, Action, authorize};
 use crate::cursor::TaskCursor;
 use crate::ids::{ProjectId, TaskId, UserId};
 use crate::model::{Page, Task};
 use crate::ports::{TaskQuery, TaskRead};
+use crate::services::labels::MAX_TASK_LABELS;
 use crate::services::{page_limit, search_text};
 use crate::validation::ValidationErrors;
 use crate::values::TaskKey;
@@ -73,10 +76,25 @@ impl TaskService {
             .cursor
             .as_deref()
             .and_then(|text| errors.check("cursor", TaskCursor::decode(text)));
+        let due_before = due_bound(&mut errors, "due_before", input.due_before.as_deref());
+        let due_after = due_bound(&mut errors, "due_after", input.due_after.as_deref());
+        if input.label_ids.len() > MAX_TASK_LABELS {
+            let message = format!("give at most {MAX_TASK_LABELS} labels");
+            errors.add("label_id", message);
+        }
+        if input.unassigned && input.assignee_id.is_some() {
+            errors.add("assignee_id", "give one assignee or none");
+        }
         errors.into_result()?;
         let query = TaskQuery {
             status_id: input.status_id,
             assignee_id: input.assignee_id,
+            unassigned: input.unassigned,
+            reporter_id: input.reporter_id,
+            parent_id: input.parent_id,
+            label_ids: input.label_ids,
+            due_before,
+            due_after,
             priority: input.priority,
             task_type: input.task_type,
             search,
@@ -93,4 +111,28 @@ impl TaskService {
         authorize(listing.viewer_role, Action::Read)?;
         Ok(listing.page)
     }
+}
+
+/// A due-date bound of a listing: a date written `YYYY-MM-DD`, years 0001 to 9999.
+fn due_bound(errors: &mut ValidationErrors, field: &str, raw: Option<&str>) -> Option<NaiveDate> {
+    let raw = raw?;
+    let well_formed = raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    let date = well_formed
+        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+        .flatten()
+        .filter(|d| (1..=9999).contains(&d.year()));
+    if date.is_none() {
+        errors.add(
+            field,
+            "must be a date written YYYY-MM-DD, years 0001 to 9999",
+        );
+    }
+    date
 }

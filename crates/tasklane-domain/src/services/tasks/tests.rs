@@ -1760,6 +1760,35 @@ async fn listing_validates_limit_search_and_cursor_before_reading() {
             },
             "cursor",
         ),
+        (
+            TaskListInput {
+                due_before: Some("2026-1-5".into()),
+                ..TaskListInput::default()
+            },
+            "due_before",
+        ),
+        (
+            TaskListInput {
+                due_after: Some("0000-01-01".into()),
+                ..TaskListInput::default()
+            },
+            "due_after",
+        ),
+        (
+            TaskListInput {
+                label_ids: vec![crate::ids::LabelId::generate(); 21],
+                ..TaskListInput::default()
+            },
+            "label_id",
+        ),
+        (
+            TaskListInput {
+                unassigned: true,
+                assignee_id: Some(crate::ids::UserId::generate()),
+                ..TaskListInput::default()
+            },
+            "assignee_id",
+        ),
     ];
     for (input, field) in cases {
         let error = services
@@ -1769,6 +1798,49 @@ async fn listing_validates_limit_search_and_cursor_before_reading() {
             .unwrap_err();
         assert_eq!(error.field_errors().unwrap().errors()[0].field, field);
     }
+}
+
+#[tokio::test]
+async fn the_new_filters_reach_the_store_as_parsed_values() {
+    let mut h = Harness::new();
+    let label = crate::ids::LabelId::generate();
+    h.tasks
+        .expect_list_tasks()
+        .withf(move |_, _, q| {
+            q.unassigned
+                && q.label_ids == [label]
+                && q.due_before == chrono::NaiveDate::from_ymd_opt(2026, 12, 6)
+                && q.due_after == chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+                && q.order == crate::ports::TaskOrder::Due
+        })
+        .times(1)
+        .returning(|_, _, _| {
+            Ok(crate::ports::TaskListing {
+                viewer_role: Some(Role::Viewer),
+                page: crate::model::Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                },
+            })
+        });
+    let (services, _) = h.build();
+    let input = TaskListInput {
+        unassigned: true,
+        label_ids: vec![label],
+        due_before: Some("2026-12-06".into()),
+        due_after: Some("2026-11-30".into()),
+        order: crate::ports::TaskOrder::Due,
+        ..TaskListInput::default()
+    };
+    let user = crate::ids::UserId::generate();
+    let project = crate::ids::ProjectId::generate();
+    assert!(
+        services
+            .tasks
+            .list_tasks(user, project, input)
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
