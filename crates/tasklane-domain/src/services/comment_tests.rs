@@ -6,7 +6,7 @@ use crate::ids::{CommentId, ProjectId, TaskId, UserId};
 use crate::model::{Comment, UserSummary};
 use crate::ports::{CommentTarget, CommentWritten, CommentsRead};
 use crate::services::comments::{AddCommentError, DeleteCommentError, EditCommentError};
-use crate::services::testing::{Harness, logged, now, user};
+use crate::services::testing::{Harness, fields, logged, now, user};
 use crate::values::{CommentBody, Role};
 
 fn comment_by(author: &UserSummary) -> Comment {
@@ -286,12 +286,6 @@ async fn listing_pages_by_cursor_and_hides_comments_from_strangers() {
         .list(UserId::generate(), task, Some("p1.0.x"), Some(500))
         .await
         .unwrap_err();
-    let fields: Vec<&str> = bad
-        .field_errors()
-        .unwrap()
-        .errors()
-        .iter()
-        .map(|e| e.field.as_str())
-        .collect();
+    let fields = fields(&bad);
     assert_eq!(fields, ["limit", "cursor"]);
 }

@@ -9,7 +9,7 @@ use crate::model::Label;
 use crate::ports::{LabelContext, ProjectLabel};
 use crate::services::labels::{LabelUpdateInput, MAX_LABELS, NewLabelInput};
 use crate::services::tasks::TaskUpdateInput;
-use crate::services::testing::{Board, Harness, logged};
+use crate::services::testing::{Board, Harness, fields, logged};
 use crate::values::{LabelColor, LabelName, Role, StatusCategory};
 
 fn label(name: &str) -> Label {
@@ -95,13 +95,7 @@ async fn editors_create_labels_with_free_names_within_the_limit() {
         .create(UserId::generate(), project, new("", "blue"))
         .await
         .unwrap_err();
-    let fields: Vec<&str> = bad
-        .field_errors()
-        .unwrap()
-        .errors()
-        .iter()
-        .map(|e| e.field.as_str())
-        .collect();
+    let fields = fields(&bad);
     assert_eq!(fields, ["name", "color"]);
     assert_eq!(recorder.names().len(), 1, "refusals publish nothing");
 

@@ -25,6 +25,14 @@ use crate::values::{
     StatusCategory, StatusName, TaskKey, TaskTitle, TaskType,
 };
 
+/// The fields an error's validation failures name, in order (none when it is not invalid).
+pub(crate) fn fields(error: &impl crate::errors::Classify) -> Vec<String> {
+    error
+        .field_errors()
+        .map(|errors| errors.errors().iter().map(|e| e.field.clone()).collect())
+        .unwrap_or_default()
+}
+
 /// The fixed "now" of every test.
 pub(crate) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0)

@@ -5,7 +5,7 @@ use crate::errors::{Classify, ErrorClass};
 use crate::ids::UserId;
 use crate::model::{User, UserCredentials};
 use crate::ports::{CreateUserStoreError, HashError};
-use crate::services::testing::{Harness, now, user};
+use crate::services::testing::{Harness, fields, now, user};
 use crate::services::users::{
     LoginError, PasswordChangeError, ProfileError, ProfileInput, RegisterError, RegisterInput,
 };
@@ -160,7 +160,7 @@ async fn a_profile_changes_field_by_field_and_bad_fields_change_nothing() {
     };
     assert!(services.users.update_profile(id, input).await.is_ok());
 
-    for (input, fields) in [
+    for (input, named) in [
         (ProfileInput::default(), vec!["body"]),
         (
             ProfileInput {
@@ -172,14 +172,7 @@ async fn a_profile_changes_field_by_field_and_bad_fields_change_nothing() {
     ] {
         let error = services.users.update_profile(id, input).await.unwrap_err();
         assert!(matches!(error, ProfileError::Invalid(_)));
-        let named: Vec<&str> = error
-            .field_errors()
-            .unwrap()
-            .errors()
-            .iter()
-            .map(|e| e.field.as_str())
-            .collect();
-        assert_eq!(named, fields);
+        assert_eq!(fields(&error), named);
     }
 }
 
