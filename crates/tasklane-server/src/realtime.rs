@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tasklane_cache::Caches;
 use tasklane_domain::aggregation::DerivationPolicy;
 use tasklane_domain::errors::{Classify, ErrorClass};
-use tasklane_domain::events::{DomainEvent, EventPayload, SYSTEM_ACTOR};
+use tasklane_domain::events::{DomainEvent, EventPayload, SYSTEM_ACTOR, TaskField};
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
 use tasklane_domain::model::Project;
 use tasklane_domain::ports::{EventEncoder, EventLogRepository, EventQuery, EventScope};
@@ -53,16 +53,19 @@ fn event_data(event: &DomainEvent, policy: DerivationPolicy) -> Value {
             previous,
             changed,
         } => {
-            // The history shows each change from → to: the changed fields as they were.
+            // The history shows each change from → to: the changed fields as they were. The
+            // task JSON holds the status and the assignee as objects; their ids are the fields.
             let before = task(previous);
             let previous: serde_json::Map<String, Value> = changed
                 .iter()
                 .map(|field| {
                     let name = field.as_str();
-                    (
-                        name.to_owned(),
-                        before.get(name).cloned().unwrap_or(Value::Null),
-                    )
+                    let value = match *field {
+                        TaskField::Status => before["status"]["id"].clone(),
+                        TaskField::Assignee => before["assignee"]["id"].clone(),
+                        _ => before.get(name).cloned().unwrap_or(Value::Null),
+                    };
+                    (name.to_owned(), value)
                 })
                 .collect();
             json!({

@@ -1,4 +1,4 @@
-//! Every event of REALTIME.md's table arrives after its HTTP call, once per socket, in order,
+//! Every event of docs/realtime.md's table arrives after its HTTP call, once per socket, in order,
 //! with the documented fields; and no client frame makes the server broadcast.
 
 use std::time::Duration;
@@ -416,6 +416,36 @@ async fn label_events_and_a_tasks_new_labels_reach_the_project_room(
     assert_eq!(data[0]["changed"], json!(["labels"]));
     assert_eq!(data[0]["previous"]["labels"], json!([]));
     assert_eq!(data[0]["task"]["labels"], json!([label.body]));
+
+    // `previous` holds the ids of the status and the assignee a task had.
+    let statuses = app
+        .get(
+            &format!("/api/v1/projects/{project}/statuses"),
+            &owner.token,
+        )
+        .await?
+        .body;
+    let (todo, done) = (statuses[0]["id"].clone(), statuses[4]["id"].clone());
+    let reassign = json!({"status_id": done, "assignee_id": owner.id});
+    ok(
+        &app.call(Method::PATCH, &path, Some(&owner.token), Some(reassign))
+            .await?,
+        StatusCode::OK,
+    );
+    let (_, data) = after(&mut board).await?;
+    assert_eq!(data[0]["changed"], json!(["status_id", "assignee_id"]));
+    assert_eq!(
+        data[0]["previous"],
+        json!({"status_id": todo, "assignee_id": null})
+    );
+    let unassign = json!({"assignee_id": null});
+    ok(
+        &app.call(Method::PATCH, &path, Some(&owner.token), Some(unassign))
+            .await?,
+        StatusCode::OK,
+    );
+    let (_, data) = after(&mut board).await?;
+    assert_eq!(data[0]["previous"], json!({"assignee_id": owner.id}));
 
     let one = format!("/api/v1/labels/{}", label.text("id"));
     ok(
