@@ -1,4 +1,4 @@
-//! `tasklane-bench`: the load generator behind `cargo xtask bench` (PERFORMANCE.md).
+//! `tasklane-bench`: the load generator behind `cargo xtask bench` (docs/performance.md).
 //!
 //! It starts the server (or drives `--target`), prepares fresh data in a new PostgreSQL database,
 //! runs the scenarios S1–S6 with the raw-SQL baseline beside S1 and S2, checks correctness from

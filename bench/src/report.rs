@@ -18,7 +18,7 @@ pub struct Row {
     pub figure: String,
     /// Its value, with its unit.
     pub value: String,
-    /// The target of PERFORMANCE.md, if there is one.
+    /// The target of docs/performance.md, if there is one.
     pub target: Option<String>,
     /// Whether the target is met.
     pub met: Option<bool>,

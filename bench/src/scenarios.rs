@@ -1,4 +1,4 @@
-//! The scenarios of PERFORMANCE.md. Each has a fixed duration and a request budget, and adds its
+//! The scenarios of docs/performance.md. Each has a fixed duration and a request budget, and adds its
 //! figures to the report.
 
 use std::collections::HashMap;

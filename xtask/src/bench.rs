@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: builds the server and the load generator in release mode and runs the
 //! generator (`bench/`), which starts the server against a fresh PostgreSQL database and Redis,
-//! runs the scenarios of PERFORMANCE.md and reports. With `--target URL` nothing is started.
+//! runs the scenarios of docs/performance.md and reports. With `--target URL` nothing is started.
 
 use std::process::Command;
 

@@ -4,7 +4,7 @@
 //! Commands:
 //! - `cargo xtask ci`: what CI runs (`.ci/run`): fmt check, clippy with `-D warnings`, the tests.
 //! - `cargo xtask bench [--scenario S1,...] [--target URL] [--duration SECS] [--quick]`: the
-//!   benchmarks of PERFORMANCE.md (see [`bench`]).
+//!   benchmarks of docs/performance.md (see [`bench`]).
 
 mod alerts;
 mod bench;
@@ -31,7 +31,7 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci       run what CI runs (.ci/run)\n  bench    the benchmarks of PERFORMANCE.md (--scenario, --target, --duration, --quick)"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci       run what CI runs (.ci/run)\n  bench    the benchmarks of docs/performance.md (--scenario, --target, --duration, --quick)"
             );
             bail!("unknown task {task:?}")
         }

@@ -1,6 +1,7 @@
 //! Architecture checks, run by `cargo test` (rust-analyzer's `tidy.rs` habit): the domain crate
 //! depends on no framework, every crate follows the workspace conventions, every source file
-//! opens with a `//!` comment, and CI runs the README's test command.
+//! opens with a `//!` comment, no file points at a document the repository lacks, and CI runs
+//! the README's test command.
 
 use std::path::{Path, PathBuf};
 
@@ -228,6 +229,71 @@ mod tests {
         assert!(
             ci.lines().any(|l| l.trim() == command),
             ".ci/run must run `{command}`"
+        );
+    }
+
+    /// Every text file of the repository that people read, `vendor/` and `target/` aside.
+    fn text_files(root: &Path) -> Vec<PathBuf> {
+        let mut stack = vec![root.to_path_buf()];
+        let mut files = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if path.is_dir() {
+                    if !["target", "vendor", ".git", "data"].contains(&name.as_str())
+                        && !name.starts_with(".hypothesis")
+                        && name != ".schemathesis"
+                    {
+                        stack.push(path);
+                    }
+                } else if ["rs", "md", "toml", "yml", "yaml", "sh"]
+                    .iter()
+                    .any(|e| name.ends_with(&format!(".{e}")))
+                    || name == "run"
+                {
+                    files.push(path);
+                }
+            }
+        }
+        files
+    }
+
+    #[test]
+    fn no_file_points_at_a_document_the_repository_lacks() {
+        let root = workspace_root();
+        let files = text_files(&root);
+        let documents: std::collections::BTreeSet<String> = files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "md"))
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        let mut dangling = Vec::new();
+        for path in &files {
+            let text = read(path);
+            let shown = path
+                .strip_prefix(&root)
+                .unwrap_or(path)
+                .display()
+                .to_string();
+            // Spelled in pieces so that this file does not name them itself.
+            let outside = [["..", "/shared"].concat(), ["shared", "/spec"].concat()];
+            if outside.iter().any(|o| text.contains(o.as_str())) {
+                dangling.push(format!("{shown}: a path outside the repository"));
+            }
+            let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || "_-./".contains(c)));
+            for word in words.filter(|w| w.ends_with(".md") && w.len() > 3) {
+                let name = word.rsplit('/').next().unwrap_or(word);
+                if !documents.contains(name) {
+                    dangling.push(format!("{shown}: {word}"));
+                }
+            }
+        }
+        dangling.sort();
+        dangling.dedup();
+        assert!(
+            dangling.is_empty(),
+            "references to documents the repository does not have: {dangling:#?}"
         );
     }
 }

@@ -1,4 +1,4 @@
-//! Who may do what in a project: the role matrix of DOMAIN.md as one pure function, used by every
+//! Who may do what in a project: the role matrix of docs/domain.md as one pure function, used by every
 //! service before it writes.
 
 use crate::values::Role;
@@ -103,7 +103,7 @@ pub fn authorize(role: Option<Role>, action: Action) -> Result<Role, AccessDenie
 mod tests {
     use super::*;
 
-    /// DOMAIN.md's matrix, written out by hand so that a change to `allows` must change it too.
+    /// docs/domain.md's matrix, written out by hand so that a change to `allows` must change it too.
     const MATRIX: &[(Action, bool, bool, bool)] = &[
         // action, owner, editor, viewer
         (Action::Read, true, true, true),

@@ -90,7 +90,7 @@ impl RestoredVia {
     }
 }
 
-/// The event-specific data; one variant per event of REALTIME.md.
+/// The event-specific data; one variant per event of docs/realtime.md.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventPayload {
     /// `task_created`
@@ -240,7 +240,7 @@ pub enum EventPayload {
 }
 
 impl EventPayload {
-    /// The event's `type` in REALTIME.md.
+    /// The event's `type` in docs/realtime.md.
     pub const fn name(&self) -> &'static str {
         match self {
             EventPayload::TaskCreated { .. } => "task_created",

@@ -1,5 +1,6 @@
 //! The metrics the domain emits, through the `metrics` facade (the server installs the
-//! Prometheus recorder). Names follow PERFORMANCE.md and the seed's monitoring section.
+//! Prometheus recorder). The names are the ones the alert rules in `ops/prometheus/` and
+//! docs/performance.md use.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};

@@ -1,4 +1,4 @@
-//! Tasklane's realtime layer (REALTIME.md): the WebSocket endpoint with ticket authentication,
+//! Tasklane's realtime layer (docs/realtime.md): the WebSocket endpoint with ticket authentication,
 //! rooms per project, task and user with authorised joins, the hub behind the domain's
 //! `EventBroadcaster` (publishing never blocks a request), delivery in `seq` order with gaps
 //! filled from the project event log and `join {since}` catch-up, bounded per-socket queues,
@@ -32,7 +32,7 @@ use crate::directory::MembershipCache;
 use crate::hub::Hub;
 use crate::sockets::UserSockets;
 
-/// Limits and timings of the realtime layer (REALTIME.md's values by default).
+/// Limits and timings of the realtime layer (docs/realtime.md's values by default).
 #[derive(Debug, Clone)]
 pub struct RealtimeOptions {
     /// Frames a socket may have queued before it counts as fallen behind and is closed. The

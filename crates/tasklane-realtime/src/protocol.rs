@@ -1,4 +1,4 @@
-//! The frames of REALTIME.md: rooms, what a client may send, and the server's answers. Every
+//! The frames of docs/realtime.md: rooms, what a client may send, and the server's answers. Every
 //! frame is a JSON text frame `{"type": "...", "data": {...}}`; event frames also carry their
 //! project's `seq`.
 

@@ -1,6 +1,6 @@
 //! # tasklane-server
 //!
-//! The HTTP server of Tasklane on actix-web: the REST API v1 of API.md over the domain's
+//! The HTTP server of Tasklane on actix-web: the REST API v1 of docs/api.md over the domain's
 //! services, its OpenAPI document (`/api/v1/openapi.json`) and browsable reference (`/docs`),
 //! `/healthz`, `/readyz` and `/metrics`. This crate stays thin: [`AppState`] wires adapters into
 //! the services, [`run`] serves on a listener the caller bound (tests bind port 0), and

@@ -1,6 +1,6 @@
 //! The statement counter: every statement the adapter sends is counted per unit of work (a
 //! request, a test), through SeaORM's metric callback and a task-local cell. `BEGIN` and
-//! `COMMIT` do not pass through the callback, matching PERFORMANCE.md's budgets.
+//! `COMMIT` do not pass through the callback, matching docs/performance.md's budgets.
 
 use std::cell::Cell;
 use std::future::Future;

@@ -1,5 +1,5 @@
 //! The HTTP API end to end: the real server over SQLite and over PostgreSQL, driven by a real
-//! HTTP client. Every route of API.md, the role matrix, validation at its boundaries,
+//! HTTP client. Every route of docs/api.md, the role matrix, validation at its boundaries,
 //! idempotency, `If-Match`, restoration, statement budgets, the OpenAPI document.
 
 // Test code: a panic is a failed test with its location, which is what these should report.

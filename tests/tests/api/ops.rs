@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use tasklane_tests::{TestApp, both_databases};
 
-/// Every route of API.md (method and path template under `/api/v1`), and the operations routes.
+/// Every route of docs/api.md (method and path template under `/api/v1`), and the operations routes.
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/register"),
     ("post", "/api/v1/auth/login"),

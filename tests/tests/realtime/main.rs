@@ -1,4 +1,4 @@
-//! The realtime layer end to end (REALTIME.md): real servers, real WebSocket clients
+//! The realtime layer end to end (docs/realtime.md): real servers, real WebSocket clients
 //! (tokio-tungstenite), real PostgreSQL and SQLite, and real Redis for the fan-out between
 //! instances.
 

@@ -1,4 +1,4 @@
-//! Services: the operations of Tasklane, each following "Ordering of effects" of DOMAIN.md:
+//! Services: the operations of Tasklane, each following "Ordering of effects" of docs/domain.md:
 //! validate (no writes), one transaction through a port, then — only after commit and without
 //! awaiting them — broadcasts and cache writes built from plain data.
 

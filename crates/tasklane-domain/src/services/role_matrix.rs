@@ -1,4 +1,4 @@
-//! The role matrix of DOMAIN.md, checked through every service operation: each test runs one
+//! The role matrix of docs/domain.md, checked through every service operation: each test runs one
 //! operation as owner, editor, viewer and non-member against a store that reports that role, and
 //! compares who may act (allowed), who is refused (forbidden, 403) and who must not learn the
 //! project exists (not found, 404).

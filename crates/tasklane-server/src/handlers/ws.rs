@@ -1,4 +1,4 @@
-//! `GET /api/v1/ws`: the realtime WebSocket (REALTIME.md). The ticket is checked before the
+//! `GET /api/v1/ws`: the realtime WebSocket (docs/realtime.md). The ticket is checked before the
 //! upgrade; the socket itself is served by `tasklane-realtime`.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -21,7 +21,7 @@ pub struct WsQuery {
     tag = "realtime",
     params(WsQuery),
     responses(
-        (status = 101, description = "Switched to the WebSocket protocol of REALTIME.md"),
+        (status = 101, description = "Switched to the WebSocket protocol of docs/realtime.md"),
         (status = 400, body = crate::error::Problem, description = "Not a WebSocket handshake"),
         (status = 401, body = crate::error::Problem, description = "No valid ticket"),
         (status = 429, body = crate::error::Problem, description = "`too_many_connections`"),

@@ -4,7 +4,7 @@
 //! Why: every creation updates the same hot rows (the project's counter, the column's append
 //! sequence, the aggregation) and holds the project row lock until `COMMIT`. One transaction per
 //! request caps a hot project at one lock hand-off and one commit flush per request, and leaves
-//! dead row versions that every later statement must step over (PERFORMANCE.md, S1).
+//! dead row versions that every later statement must step over (docs/performance.md, S1).
 //!
 //! How: each request reads its context and runs the domain's decision in its own task (the read
 //! takes no lock, as before), then queues the decided plan for its project. One writer task per

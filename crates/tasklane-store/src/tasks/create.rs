@@ -153,7 +153,7 @@ const PROJECT_RETURNING: &str = "id, key, name, description, task_counter, row_v
 ///
 /// Why one statement: the project row lock is held from the counter update to the commit, so
 /// every round trip inside that window lowers the ceiling of creations per project
-/// (PERFORMANCE.md). Numbers and ranks are computed from the locked rows inside the statement, so
+/// (docs/performance.md). Numbers and ranks are computed from the locked rows inside the statement, so
 /// concurrent creations can neither repeat nor skip a number nor tie a rank.
 ///
 /// Why its text never changes: the columns and the tasks arrive as two JSON parameters

@@ -1,4 +1,4 @@
-//! Statement counts per operation, asserted against PERFORMANCE.md's budgets (PostgreSQL: ≤ 3
+//! Statement counts per operation, asserted against docs/performance.md's budgets (PostgreSQL: ≤ 3
 //! for a creation, move, update or archive, `BEGIN`/`COMMIT` excluded; SQLite ≤ 5; a board page
 //! of 100 tasks ≤ 2 on both) and printed for the report.
 
