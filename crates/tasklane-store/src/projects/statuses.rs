@@ -1,0 +1,236 @@
+//! Statuses: the board's columns. Every change locks the project row, reads the project's
+//! statuses, lets the domain decide, then writes the plan; a name clash or a status in use that
+//! a concurrent change can still cause becomes the operation's error.
+
+use sea_orm::{DatabaseTransaction, DbErr};
+use tasklane_domain::errors::{Decide, RepoError, TxError};
+use tasklane_domain::ids::{ProjectId, UserId};
+use tasklane_domain::model::Status;
+use tasklane_domain::ports::{
+    Logged, RecordEvents, StatusChangeRequest, StatusContext, StatusPlan, StatusTarget,
+    StatusesChanged, StatusesRead,
+};
+
+use super::{lock_project, project_from, role};
+use crate::Store;
+use crate::convert::{self, JsonStatus, PROJECT_COLUMNS, PROJECT_FROM};
+use crate::db::{Dialect, all, exec, in_transaction, one};
+use crate::errors::{Constraint, Fail, repo_error, violates};
+
+/// The status context: the project (of the target status), locked, with its statuses.
+async fn status_context(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    request: StatusChangeRequest,
+) -> Result<(StatusContext, Option<ProjectId>), DbErr> {
+    let (project_id, target) = match request.target {
+        StatusTarget::Project(id) => (Some(id), None),
+        StatusTarget::Status(id) => {
+            let stmt = d.stmt(
+                "SELECT project_id FROM statuses WHERE id = $1",
+                vec![d.id(id)],
+            );
+            let project = one(txn, stmt)
+                .await?
+                .map(|row| d.row(&row).id("project_id"))
+                .transpose()?;
+            (project.map(ProjectId::from_uuid), Some(id))
+        }
+    };
+    let empty = StatusContext {
+        project: None,
+        actor_role: None,
+        statuses: Vec::new(),
+        target_in_use: false,
+    };
+    let Some(project_id) = project_id else {
+        return Ok((empty, None));
+    };
+    lock_project(txn, d, project_id).await?;
+    let sql = format!(
+        "SELECT {PROJECT_COLUMNS}, \
+           (SELECT role FROM project_members WHERE project_id = p.id AND user_id = $2) AS role, \
+           (SELECT COALESCE({{agg}}({{obj}}('id', s.id, 'name', s.name, 'category', s.category, 'position', s.position) \
+              ORDER BY s.position), {{arr0}}) FROM statuses s WHERE s.project_id = p.id) AS statuses, \
+           EXISTS (SELECT 1 FROM tasks WHERE status_id = $3) AS in_use \
+         FROM {PROJECT_FROM} WHERE p.id = $1"
+    );
+    let values = vec![d.id(project_id), d.id(request.actor), d.opt_id(target)];
+    let Some(row) = one(txn, d.stmt(&sql, values)).await? else {
+        return Ok((empty, None));
+    };
+    let statuses: Vec<JsonStatus> = d.row(&row).json("statuses")?;
+    Ok((
+        StatusContext {
+            actor_role: role(&row, d, "role")?,
+            statuses: statuses
+                .iter()
+                .map(|s| s.to_status(project_id))
+                .collect::<Result<_, _>>()?,
+            target_in_use: d.row(&row).flag("in_use")?,
+            project: Some(project_from(txn, d, &row).await?),
+        },
+        Some(project_id),
+    ))
+}
+
+/// Writes a decided status plan; returns the statuses in their new order. `on_name_taken` and
+/// `on_in_use` turn the constraint violations a concurrent change can still cause into the
+/// operation's errors.
+async fn apply_status_plan<E>(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    project_id: ProjectId,
+    current: Vec<Status>,
+    plan: StatusPlan,
+    on_name_taken: impl Fn(&StatusPlan) -> Option<E>,
+    on_in_use: impl Fn() -> Option<E>,
+) -> Result<Vec<Status>, Fail<E>> {
+    // A name clash a concurrent change can still cause becomes the operation's error.
+    let name_clash = |error: DbErr, plan: &StatusPlan| match on_name_taken(plan) {
+        Some(rejection) if violates(&error, Constraint::StatusName) => Fail::Rejected(rejection),
+        _ => Fail::Db(error),
+    };
+    if let Some(status) = &plan.create {
+        let stmt = d.stmt(
+            "INSERT INTO statuses (id, project_id, name, name_lower, category, position, append_seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0)",
+            vec![
+                d.id(status.id),
+                d.id(project_id),
+                status.name.as_str().into(),
+                status.name.as_str().to_lowercase().into(),
+                status.category.as_str().into(),
+                i64::from(status.position).into(),
+            ],
+        );
+        exec(txn, stmt).await.map_err(|e| name_clash(e, &plan))?;
+    }
+    if let Some((id, name)) = &plan.rename {
+        let stmt = d.stmt(
+            "UPDATE statuses SET name = $2, name_lower = $3 WHERE id = $1",
+            vec![
+                d.id(*id),
+                name.as_str().into(),
+                name.as_str().to_lowercase().into(),
+            ],
+        );
+        exec(txn, stmt).await.map_err(|e| name_clash(e, &plan))?;
+    }
+    if let Some(id) = plan.delete {
+        let stmt = d.stmt("DELETE FROM statuses WHERE id = $1", vec![d.id(id)]);
+        exec(txn, stmt).await.map_err(|error| {
+            let in_use = matches!(
+                error.sql_err(),
+                Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
+            );
+            match on_in_use() {
+                Some(rejection) if in_use => Fail::Rejected(rejection),
+                _ => Fail::Db(error),
+            }
+        })?;
+    }
+    if !plan.order.is_empty() {
+        let cases: Vec<String> = (0..plan.order.len())
+            .map(|i| format!("WHEN ${} THEN {i}", i + 2))
+            .collect();
+        let sql = format!(
+            "UPDATE statuses SET position = CASE id {} ELSE position END WHERE project_id = $1",
+            cases.join(" ")
+        );
+        let mut values = vec![d.id(project_id)];
+        values.extend(plan.order.iter().map(|id| d.id(*id)));
+        exec(txn, d.stmt(&sql, values)).await?;
+    }
+    let mut all_statuses = current;
+    all_statuses.extend(plan.create);
+    if let Some((id, name)) = plan.rename {
+        all_statuses
+            .iter_mut()
+            .filter(|s| s.id == id)
+            .for_each(|s| s.name = name.clone());
+    }
+    Ok(plan
+        .order
+        .iter()
+        .zip(0..)
+        .filter_map(|(id, position)| {
+            all_statuses.iter().find(|s| s.id == *id).map(|s| Status {
+                position,
+                ..s.clone()
+            })
+        })
+        .collect())
+}
+
+/// Runs one status change: lock, read the context, decide, apply.
+pub(super) async fn change_statuses<E>(
+    store: &Store,
+    request: StatusChangeRequest,
+    decide: &Decide<StatusContext, StatusPlan, E>,
+    on_name_taken: impl Fn(&StatusPlan) -> Option<E>,
+    on_in_use: impl Fn() -> Option<E>,
+    record: &RecordEvents<StatusesChanged>,
+) -> Result<Logged<StatusesChanged>, TxError<E>> {
+    let d = store.dialect;
+    in_transaction!(store.writer, |txn| -> Result<
+        Logged<StatusesChanged>,
+        Fail<E>,
+    > {
+        let (context, project_id) = status_context(txn, d, request).await?;
+        let current = context.statuses.clone();
+        let plan = decide(context).map_err(Fail::Rejected)?;
+        let project_id = project_id
+            .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a project")))?;
+        let statuses = apply_status_plan(
+            txn,
+            d,
+            project_id,
+            current,
+            plan,
+            &on_name_taken,
+            &on_in_use,
+        )
+        .await?;
+        let changed = StatusesChanged {
+            project_id,
+            statuses,
+        };
+        Ok(crate::events::log(txn, d, changed, record).await?)
+    })
+    .map_err(Fail::into_tx)
+}
+
+/// The project's statuses in board order, if `viewer` is a member.
+pub(super) async fn list(
+    store: &Store,
+    project_id: ProjectId,
+    viewer: UserId,
+) -> Result<StatusesRead, RepoError> {
+    let d = store.dialect;
+    let stmt = d.stmt(
+        "SELECT s.id, s.project_id, s.name, s.category, s.position, \
+           (SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2) AS viewer_role \
+         FROM statuses s WHERE s.project_id = $1 ORDER BY s.position, s.id",
+        vec![d.id(project_id), d.id(viewer)],
+    );
+    let read = async {
+        let rows = all(&store.reader, stmt).await?;
+        let viewer_role = match rows.first() {
+            Some(row) => role(row, d, "viewer_role")?,
+            None => None,
+        };
+        let statuses = match viewer_role {
+            Some(_) => rows
+                .iter()
+                .map(|row| convert::status(&d.row(row)))
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        Ok(StatusesRead {
+            viewer_role,
+            statuses,
+        })
+    };
+    read.await.map_err(repo_error)
+}
