@@ -156,7 +156,7 @@ mod comment_tests;
 #[cfg(test)]
 mod label_tests;
 #[cfg(test)]
-mod other_tests;
+mod project_tests;
 #[cfg(test)]
 mod role_matrix;
 #[cfg(test)]
