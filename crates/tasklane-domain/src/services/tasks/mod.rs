@@ -3,6 +3,7 @@
 
 mod change;
 mod create;
+mod decide;
 mod read;
 
 use std::sync::Arc;

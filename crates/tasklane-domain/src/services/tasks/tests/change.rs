@@ -213,7 +213,7 @@ async fn move_decides_append_before_first_rebalance_and_refuses_bad_neighbours()
     let actor = crate::ids::UserId::generate();
 
     let plan_for = |context: crate::ports::TaskContext, input: MoveInput| {
-        crate::services::tasks::change::plan_move(context, input, None, now())
+        crate::services::tasks::decide::plan_move(context, input, None, now())
     };
     let base = board.task_context(Some(Role::Editor), &moving);
 
@@ -320,7 +320,7 @@ async fn moving_into_done_sets_completed_at_and_moving_out_clears_it() {
     let todo = board.task(StatusCategory::Todo, 1);
     let mut context = board.task_context(Some(Role::Editor), &todo);
     context.status = Some(board.status(StatusCategory::Done));
-    let plan = crate::services::tasks::change::plan_move(
+    let plan = crate::services::tasks::decide::plan_move(
         context,
         MoveInput {
             status_id: Some(board.status(StatusCategory::Done).id),
@@ -343,7 +343,7 @@ async fn moving_into_done_sets_completed_at_and_moving_out_clears_it() {
     done.completed_at = Some(now());
     let mut context = board.task_context(Some(Role::Editor), &done);
     context.status = Some(board.status(StatusCategory::InReview));
-    let plan = crate::services::tasks::change::plan_move(
+    let plan = crate::services::tasks::decide::plan_move(
         context,
         MoveInput {
             status_id: Some(board.status(StatusCategory::InReview).id),
