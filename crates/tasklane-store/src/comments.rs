@@ -85,20 +85,6 @@ async fn comment_target(
     Ok((target, count(row.int("comment_count")?)?))
 }
 
-/// Appends the write's events and hands both back.
-async fn logged(
-    txn: &DatabaseTransaction,
-    d: Dialect,
-    written: CommentWritten,
-    record: &RecordEvents<CommentWritten>,
-) -> Result<Logged<CommentWritten>, DbErr> {
-    let events = events::append(txn, d, record(&written)).await?;
-    Ok(Logged {
-        value: written,
-        events,
-    })
-}
-
 #[async_trait]
 impl CommentRepository for Store {
     #[tracing::instrument(skip_all, fields(task_id = %new.task_id))]
@@ -169,7 +155,7 @@ impl CommentRepository for Store {
             };
             let counted = counted.ok_or_else(|| DbErr::RecordNotFound("the commented task".into()))?;
             let comment_count = count(d.row(&counted).int("comment_count")?)?;
-            Ok(logged(txn, d, CommentWritten { comment, comment_count }, &record).await?)
+            Ok(events::log(txn, d, CommentWritten { comment, comment_count }, &record).await?)
         })
         .map_err(Fail::into_tx)
     }
@@ -205,7 +191,7 @@ impl CommentRepository for Store {
             exec(txn, update).await?;
             comment.body = body;
             comment.edited_at = Some(change.at);
-            Ok(logged(
+            Ok(events::log(
                 txn,
                 d,
                 CommentWritten {
@@ -254,7 +240,7 @@ impl CommentRepository for Store {
             };
             let counted = counted.ok_or_else(|| DbErr::RecordNotFound("the comment's task".into()))?;
             let comment_count = count(d.row(&counted).int("comment_count")?)?;
-            Ok(logged(txn, d, CommentWritten { comment, comment_count }, &record).await?)
+            Ok(events::log(txn, d, CommentWritten { comment, comment_count }, &record).await?)
         })
         .map_err(Fail::into_tx)
     }

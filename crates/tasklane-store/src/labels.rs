@@ -84,20 +84,6 @@ async fn label_context(
     context(&row, Some(target))
 }
 
-/// Logs `record`'s events of the written label and hands both back.
-async fn logged(
-    txn: &DatabaseTransaction,
-    d: Dialect,
-    written: ProjectLabel,
-    record: &RecordEvents<ProjectLabel>,
-) -> Result<Logged<ProjectLabel>, DbErr> {
-    let events = events::append(txn, d, record(&written)).await?;
-    Ok(Logged {
-        value: written,
-        events,
-    })
-}
-
 /// A write that hit the unique name index: a concurrent write took the name.
 fn name_race<E: From<tasklane_domain::validation::ValidationErrors>>(
     error: DbErr,
@@ -181,7 +167,7 @@ impl LabelRepository for Store {
                 ],
             );
             exec(txn, insert).await.map_err(|e| name_race(e, &label))?;
-            Ok(logged(txn, d, ProjectLabel { project_id, label }, &record).await?)
+            Ok(events::log(txn, d, ProjectLabel { project_id, label }, &record).await?)
         })
         .map_err(Fail::into_tx)
     }
@@ -215,7 +201,7 @@ impl LabelRepository for Store {
                 ],
             );
             exec(txn, update).await.map_err(|e| name_race(e, &label))?;
-            Ok(logged(txn, d, ProjectLabel { project_id, label }, &record).await?)
+            Ok(events::log(txn, d, ProjectLabel { project_id, label }, &record).await?)
         })
         .map_err(Fail::into_tx)
     }
@@ -246,7 +232,7 @@ impl LabelRepository for Store {
                 d.stmt("DELETE FROM labels WHERE id = $1", vec![d.id(label_id)]),
             )
             .await?;
-            Ok(logged(txn, d, ProjectLabel { project_id, label }, &record).await?)
+            Ok(events::log(txn, d, ProjectLabel { project_id, label }, &record).await?)
         })
         .map_err(Fail::into_tx)
     }
