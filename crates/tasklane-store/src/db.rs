@@ -126,6 +126,37 @@ impl Dialect {
     }
 }
 
+/// A statement's bind values, each added with the placeholder it takes: [`Binds::bind`] returns
+/// the `$n` to write into the text, so no statement is written with position arithmetic.
+#[derive(Debug, Default)]
+pub(crate) struct Binds {
+    values: Vec<Value>,
+}
+
+impl Binds {
+    /// Adds `value` and returns its placeholder.
+    pub fn bind(&mut self, value: impl Into<Value>) -> String {
+        self.values.push(value.into());
+        format!("${}", self.values.len())
+    }
+
+    /// Adds `value` as parameter `position` of a statement whose text is fixed; `position` must
+    /// be the next one (a mismatch is a bug every test of the statement finds).
+    pub fn bind_at(&mut self, position: usize, value: impl Into<Value>) {
+        debug_assert_eq!(
+            self.values.len() + 1,
+            position,
+            "parameters bound out of order"
+        );
+        self.values.push(value.into());
+    }
+
+    /// The values, in placeholder order.
+    pub fn into_values(self) -> Vec<Value> {
+        self.values
+    }
+}
+
 /// `$12` → `?12`, outside string literals.
 fn to_sqlite_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());

@@ -38,8 +38,8 @@ use tasklane_domain::ports::{
 use tasklane_domain::services::tasks::CreateTaskError;
 use tokio::sync::oneshot;
 
-use super::create::write_pg;
-use super::create_context::decide_creation;
+use super::create::context::decide_creation;
+use super::create::postgres;
 use crate::Store;
 use crate::errors::{Fail, is_unavailable};
 
@@ -220,7 +220,7 @@ async fn write_batch(store: Store, jobs: Vec<Job>) {
     let Some(state) = jobs.first().map(|job| job.state.clone()) else {
         return;
     };
-    let written = write_pg(&store, &plans, &events, &state).await;
+    let written = postgres::write_batch(&store, &plans, &events, &state).await;
     drop((plans, events));
     match written {
         Ok(created) => hand_out(jobs, created),
@@ -243,7 +243,8 @@ async fn write_batch(store: Store, jobs: Vec<Job>) {
             );
             let mut jobs = jobs.into_iter();
             while let Some(job) = jobs.next() {
-                match write_pg(&store, &[&job.plan], &[&job.events], &job.state).await {
+                match postgres::write_batch(&store, &[&job.plan], &[&job.events], &job.state).await
+                {
                     Ok(created) => hand_out(vec![job], created),
                     Err(Fail::Db(error)) if is_unavailable(&error) => {
                         // The rest would each wait for the same outage.

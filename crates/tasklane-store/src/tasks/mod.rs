@@ -5,7 +5,6 @@ mod change;
 mod change_context;
 mod coalesce;
 mod create;
-mod create_context;
 mod job;
 mod read;
 
@@ -109,7 +108,16 @@ impl TaskRepository for Store {
         decide: Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
         events: CreationEvents,
     ) -> Result<Logged<TasksCreated>, TxError<CreateTaskError>> {
-        create::create_tasks(self, request, decide, events).await
+        // Coalescing builds on the PostgreSQL write; neither backend's path knows of it.
+        match (self.dialect, &self.coalescer) {
+            (Dialect::Postgres, Some(coalescer)) => {
+                coalesce::create(self, coalescer, request, &decide, events).await
+            }
+            (Dialect::Postgres, None) => {
+                create::postgres::create(self, request, &decide, events).await
+            }
+            (Dialect::Sqlite, _) => create::sqlite::create(self, request, &decide, events).await,
+        }
     }
 
     async fn update_task(

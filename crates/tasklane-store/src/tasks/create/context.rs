@@ -24,7 +24,7 @@ pub(super) async fn read_context(
 ) -> Result<CreateTasksContext, DbErr> {
     // The named assignees and parents travel as JSON arrays, so that the statement's text is the
     // same whatever their number (one prepared statement per connection, see
-    // `create_statement_pg`).
+    // `postgres::creation_statement`).
     let ids = |ids: Vec<Uuid>| {
         serde_json::Value::from(
             ids.iter()
@@ -93,7 +93,7 @@ pub(super) async fn read_context(
 
 /// Reads the context of a creation and runs the domain's decision on it: the plan and the
 /// project it is for.
-pub(super) async fn decide_creation(
+pub(crate) async fn decide_creation(
     db: &impl ConnectionTrait,
     d: Dialect,
     request: &CreateTasksRequest,
