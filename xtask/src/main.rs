@@ -8,6 +8,8 @@
 
 mod alerts;
 mod bench;
+#[cfg(test)]
+mod modules;
 mod tidy;
 
 use std::process::Command;

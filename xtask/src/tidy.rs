@@ -296,4 +296,62 @@ mod tests {
             "references to documents the repository does not have: {dangling:#?}"
         );
     }
+
+    /// The source folders of the workspace's crates.
+    fn crate_sources() -> Vec<PathBuf> {
+        member_manifests()
+            .into_iter()
+            .filter_map(|m| m.parent().map(|d| d.join("src")))
+            .filter(|src| src.is_dir())
+            .collect()
+    }
+
+    fn describe(reference: &crate::modules::Reference) -> String {
+        let module = |m: &[String]| {
+            if m.is_empty() {
+                "crate".to_owned()
+            } else {
+                m.join("::")
+            }
+        };
+        format!(
+            "{} → {} ({}: `{}`)",
+            module(&reference.from),
+            module(&reference.to),
+            reference
+                .file
+                .strip_prefix(workspace_root())
+                .unwrap_or(&reference.file)
+                .display(),
+            reference.text
+        )
+    }
+
+    #[test]
+    fn no_crate_has_an_import_cycle_between_its_modules() {
+        let mut found = Vec::new();
+        for src in crate_sources() {
+            for cycle in crate::modules::ModuleGraph::read(&src).sibling_cycles() {
+                found.push(cycle.iter().map(describe).collect::<Vec<_>>());
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "import cycles between modules: {found:#?}"
+        );
+    }
+
+    #[test]
+    fn no_domain_port_names_a_service() {
+        let src = workspace_root().join("crates/tasklane-domain/src");
+        let graph = crate::modules::ModuleGraph::read(&src);
+        let upward: Vec<String> = graph
+            .references
+            .iter()
+            .filter(|r| r.from.first().is_some_and(|m| m == "ports"))
+            .filter(|r| r.to.first().is_some_and(|m| m == "services"))
+            .map(describe)
+            .collect();
+        assert!(upward.is_empty(), "ports naming services: {upward:#?}");
+    }
 }

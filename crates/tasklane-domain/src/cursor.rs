@@ -29,6 +29,20 @@ pub struct CommentCursor {
     pub id: CommentId,
 }
 
+/// Task orders of the listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TaskOrder {
+    /// Status position, then rank, then id.
+    #[default]
+    Board,
+    /// Most recently changed first, then id.
+    Updated,
+    /// Soonest due first, tasks without a due date last, then id.
+    Due,
+    /// Highest priority first, then id.
+    Priority,
+}
+
 /// The position after a task in one of the two task orders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskCursor {
@@ -179,12 +193,12 @@ impl TaskCursor {
     }
 
     /// The order this cursor continues.
-    pub fn order(&self) -> crate::ports::TaskOrder {
+    pub fn order(&self) -> TaskOrder {
         match self {
-            TaskCursor::Board { .. } => crate::ports::TaskOrder::Board,
-            TaskCursor::Updated { .. } => crate::ports::TaskOrder::Updated,
-            TaskCursor::Due { .. } => crate::ports::TaskOrder::Due,
-            TaskCursor::Priority { .. } => crate::ports::TaskOrder::Priority,
+            TaskCursor::Board { .. } => TaskOrder::Board,
+            TaskCursor::Updated { .. } => TaskOrder::Updated,
+            TaskCursor::Due { .. } => TaskOrder::Due,
+            TaskCursor::Priority { .. } => TaskOrder::Priority,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Errors shared by every port and operation: the store's own failures ([`RepoError`]), the
-//! outcome of a decided transaction ([`TxError`]), and the classification the server maps to
-//! HTTP ([`ErrorClass`]).
+//! outcome of a decided transaction ([`TxError`]), and the kinds of failure a client can see
+//! ([`ErrorClass`]). Each operation's own error enum lives beside the port or service it belongs to.
 
 use crate::access::AccessDenied;
 use crate::validation::ValidationErrors;
@@ -60,34 +60,41 @@ impl<E: From<RepoError>> TxError<E> {
 /// transaction (after a deadlock) on a fresh context.
 pub type Decide<C, P, E> = Box<dyn Fn(C) -> Result<P, E> + Send + Sync>;
 
-/// The kinds of failure a client can see; the server maps each to one HTTP status.
+/// The kinds of failure a client can see. The domain names them; the server's one table gives
+/// each its HTTP status and its stable code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
-    /// 404: unknown, or not visible to the caller.
+    /// Unknown, or not visible to the caller.
     NotFound,
-    /// 404 with a stable code (`user_not_found`): something the request names, other than its
-    /// target, does not exist.
-    Missing(&'static str),
-    /// 401: missing or bad credentials.
+    /// Someone the request names (other than its target) has no account.
+    UserNotFound,
+    /// Missing or bad credentials.
     Unauthenticated,
-    /// 403: a member whose role does not allow the action.
+    /// A member whose role does not allow the action.
     Forbidden,
-    /// 422: well-formed input that breaks a rule; see [`Classify::field_errors`].
+    /// Well-formed input that breaks a rule; see [`Classify::field_errors`].
     Invalid,
-    /// 409 with a stable code (`conflict`, `key_taken`, `email_taken`, `archived`).
-    Conflict(&'static str),
-    /// 412: `If-Match` did not equal the current `row_version`.
+    /// The target is not in a state that allows the change (already archived, changed meanwhile).
+    Conflict,
+    /// A project key that is taken.
+    KeyTaken,
+    /// An e-mail address that is taken.
+    EmailTaken,
+    /// A user who is already a member.
+    AlreadyMember,
+    /// The project or task is archived.
+    Archived,
+    /// The caller's version of the target is not the current one.
     VersionMismatch,
-    /// 400 with a stable code (`bad_since`): a well-formed request that cannot mean anything
-    /// (a cursor past the end).
-    BadRequest(&'static str),
-    /// 410 with a stable code (`resync_required`): what was asked for is no longer kept.
-    Gone(&'static str),
-    /// 503: the database is unreachable.
+    /// An event position that cannot mean anything (past the end).
+    BadSince,
+    /// Events no longer kept: the client must reload.
+    ResyncRequired,
+    /// The database is unreachable.
     Unavailable,
-    /// 503 `overloaded`: a bounded resource (password hashing) is saturated; retry shortly.
+    /// A bounded resource (password hashing) is saturated; retry shortly.
     Overloaded,
-    /// 500: a bug or an unexpected store failure; details are logged, never shown.
+    /// A bug or an unexpected store failure; details are logged, never shown.
     Internal,
 }
 
@@ -119,68 +126,3 @@ impl Classify for AccessDenied {
         }
     }
 }
-
-/// Declares an operation's error enum from the shared building blocks, with its [`Classify`]
-/// implementation. Every enum gets `Access` (not found / forbidden) and `Store`; writing
-/// `[Invalid]` after the name adds `Invalid(ValidationErrors)` for operations that validate input;
-/// the other variants are listed with their class.
-macro_rules! operation_error {
-    (
-        $(#[$doc:meta])*
-        $name:ident $([$invalid:ident])? {
-            $(
-                $(#[doc = $vdoc:literal])*
-                #[error($($msg:tt)+)]
-                $variant:ident $({ $($(#[doc = $fdoc:literal])* $field:ident : $ftype:ty),* $(,)? })? $(($inner:ty))? => $class:expr
-            ),* $(,)?
-        }
-    ) => {
-        $(#[$doc])*
-        #[derive(Debug, thiserror::Error)]
-        pub enum $name {
-            /// The caller cannot see the target, or their role does not allow this.
-            #[error(transparent)]
-            Access(#[from] $crate::access::AccessDenied),
-            $(
-                /// The input breaks one or more rules.
-                #[error("invalid input: {0}")]
-                $invalid($crate::validation::ValidationErrors),
-            )?
-            $(
-                $(#[doc = $vdoc])*
-                #[error($($msg)+)]
-                $variant $({ $($(#[doc = $fdoc])* $field : $ftype),* })? $(($inner))?,
-            )*
-            /// The store failed.
-            #[error(transparent)]
-            Store(#[from] $crate::errors::RepoError),
-        }
-
-        $(
-            impl From<$crate::validation::ValidationErrors> for $name {
-                fn from(errors: $crate::validation::ValidationErrors) -> Self {
-                    $name::$invalid(errors)
-                }
-            }
-        )?
-
-        impl $crate::errors::Classify for $name {
-            fn class(&self) -> $crate::errors::ErrorClass {
-                match self {
-                    $name::Access(denied) => $crate::errors::Classify::class(denied),
-                    $($name::$invalid(_) => $crate::errors::ErrorClass::Invalid,)?
-                    $($name::$variant { .. } => $class,)*
-                    $name::Store(error) => $crate::errors::Classify::class(error),
-                }
-            }
-
-            fn field_errors(&self) -> Option<&$crate::validation::ValidationErrors> {
-                match self {
-                    $($name::$invalid(errors) => Some(errors),)?
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-pub(crate) use operation_error;

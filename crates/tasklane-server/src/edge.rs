@@ -107,11 +107,6 @@ impl Stream for DeadlineBody {
     }
 }
 
-/// Whether a body read failed because the body came too slowly.
-pub fn is_body_timeout(error: &PayloadError) -> bool {
-    matches!(error, PayloadError::Io(e) if e.kind() == io::ErrorKind::TimedOut)
-}
-
 /// Every documented path as its segments (`{…}` matches any one segment) with the methods it
 /// serves, as an `Allow` value.
 fn routes() -> &'static [(Vec<String>, String)] {

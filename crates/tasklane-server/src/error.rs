@@ -155,14 +155,18 @@ where
     fn from(error: E) -> Self {
         let (status, code) = match error.class() {
             ErrorClass::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            ErrorClass::Missing(code) => (StatusCode::NOT_FOUND, code),
+            ErrorClass::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
             ErrorClass::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ErrorClass::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ErrorClass::Invalid => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-            ErrorClass::Conflict(code) => (StatusCode::CONFLICT, code),
+            ErrorClass::Conflict => (StatusCode::CONFLICT, "conflict"),
+            ErrorClass::KeyTaken => (StatusCode::CONFLICT, "key_taken"),
+            ErrorClass::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+            ErrorClass::AlreadyMember => (StatusCode::CONFLICT, "already_member"),
+            ErrorClass::Archived => (StatusCode::CONFLICT, "archived"),
             ErrorClass::VersionMismatch => (StatusCode::PRECONDITION_FAILED, "version_mismatch"),
-            ErrorClass::BadRequest(code) => (StatusCode::BAD_REQUEST, code),
-            ErrorClass::Gone(code) => (StatusCode::GONE, code),
+            ErrorClass::BadSince => (StatusCode::BAD_REQUEST, "bad_since"),
+            ErrorClass::ResyncRequired => (StatusCode::GONE, "resync_required"),
             ErrorClass::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ErrorClass::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -259,14 +263,12 @@ pub mod extractors {
             JsonPayloadError::Deserialize(inner) => {
                 ApiError::bad_request(format!("malformed body: {inner}")).into()
             }
-            JsonPayloadError::Payload(inner) if crate::edge::is_body_timeout(inner) => {
-                ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "request_timeout",
-                    "the request body did not arrive in time",
-                )
-                .into()
-            }
+            JsonPayloadError::Payload(inner) if super::is_body_timeout(inner) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time",
+            )
+            .into(),
             other => ApiError::bad_request(format!("unreadable body: {other}")).into(),
         }
     }
@@ -280,6 +282,11 @@ pub mod extractors {
     pub fn query(error: QueryPayloadError, _: &HttpRequest) -> Error {
         ApiError::bad_request(format!("malformed query: {error}")).into()
     }
+}
+
+/// Whether a body read failed because the body came too slowly.
+fn is_body_timeout(error: &actix_web::error::PayloadError) -> bool {
+    matches!(error, actix_web::error::PayloadError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut)
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let metrics_here = state.metrics_on_api;
     let deadline = web::Data::new(BodyDeadline(state.body_read_timeout));
+    let access_tokens = web::Data::new(state.access_tokens.clone());
     let state = web::Data::new(state);
     let document = openapi();
     Ok(HttpServer::new(move || {
@@ -64,6 +65,7 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
         app.into_app()
             .app_data(state.clone())
             .app_data(deadline.clone())
+            .app_data(access_tokens.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(BODY_LIMIT)

@@ -98,10 +98,28 @@ pub struct Settings {
     pub body_read_timeout: Duration,
 }
 
+/// How much password hashing may run at once.
+#[derive(Debug, Clone, Copy)]
+pub struct HashLimits {
+    /// Hashes running at the same time (the default: the number of cores).
+    pub concurrency: usize,
+    /// How long a request waits for a free slot before it is refused as overloaded.
+    pub queue_wait: Duration,
+}
+
+impl Default for HashLimits {
+    fn default() -> Self {
+        Self {
+            concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            queue_wait: Duration::from_secs(2),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         let realtime = tasklane_realtime::RealtimeOptions::default();
-        let hashing = crate::auth::HashLimits::default();
+        let hashing = HashLimits::default();
         Self {
             bind: "127.0.0.1:8080".into(),
             metrics_bind: None,

@@ -10,12 +10,12 @@ use tasklane_domain::services::{DomainSettings, Ports, Services};
 use tasklane_realtime::{Realtime, RealtimeHub};
 use tasklane_store::Store;
 
+use crate::auth::Argon2Hasher;
 use crate::auth::tokens::AccessTokens;
-use crate::auth::{Argon2Hasher, HashLimits};
 use crate::limits::{RateLimiter, TicketLedger};
 use crate::metrics;
 use crate::realtime::{ApiEncoder, ServicesDirectory};
-use crate::settings::{JwtSecret, Settings};
+use crate::settings::{HashLimits, JwtSecret, Settings};
 
 /// The application state, cloned into every worker.
 #[derive(Clone)]

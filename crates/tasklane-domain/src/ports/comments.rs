@@ -4,12 +4,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::access::AccessDenied;
 use crate::cursor::CommentCursor;
-use crate::errors::{Decide, RepoError, TxError};
+use crate::errors::{Classify, Decide, ErrorClass, RepoError, TxError};
 use crate::ids::{CommentId, TaskId, UserId};
 use crate::model::Comment;
 use crate::ports::{Logged, RecordEvents};
-use crate::services::comments::{AddCommentError, DeleteCommentError, EditCommentError};
+use crate::validation::ValidationErrors;
 use crate::values::{CommentBody, Role};
 
 /// What a comment write needs to know about the task it is on, read in its transaction.
@@ -128,4 +129,98 @@ pub trait CommentRepository: Send + Sync {
     /// # Errors
     /// [`RepoError`] when the store fails.
     async fn list_comments(&self, query: CommentQuery) -> Result<CommentsRead, RepoError>;
+}
+
+/// Why adding a comment failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AddCommentError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The input breaks one or more rules.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The project is archived.
+    #[error("the project is archived; restore it first")]
+    ProjectArchived,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl Classify for AddCommentError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            AddCommentError::Access(denied) => denied.class(),
+            AddCommentError::Invalid(_) => ErrorClass::Invalid,
+            AddCommentError::ProjectArchived => ErrorClass::Archived,
+            AddCommentError::Store(error) => error.class(),
+        }
+    }
+
+    fn field_errors(&self) -> Option<&ValidationErrors> {
+        match self {
+            AddCommentError::Invalid(errors) => Some(errors),
+            _ => None,
+        }
+    }
+}
+
+/// Why editing a comment failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EditCommentError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The input breaks one or more rules.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The project is archived.
+    #[error("the project is archived; restore it first")]
+    ProjectArchived,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl Classify for EditCommentError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            EditCommentError::Access(denied) => denied.class(),
+            EditCommentError::Invalid(_) => ErrorClass::Invalid,
+            EditCommentError::ProjectArchived => ErrorClass::Archived,
+            EditCommentError::Store(error) => error.class(),
+        }
+    }
+
+    fn field_errors(&self) -> Option<&ValidationErrors> {
+        match self {
+            EditCommentError::Invalid(errors) => Some(errors),
+            _ => None,
+        }
+    }
+}
+
+/// Why deleting a comment failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteCommentError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The project is archived.
+    #[error("the project is archived; restore it first")]
+    ProjectArchived,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl Classify for DeleteCommentError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            DeleteCommentError::Access(denied) => denied.class(),
+            DeleteCommentError::ProjectArchived => ErrorClass::Archived,
+            DeleteCommentError::Store(error) => error.class(),
+        }
+    }
 }

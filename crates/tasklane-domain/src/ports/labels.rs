@@ -3,11 +3,12 @@
 
 use async_trait::async_trait;
 
-use crate::errors::{Decide, RepoError, TxError};
+use crate::access::AccessDenied;
+use crate::errors::{Classify, Decide, ErrorClass, RepoError, TxError};
 use crate::ids::{LabelId, ProjectId, UserId};
 use crate::model::Label;
 use crate::ports::{Logged, RecordEvents};
-use crate::services::labels::{CreateLabelError, DeleteLabelError, UpdateLabelError};
+use crate::validation::ValidationErrors;
 use crate::values::Role;
 
 /// What a label write decides on, read in its transaction.
@@ -96,4 +97,98 @@ pub trait LabelRepository: Send + Sync {
         decide: Decide<LabelContext, (), DeleteLabelError>,
         record: RecordEvents<ProjectLabel>,
     ) -> Result<Logged<ProjectLabel>, TxError<DeleteLabelError>>;
+}
+
+/// Why creating a label failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateLabelError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The input breaks one or more rules.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The project is archived.
+    #[error("the project is archived; restore it first")]
+    ProjectArchived,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl Classify for CreateLabelError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            CreateLabelError::Access(denied) => denied.class(),
+            CreateLabelError::Invalid(_) => ErrorClass::Invalid,
+            CreateLabelError::ProjectArchived => ErrorClass::Archived,
+            CreateLabelError::Store(error) => error.class(),
+        }
+    }
+
+    fn field_errors(&self) -> Option<&ValidationErrors> {
+        match self {
+            CreateLabelError::Invalid(errors) => Some(errors),
+            _ => None,
+        }
+    }
+}
+
+/// Why changing a label failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateLabelError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The input breaks one or more rules.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The project is archived.
+    #[error("the project is archived; restore it first")]
+    ProjectArchived,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl Classify for UpdateLabelError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            UpdateLabelError::Access(denied) => denied.class(),
+            UpdateLabelError::Invalid(_) => ErrorClass::Invalid,
+            UpdateLabelError::ProjectArchived => ErrorClass::Archived,
+            UpdateLabelError::Store(error) => error.class(),
+        }
+    }
+
+    fn field_errors(&self) -> Option<&ValidationErrors> {
+        match self {
+            UpdateLabelError::Invalid(errors) => Some(errors),
+            _ => None,
+        }
+    }
+}
+
+/// Why deleting a label failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteLabelError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The project is archived.
+    #[error("the project is archived; restore it first")]
+    ProjectArchived,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl Classify for DeleteLabelError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            DeleteLabelError::Access(denied) => denied.class(),
+            DeleteLabelError::ProjectArchived => ErrorClass::Archived,
+            DeleteLabelError::Store(error) => error.class(),
+        }
+    }
 }

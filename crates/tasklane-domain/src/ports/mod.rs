@@ -37,26 +37,32 @@ pub use broadcast::{BroadcastError, EventBroadcaster, NoopBroadcaster};
 pub use cache::{AggregationCache, BootstrapValues, CacheError, bootstrap_key};
 pub use clock::{Clock, SystemClock};
 pub use comments::{
-    CommentChange, CommentQuery, CommentRepository, CommentTarget, CommentWritten, CommentsRead,
-    NewComment,
+    AddCommentError, CommentChange, CommentQuery, CommentRepository, CommentTarget, CommentWritten,
+    CommentsRead, DeleteCommentError, EditCommentError, NewComment,
 };
 pub use events::{
     ChangeEvents, CreationEvents, EventEncoder, EventLogRepository, EventQuery, EventScope,
     EventsOf, EventsRead, Logged, RecordEvents, TaskRevision, WriteEvents,
 };
-pub use labels::{LabelContext, LabelRepository, LabelsRead, ProjectLabel};
+pub use labels::{
+    CreateLabelError, DeleteLabelError, LabelContext, LabelRepository, LabelsRead, ProjectLabel,
+    UpdateLabelError,
+};
 pub use passwords::{HashError, PasswordHasher};
 pub use projects::{
-    CreateProjectStoreError, MembersRead, MembershipChange, MembershipContext, MembershipRequest,
-    NewProject, NewStatus, ProjectChangeRequest, ProjectContext, ProjectCursor, ProjectPatch,
-    ProjectQuery, ProjectRepository, StatusChangeRequest, StatusContext, StatusPlan, StatusTarget,
-    StatusesChanged, StatusesRead,
+    AddMemberError, ArchiveProjectError, CreateProjectStoreError, CreateStatusError,
+    DeleteProjectError, DeleteStatusError, MembersRead, MembershipChange, MembershipContext,
+    MembershipRequest, NewProject, NewStatus, ProjectChangeRequest, ProjectContext, ProjectCursor,
+    ProjectPatch, ProjectQuery, ProjectRepository, RemoveMemberError, SetMemberRoleError,
+    StatusChangeRequest, StatusContext, StatusPlan, StatusTarget, StatusesChanged, StatusesRead,
+    UpdateProjectError, UpdateStatusError,
 };
 pub use tasks::{
-    ArchivedByJob, CreateTasksContext, CreateTasksPlan, CreateTasksRequest, Neighbour,
-    ParentCandidate, ProjectState, SubtaskState, TaskChangeRequest, TaskContext, TaskCursor,
-    TaskDeletePlan, TaskDeleted, TaskDraft, TaskListing, TaskLookup, TaskOrder, TaskPatch,
-    TaskQuery, TaskRead, TaskRepository, TaskUpdatePlan, TaskUpdated, TasksCreated,
+    ArchiveTaskError, ArchivedByJob, CreateTaskError, CreateTasksContext, CreateTasksPlan,
+    CreateTasksRequest, DeleteTaskError, MoveTaskError, Neighbour, ParentCandidate, ProjectState,
+    SubtaskState, TaskChangeRequest, TaskContext, TaskCursor, TaskDeletePlan, TaskDeleted,
+    TaskDraft, TaskListing, TaskLookup, TaskOrder, TaskPatch, TaskQuery, TaskRead, TaskRepository,
+    TaskUpdatePlan, TaskUpdated, TasksCreated, UpdateTaskError,
 };
 pub use users::{CreateUserStoreError, NewUser, ProfileChange, UserRepository};
 

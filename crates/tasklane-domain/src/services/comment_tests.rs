@@ -111,7 +111,7 @@ async fn viewers_strangers_archived_projects_and_bad_bodies_add_nothing() {
     let cases: [(Option<Role>, bool, ErrorClass); 3] = [
         (Some(Role::Viewer), false, ErrorClass::Forbidden),
         (None, false, ErrorClass::NotFound),
-        (Some(Role::Editor), true, ErrorClass::Conflict("archived")),
+        (Some(Role::Editor), true, ErrorClass::Archived),
     ];
     for (role, archived, class) in cases {
         let mut h = Harness::new();

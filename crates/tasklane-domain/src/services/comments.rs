@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::access::{AccessDenied, Action, authorize};
 use crate::cursor::CommentCursor;
-use crate::errors::{ErrorClass, operation_error};
+use crate::errors::{Classify, ErrorClass, RepoError};
 use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{CommentId, TaskId, UserId};
 use crate::model::{Comment, Page};
@@ -18,36 +18,38 @@ use crate::services::{Ports, page_limit};
 use crate::validation::ValidationErrors;
 use crate::values::CommentBody;
 
-operation_error! {
-    /// Why adding a comment failed.
-    AddCommentError [Invalid] {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => ErrorClass::Conflict("archived"),
-    }
+/// The errors of the operations whose transactions the port decides live beside the port.
+pub use crate::ports::{AddCommentError, DeleteCommentError, EditCommentError};
+
+/// Why listing comments failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListCommentsError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The input breaks one or more rules.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
 }
 
-operation_error! {
-    /// Why editing a comment failed.
-    EditCommentError [Invalid] {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => ErrorClass::Conflict("archived"),
+impl Classify for ListCommentsError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            ListCommentsError::Access(denied) => denied.class(),
+            ListCommentsError::Invalid(_) => ErrorClass::Invalid,
+            ListCommentsError::Store(error) => error.class(),
+        }
     }
-}
 
-operation_error! {
-    /// Why deleting a comment failed.
-    DeleteCommentError {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => ErrorClass::Conflict("archived"),
+    fn field_errors(&self) -> Option<&ValidationErrors> {
+        match self {
+            ListCommentsError::Invalid(errors) => Some(errors),
+            _ => None,
+        }
     }
-}
-
-operation_error! {
-    /// Why listing comments failed.
-    ListCommentsError [Invalid] {}
 }
 
 /// Comments on tasks.

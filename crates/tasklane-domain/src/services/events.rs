@@ -63,8 +63,8 @@ impl Classify for ReadEventsError {
         match self {
             ReadEventsError::Access(denied) => denied.class(),
             ReadEventsError::Invalid(_) => ErrorClass::Invalid,
-            ReadEventsError::BadSince { .. } => ErrorClass::BadRequest("bad_since"),
-            ReadEventsError::ResyncRequired { .. } => ErrorClass::Gone("resync_required"),
+            ReadEventsError::BadSince { .. } => ErrorClass::BadSince,
+            ReadEventsError::ResyncRequired { .. } => ErrorClass::ResyncRequired,
             ReadEventsError::Store(error) => error.class(),
         }
     }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::access::{AccessDenied, Action, authorize};
-use crate::errors::{ErrorClass, operation_error};
+use crate::errors::{Classify, ErrorClass, RepoError};
 use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{LabelId, ProjectId, UserId};
 use crate::model::Label;
@@ -14,6 +14,9 @@ use crate::services::Ports;
 use crate::services::effects::{publish, record};
 use crate::validation::ValidationErrors;
 use crate::values::{LabelColor, LabelName};
+
+/// The errors of the operations whose transactions the port decides live beside the port.
+pub use crate::ports::{CreateLabelError, DeleteLabelError, UpdateLabelError};
 
 /// The most labels a project may have.
 pub const MAX_LABELS: usize = 100;
@@ -39,36 +42,24 @@ pub struct LabelUpdateInput {
     pub color: Option<String>,
 }
 
-operation_error! {
-    /// Why creating a label failed.
-    CreateLabelError [Invalid] {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => ErrorClass::Conflict("archived"),
-    }
+/// Why listing labels failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListLabelsError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
 }
 
-operation_error! {
-    /// Why changing a label failed.
-    UpdateLabelError [Invalid] {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => ErrorClass::Conflict("archived"),
+impl Classify for ListLabelsError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            ListLabelsError::Access(denied) => denied.class(),
+            ListLabelsError::Store(error) => error.class(),
+        }
     }
-}
-
-operation_error! {
-    /// Why deleting a label failed.
-    DeleteLabelError {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => ErrorClass::Conflict("archived"),
-    }
-}
-
-operation_error! {
-    /// Why listing labels failed.
-    ListLabelsError {}
 }
 
 /// The refusal of a name another label of the project has.

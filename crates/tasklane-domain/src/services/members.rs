@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::access::{Action, authorize};
-use crate::errors::{ErrorClass, TxError, operation_error};
+use crate::errors::TxError;
 use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{ProjectId, UserId};
 use crate::model::Member;
@@ -15,41 +15,8 @@ use crate::services::effects::{publish, record};
 use crate::validation::ValidationErrors;
 use crate::values::{Email, Role};
 
-operation_error! {
-    /// Why adding a member or changing their role failed.
-    SetMemberRoleError {
-        /// No user has that id.
-        #[error("no user has that id")]
-        UnknownUser => ErrorClass::NotFound,
-        /// The change would leave the project without an owner.
-        #[error("a project must keep at least one owner")]
-        LastOwner => ErrorClass::Conflict("conflict"),
-    }
-}
-
-operation_error! {
-    /// Why removing a member failed.
-    RemoveMemberError {
-        /// The user is not a member.
-        #[error("that user is not a member of this project")]
-        NotAMember => ErrorClass::NotFound,
-        /// The removal would leave the project without an owner.
-        #[error("a project must keep at least one owner")]
-        LastOwner => ErrorClass::Conflict("conflict"),
-    }
-}
-
-operation_error! {
-    /// Why adding a member by e-mail failed.
-    AddMemberError [Invalid] {
-        /// No user has that e-mail (said only to those who may add members).
-        #[error("no user has that e-mail address")]
-        UserNotFound => ErrorClass::Missing("user_not_found"),
-        /// The user is already a member (change a role with the member's own route).
-        #[error("that user is already a member of this project")]
-        AlreadyMember => ErrorClass::Conflict("already_member"),
-    }
-}
+/// The errors of the operations whose transactions the port decides live beside the port.
+pub use crate::ports::{AddMemberError, RemoveMemberError, SetMemberRoleError};
 
 /// Members.
 #[derive(Debug, Clone)]

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use crate::access::{AccessDenied, Action, authorize};
-use crate::errors::{ErrorClass, operation_error};
 use crate::events::{DomainEvent, EventPayload};
 use crate::ids::{ProjectId, StatusId, UserId};
 use crate::model::{Project, Status};
@@ -15,6 +14,9 @@ use crate::services::Ports;
 use crate::services::effects::{publish, record};
 use crate::validation::ValidationErrors;
 use crate::values::{StatusCategory, StatusName};
+
+/// The errors of the operations whose transactions the port decides live beside the port.
+pub use crate::ports::{CreateStatusError, DeleteStatusError, UpdateStatusError};
 
 /// The most statuses a project may have.
 pub const MAX_STATUSES: usize = 50;
@@ -37,45 +39,6 @@ pub struct StatusUpdateInput {
     pub name: Option<String>,
     /// New 0-based position.
     pub position: Option<u32>,
-}
-
-operation_error! {
-    /// Why creating a status failed.
-    CreateStatusError [Invalid] {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => ErrorClass::Conflict("archived"),
-        /// Another status has this name.
-        #[error("a status named {0} already exists in this project")]
-        NameTaken(StatusName) => ErrorClass::Conflict("conflict"),
-    }
-}
-
-operation_error! {
-    /// Why renaming or reordering a status failed.
-    UpdateStatusError [Invalid] {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => ErrorClass::Conflict("archived"),
-        /// Another status has this name.
-        #[error("a status named {0} already exists in this project")]
-        NameTaken(StatusName) => ErrorClass::Conflict("conflict"),
-    }
-}
-
-operation_error! {
-    /// Why deleting a status failed.
-    DeleteStatusError {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => ErrorClass::Conflict("archived"),
-        /// Tasks (archived or not) use the status.
-        #[error("tasks use this status; move them first")]
-        InUse => ErrorClass::Conflict("conflict"),
-        /// It is the project's last status of a category a project must keep.
-        #[error("a project must keep at least one {0} status")]
-        LastOfCategory(StatusCategory) => ErrorClass::Conflict("conflict"),
-    }
 }
 
 /// Statuses.

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::errors::{ErrorClass, RepoError, operation_error};
+use crate::access::AccessDenied;
+use crate::errors::{Classify, ErrorClass, RepoError};
 use crate::ids::UserId;
 use crate::model::User;
 use crate::ports::{CreateUserStoreError, HashError, NewUser, ProfileChange};
@@ -21,27 +22,70 @@ pub struct RegisterInput {
     pub display_name: String,
 }
 
-operation_error! {
-    /// Why registration failed.
-    RegisterError [Invalid] {
-        /// The email is registered already.
-        #[error("the email address is already registered")]
-        EmailTaken => ErrorClass::Conflict("email_taken"),
-        /// Every password-hashing slot is busy.
-        #[error("too many password checks are running; retry shortly")]
-        Overloaded => ErrorClass::Overloaded,
+/// Why registration failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The input breaks one or more rules.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The email is registered already.
+    #[error("the email address is already registered")]
+    EmailTaken,
+    /// Every password-hashing slot is busy.
+    #[error("too many password checks are running; retry shortly")]
+    Overloaded,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl Classify for RegisterError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            RegisterError::Access(denied) => denied.class(),
+            RegisterError::Invalid(_) => ErrorClass::Invalid,
+            RegisterError::EmailTaken => ErrorClass::EmailTaken,
+            RegisterError::Overloaded => ErrorClass::Overloaded,
+            RegisterError::Store(error) => error.class(),
+        }
+    }
+
+    fn field_errors(&self) -> Option<&ValidationErrors> {
+        match self {
+            RegisterError::Invalid(errors) => Some(errors),
+            _ => None,
+        }
     }
 }
 
-operation_error! {
-    /// Why a login failed.
-    LoginError {
-        /// Unknown email or wrong password; deliberately the same answer for both.
-        #[error("invalid email or password")]
-        InvalidCredentials => ErrorClass::Unauthenticated,
-        /// Every password-hashing slot is busy.
-        #[error("too many password checks are running; retry shortly")]
-        Overloaded => ErrorClass::Overloaded,
+/// Why a login failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// Unknown email or wrong password; deliberately the same answer for both.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// Every password-hashing slot is busy.
+    #[error("too many password checks are running; retry shortly")]
+    Overloaded,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl Classify for LoginError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            LoginError::Access(denied) => denied.class(),
+            LoginError::InvalidCredentials => ErrorClass::Unauthenticated,
+            LoginError::Overloaded => ErrorClass::Overloaded,
+            LoginError::Store(error) => error.class(),
+        }
     }
 }
 
@@ -54,27 +98,81 @@ pub struct ProfileInput {
     pub avatar_url: Option<Option<String>>,
 }
 
-operation_error! {
-    /// Why a profile change failed.
-    ProfileError [Invalid] {
-        /// The account no longer exists (a token outliving it).
-        #[error("the account no longer exists")]
-        Gone => ErrorClass::Unauthenticated,
+/// Why a profile change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The input breaks one or more rules.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The account no longer exists (a token outliving it).
+    #[error("the account no longer exists")]
+    Gone,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl Classify for ProfileError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            ProfileError::Access(denied) => denied.class(),
+            ProfileError::Invalid(_) => ErrorClass::Invalid,
+            ProfileError::Gone => ErrorClass::Unauthenticated,
+            ProfileError::Store(error) => error.class(),
+        }
+    }
+
+    fn field_errors(&self) -> Option<&ValidationErrors> {
+        match self {
+            ProfileError::Invalid(errors) => Some(errors),
+            _ => None,
+        }
     }
 }
 
-operation_error! {
-    /// Why a password change failed.
-    PasswordChangeError [Invalid] {
-        /// The current password given is not the account's.
-        #[error("the current password is wrong")]
-        WrongPassword => ErrorClass::Forbidden,
-        /// The account no longer exists (a token outliving it).
-        #[error("the account no longer exists")]
-        Gone => ErrorClass::Unauthenticated,
-        /// Every password-hashing slot is busy.
-        #[error("too many password checks are running; retry shortly")]
-        Overloaded => ErrorClass::Overloaded,
+/// Why a password change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The input breaks one or more rules.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The current password given is not the account's.
+    #[error("the current password is wrong")]
+    WrongPassword,
+    /// The account no longer exists (a token outliving it).
+    #[error("the account no longer exists")]
+    Gone,
+    /// Every password-hashing slot is busy.
+    #[error("too many password checks are running; retry shortly")]
+    Overloaded,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl Classify for PasswordChangeError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            PasswordChangeError::Access(denied) => denied.class(),
+            PasswordChangeError::Invalid(_) => ErrorClass::Invalid,
+            PasswordChangeError::WrongPassword => ErrorClass::Forbidden,
+            PasswordChangeError::Gone => ErrorClass::Unauthenticated,
+            PasswordChangeError::Overloaded => ErrorClass::Overloaded,
+            PasswordChangeError::Store(error) => error.class(),
+        }
+    }
+
+    fn field_errors(&self) -> Option<&ValidationErrors> {
+        match self {
+            PasswordChangeError::Invalid(errors) => Some(errors),
+            _ => None,
+        }
     }
 }
 

@@ -10,12 +10,9 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use tasklane_domain::ids::UserId;
 
-pub use passwords::{
-    Argon2Hasher, HashLimits, PASSWORD_HASH_OVERLOADED_TOTAL, PASSWORD_HASHES_IN_FLIGHT,
-};
+pub use passwords::{Argon2Hasher, PASSWORD_HASH_OVERLOADED_TOTAL, PASSWORD_HASHES_IN_FLIGHT};
 
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// The token of an `Authorization` value: the scheme is matched without regard to case
 /// (RFC 9110), and any spaces after it are skipped.
@@ -52,9 +49,9 @@ impl FromRequest for Session {
 }
 
 fn authenticate(request: &HttpRequest) -> Result<tokens::Bearer, ApiError> {
-    let state = request
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no application state")))?;
+    let keys = request
+        .app_data::<web::Data<tokens::AccessTokens>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no access-token keys")))?;
     let value = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -62,9 +59,7 @@ fn authenticate(request: &HttpRequest) -> Result<tokens::Bearer, ApiError> {
     let token = value.to_str().ok().and_then(bearer_token).ok_or_else(|| {
         ApiError::unauthenticated("expected Authorization: Bearer <access token>")
     })?;
-    state
-        .access_tokens
-        .verify(token)
+    keys.verify(token)
         .ok_or_else(|| ApiError::unauthenticated("the access token is invalid or expired"))
 }
 

@@ -19,28 +19,12 @@ use tasklane_domain::ports::{HashError, PasswordHasher};
 use tasklane_domain::values::Password;
 use tokio::sync::Semaphore;
 
+use crate::settings::HashLimits;
+
 /// Hashes running now (a gauge).
 pub const PASSWORD_HASHES_IN_FLIGHT: &str = "tasklane_password_hashes_in_flight";
 /// Hash requests refused because every slot stayed busy for the whole wait.
 pub const PASSWORD_HASH_OVERLOADED_TOTAL: &str = "tasklane_password_hash_overloaded_total";
-
-/// How much password hashing may run at once.
-#[derive(Debug, Clone, Copy)]
-pub struct HashLimits {
-    /// Hashes running at the same time (the default: the number of cores).
-    pub concurrency: usize,
-    /// How long a request waits for a free slot before it is refused as overloaded.
-    pub queue_wait: Duration,
-}
-
-impl Default for HashLimits {
-    fn default() -> Self {
-        Self {
-            concurrency: std::thread::available_parallelism().map_or(2, usize::from),
-            queue_wait: Duration::from_secs(2),
-        }
-    }
-}
 
 /// Work for a hashing thread, given the thread's Argon2 memory.
 type Job = Box<dyn FnOnce(&mut Workspace) + Send>;

@@ -432,10 +432,7 @@ async fn updates_moves_archives_unarchives_and_deletes_keep_the_aggregation_exac
             None,
         )
         .await;
-    assert_eq!(
-        refused.unwrap_err().class(),
-        ErrorClass::Conflict("archived")
-    );
+    assert_eq!(refused.unwrap_err().class(), ErrorClass::Archived);
     let back = tasks.set_task_archived(owner, b.id, false, None).await?;
     assert_eq!(back.status.category, StatusCategory::Issue);
     assert_eq!(world.assert_exact(project).await?.issue, 1);

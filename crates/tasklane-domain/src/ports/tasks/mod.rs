@@ -4,25 +4,24 @@
 
 mod change;
 mod create;
+mod errors;
 mod read;
 
 pub use change::*;
 pub use create::*;
+pub use errors::*;
 pub use read::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::aggregation::{AggregationChange, AggregationDelta};
-pub use crate::cursor::TaskCursor;
+pub use crate::cursor::{TaskCursor, TaskOrder};
 use crate::errors::{Decide, RepoError, TxError};
 use crate::ids::{LabelId, ProjectId, StatusId, TaskId, UserId};
 use crate::model::{Label, Member, Page, Project, StatusRef, Task, UserSummary};
 use crate::ports::{ChangeEvents, CreationEvents, Logged, RecordEvents};
 use crate::rank::{Placement, Rank};
-use crate::services::tasks::{
-    ArchiveTaskError, CreateTaskError, DeleteTaskError, MoveTaskError, UpdateTaskError,
-};
 use crate::values::{
     Priority, ProjectKey, Role, StatusCategory, StoryPoints, TaskDescription, TaskKey, TaskTitle,
     TaskType,

@@ -11,20 +11,6 @@ pub struct TaskRead {
     pub task: Option<Task>,
 }
 
-/// Task orders of the listing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum TaskOrder {
-    /// Status position, then rank, then id.
-    #[default]
-    Board,
-    /// Most recently changed first, then id.
-    Updated,
-    /// Soonest due first, tasks without a due date last, then id.
-    Due,
-    /// Highest priority first, then id.
-    Priority,
-}
-
 /// Filters and page of a task listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskQuery {

@@ -170,7 +170,7 @@ async fn adding_by_email_says_whether_the_address_exists_only_to_owners() {
         .await
         .unwrap_err();
     assert!(matches!(error, AddMemberError::UserNotFound));
-    assert_eq!(error.class(), ErrorClass::Missing("user_not_found"));
+    assert_eq!(error.class(), ErrorClass::UserNotFound);
 }
 #[tokio::test]
 async fn adding_an_existing_member_or_a_malformed_address_changes_nothing() {
@@ -185,7 +185,7 @@ async fn adding_an_existing_member_or_a_malformed_address_changes_nothing() {
         )
         .await
         .unwrap_err();
-    assert_eq!(error.class(), ErrorClass::Conflict("already_member"));
+    assert_eq!(error.class(), ErrorClass::AlreadyMember);
     let mut h = Harness::new();
     h.projects.expect_list_members().never();
     h.users.expect_find_user_by_email().never();

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::access::{AccessDenied, Action, authorize};
 use crate::aggregation::{Aggregation, AggregationChange, Counts, DerivedStatus};
 use crate::cursor::ProjectCursor;
-use crate::errors::{ErrorClass, RepoError, operation_error};
+use crate::errors::{Classify, ErrorClass, RepoError};
 use crate::events::{DomainEvent, EventPayload, RestoredVia};
 use crate::ids::{ProjectId, StatusId, UserId};
 use crate::model::{DEFAULT_STATUSES, Page, Project, ProjectRead};
@@ -24,6 +24,9 @@ use crate::services::effects::{publish, record, status_change_event};
 use crate::services::{DomainSettings, Ports, page_limit, search_text};
 use crate::validation::ValidationErrors;
 use crate::values::{ProjectDescription, ProjectKey, ProjectName, Role, StatusName};
+
+/// The errors of the operations whose transactions the port decides live beside the port.
+pub use crate::ports::{ArchiveProjectError, DeleteProjectError, UpdateProjectError};
 
 /// A project as one member sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,67 +97,114 @@ pub struct ProjectListInput {
 /// The default page size of project listings.
 pub const DEFAULT_PROJECT_PAGE: u32 = 50;
 
-operation_error! {
-    /// Why creating a project failed.
-    CreateProjectError [Invalid] {
-        /// The key is taken (case-insensitively).
-        #[error("the project key {0} is taken")]
-        KeyTaken(ProjectKey) => ErrorClass::Conflict("key_taken"),
-        /// The token's user no longer exists.
-        #[error("the account of this token no longer exists; sign in again")]
-        UnknownActor => ErrorClass::Unauthenticated,
+/// Why creating a project failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateProjectError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The input breaks one or more rules.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The key is taken (case-insensitively).
+    #[error("the project key {0} is taken")]
+    KeyTaken(ProjectKey),
+    /// The token's user no longer exists.
+    #[error("the account of this token no longer exists; sign in again")]
+    UnknownActor,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl Classify for CreateProjectError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            CreateProjectError::Access(denied) => denied.class(),
+            CreateProjectError::Invalid(_) => ErrorClass::Invalid,
+            CreateProjectError::KeyTaken(..) => ErrorClass::KeyTaken,
+            CreateProjectError::UnknownActor => ErrorClass::Unauthenticated,
+            CreateProjectError::Store(error) => error.class(),
+        }
+    }
+
+    fn field_errors(&self) -> Option<&ValidationErrors> {
+        match self {
+            CreateProjectError::Invalid(errors) => Some(errors),
+            _ => None,
+        }
     }
 }
 
-operation_error! {
-    /// Why reading a project (or its aggregation, members or statuses) failed.
-    GetProjectError {}
+/// Why reading a project (or its aggregation, members or statuses) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GetProjectError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
 }
 
-operation_error! {
-    /// Why listing projects failed.
-    ListProjectsError [Invalid] {}
-}
-
-operation_error! {
-    /// Why updating a project failed.
-    UpdateProjectError [Invalid] {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        Archived => ErrorClass::Conflict("archived"),
-        /// `If-Match` did not match.
-        #[error("the project changed (now version {current}); reload and try again")]
-        VersionMismatch {
-            /// The current `row_version`.
-            current: u64
-        } => ErrorClass::VersionMismatch,
+impl Classify for GetProjectError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            GetProjectError::Access(denied) => denied.class(),
+            GetProjectError::Store(error) => error.class(),
+        }
     }
 }
 
-operation_error! {
-    /// Why archiving or restoring a project failed.
-    ArchiveProjectError {
-        /// The project is already in the requested state.
-        #[error("the project is already {}", archived_word(.archived))]
-        AlreadyInState {
-            /// The state the caller asked for.
-            archived: bool
-        } => ErrorClass::Conflict("conflict"),
+/// Why listing projects failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListProjectsError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The input breaks one or more rules.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl Classify for ListProjectsError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            ListProjectsError::Access(denied) => denied.class(),
+            ListProjectsError::Invalid(_) => ErrorClass::Invalid,
+            ListProjectsError::Store(error) => error.class(),
+        }
+    }
+
+    fn field_errors(&self) -> Option<&ValidationErrors> {
+        match self {
+            ListProjectsError::Invalid(errors) => Some(errors),
+            _ => None,
+        }
     }
 }
 
-operation_error! {
-    /// Why deleting a project failed.
-    DeleteProjectError {}
+/// Why recounting a project's aggregation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecountError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
 }
 
-operation_error! {
-    /// Why recounting a project's aggregation failed.
-    RecountError {}
-}
-
-fn archived_word(archived: &bool) -> &'static str {
-    if *archived { "archived" } else { "active" }
+impl Classify for RecountError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            RecountError::Access(denied) => denied.class(),
+            RecountError::Store(error) => error.class(),
+        }
+    }
 }
 
 /// Projects.

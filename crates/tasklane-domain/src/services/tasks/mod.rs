@@ -11,11 +11,17 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use crate::access::AccessDenied;
-use crate::errors::operation_error;
+use crate::errors::{Classify, ErrorClass, RepoError};
 use crate::ids::{LabelId, StatusId, TaskId, UserId};
 use crate::ports::TaskOrder;
 use crate::services::{DomainSettings, Ports};
+use crate::validation::ValidationErrors;
 use crate::values::{Priority, TaskType};
+
+/// The errors of the operations whose transactions the port decides live beside the port.
+pub use crate::ports::{
+    ArchiveTaskError, CreateTaskError, DeleteTaskError, MoveTaskError, UpdateTaskError,
+};
 
 pub use create::Creation;
 
@@ -131,98 +137,54 @@ pub struct TaskListInput {
 /// The most tasks one batch may create.
 pub const MAX_BATCH: usize = 500;
 
-operation_error! {
-    /// Why creating a task (or a batch) failed.
-    CreateTaskError [Invalid] {}
+/// Why reading a task failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GetTaskError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
 }
 
-operation_error! {
-    /// Why reading a task failed.
-    GetTaskError {}
-}
-
-operation_error! {
-    /// Why listing tasks failed.
-    ListTasksError [Invalid] {}
-}
-
-operation_error! {
-    /// Why updating a task failed.
-    UpdateTaskError [Invalid] {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => crate::errors::ErrorClass::Conflict("archived"),
-        /// The task is archived.
-        #[error("the task is archived; unarchive it first")]
-        TaskArchived => crate::errors::ErrorClass::Conflict("archived"),
-        /// `If-Match` did not match.
-        #[error("the task changed (now version {current}); reload and try again")]
-        VersionMismatch {
-            /// The current `row_version`.
-            current: u64
-        } => crate::errors::ErrorClass::VersionMismatch,
+impl Classify for GetTaskError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            GetTaskError::Access(denied) => denied.class(),
+            GetTaskError::Store(error) => error.class(),
+        }
     }
 }
 
-operation_error! {
-    /// Why moving a task failed.
-    MoveTaskError [Invalid] {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => crate::errors::ErrorClass::Conflict("archived"),
-        /// The task is archived.
-        #[error("the task is archived; unarchive it first")]
-        TaskArchived => crate::errors::ErrorClass::Conflict("archived"),
-        /// `If-Match` did not match.
-        #[error("the task changed (now version {current}); reload and try again")]
-        VersionMismatch {
-            /// The current `row_version`.
-            current: u64
-        } => crate::errors::ErrorClass::VersionMismatch,
-    }
+/// Why listing tasks failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListTasksError {
+    /// The caller cannot see the target, or their role does not allow this.
+    #[error(transparent)]
+    Access(#[from] AccessDenied),
+    /// The input breaks one or more rules.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
 }
 
-operation_error! {
-    /// Why archiving or unarchiving a task failed.
-    ArchiveTaskError {
-        /// The project is archived (archiving; unarchiving restores the project instead).
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => crate::errors::ErrorClass::Conflict("archived"),
-        /// The task is already in the requested state.
-        #[error("the task is already {}", state_word(.archived))]
-        AlreadyInState {
-            /// The state the caller asked for.
-            archived: bool
-        } => crate::errors::ErrorClass::Conflict("conflict"),
-        /// `If-Match` did not match.
-        #[error("the task changed (now version {current}); reload and try again")]
-        VersionMismatch {
-            /// The current `row_version`.
-            current: u64
-        } => crate::errors::ErrorClass::VersionMismatch,
+impl Classify for ListTasksError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            ListTasksError::Access(denied) => denied.class(),
+            ListTasksError::Invalid(_) => ErrorClass::Invalid,
+            ListTasksError::Store(error) => error.class(),
+        }
     }
-}
 
-operation_error! {
-    /// Why deleting a task failed.
-    DeleteTaskError {
-        /// The project is archived.
-        #[error("the project is archived; restore it first")]
-        ProjectArchived => crate::errors::ErrorClass::Conflict("archived"),
-        /// `If-Match` did not match.
-        #[error("the task changed (now version {current}); reload and try again")]
-        VersionMismatch {
-            /// The current `row_version`.
-            current: u64
-        } => crate::errors::ErrorClass::VersionMismatch,
-    }
-}
-
-fn state_word(archived: &bool) -> &'static str {
-    if *archived {
-        "archived"
-    } else {
-        "not archived"
+    fn field_errors(&self) -> Option<&ValidationErrors> {
+        match self {
+            ListTasksError::Invalid(errors) => Some(errors),
+            _ => None,
+        }
     }
 }
 

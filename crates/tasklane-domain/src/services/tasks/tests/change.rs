@@ -110,7 +110,7 @@ async fn update_refuses_archived_tasks_archived_projects_cycles_and_empty_bodies
         .await
         .unwrap_err();
     assert!(matches!(error, UpdateTaskError::TaskArchived));
-    assert_eq!(error.class(), ErrorClass::Conflict("archived"));
+    assert_eq!(error.class(), ErrorClass::Archived);
 
     let mut in_archived_project = board.task_context(Some(Role::Editor), &live);
     in_archived_project.project = Some(board.state(true));

@@ -1,5 +1,9 @@
 //! The project repository port: projects, their members and their statuses.
 
+mod errors;
+
+pub use errors::*;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -9,9 +13,6 @@ use crate::errors::{Decide, RepoError, TxError};
 use crate::ids::{ProjectId, StatusId, UserId};
 use crate::model::{Member, Page, Project, ProjectRead, Status, UserSummary};
 use crate::ports::{Logged, RecordEvents};
-use crate::services::members::{AddMemberError, RemoveMemberError, SetMemberRoleError};
-use crate::services::projects::{ArchiveProjectError, DeleteProjectError, UpdateProjectError};
-use crate::services::statuses::{CreateStatusError, DeleteStatusError, UpdateStatusError};
 use crate::values::{
     ProjectDescription, ProjectKey, ProjectName, Role, StatusCategory, StatusName,
 };
