@@ -11,7 +11,8 @@ use tasklane_cache::{Caches, NoCache};
 use tasklane_domain::events::DomainEvent;
 use tasklane_domain::ids::{ProjectId, UserId};
 use tasklane_domain::ports::{
-    EventEncoder, HashError, NoopBroadcaster, PasswordHasher, SystemClock,
+    AccessToken, EventEncoder, HashError, NoopBroadcaster, PasswordHasher, RefreshSecret,
+    SystemClock, TokenIssuer,
 };
 use tasklane_domain::services::tasks::NewTaskInput;
 use tasklane_domain::services::{DomainSettings, Ports, Services};
@@ -33,6 +34,27 @@ impl PasswordHasher for NoPasswords {
 
     async fn verify(&self, _: &Password, _: Option<String>) -> Result<bool, HashError> {
         Ok(false)
+    }
+}
+
+struct NoTokens;
+
+impl TokenIssuer for NoTokens {
+    fn new_refresh_token(&self) -> anyhow::Result<RefreshSecret> {
+        anyhow::bail!("the baseline starts no sessions")
+    }
+
+    fn hash_refresh_token(&self, token: &str) -> String {
+        token.to_owned()
+    }
+
+    fn issue_access_token(
+        &self,
+        _: UserId,
+        _: uuid::Uuid,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<AccessToken> {
+        anyhow::bail!("the baseline starts no sessions")
     }
 }
 
@@ -72,13 +94,16 @@ impl Raw {
             comments: store.clone(),
             labels: store.clone(),
             aggregations: store.clone(),
-            events: store,
+            events: store.clone(),
             // The log's rows are written as by the server; their data is not the point here.
             encoder: Arc::new(TypeOnly),
             cache: Arc::new(Caches::new(Arc::new(NoCache))),
             broadcaster: Arc::new(NoopBroadcaster),
             clock: Arc::new(SystemClock),
             passwords: Arc::new(NoPasswords),
+            refresh_tokens: store.clone(),
+            tokens: Arc::new(NoTokens),
+            idempotency: store.clone(),
         };
         Ok(Raw {
             services: Services::new(ports, DomainSettings::default()),

@@ -1,7 +1,8 @@
 //! Architecture checks, run by `cargo test` (rust-analyzer's `tidy.rs` habit): the domain crate
 //! depends on no framework, every crate follows the workspace conventions, every source file
-//! opens with a `//!` comment, no file points at a document the repository lacks, and CI runs
-//! the README's test command.
+//! opens with a `//!` comment, no file points at a document the repository lacks, CI runs the
+//! README's test command, no crate has an import cycle between its modules, no domain port names
+//! a service, and the server's state holds no store.
 
 use std::path::{Path, PathBuf};
 
@@ -353,5 +354,41 @@ mod tests {
             .map(describe)
             .collect();
         assert!(upward.is_empty(), "ports naming services: {upward:#?}");
+    }
+
+    #[test]
+    fn the_servers_state_holds_services_and_ports_not_the_store() {
+        let src = workspace_root().join("crates/tasklane-server/src");
+        let state = read(&src.join("state.rs"));
+        let words: Vec<&str> = state
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .collect();
+        assert!(
+            !words.contains(&"Store") && !words.contains(&"tasklane_store"),
+            "state.rs must hold services and ports, not the store"
+        );
+        // Only the composition root and the metrics registry (the store's metric names and its
+        // per-request statement scope) name the store crate.
+        let allowed = ["main.rs", "wiring.rs", "metrics.rs"];
+        let mut stack = vec![src.clone()];
+        let mut naming = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !(path.parent() == Some(src.as_path())
+                        && allowed.iter().any(|a| path.ends_with(a)))
+                    && read(&path).contains("tasklane_store")
+                {
+                    naming.push(path.display().to_string());
+                }
+            }
+        }
+        assert!(
+            naming.is_empty(),
+            "server files naming the store: {naming:#?}"
+        );
     }
 }

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod realtime;
 pub mod settings;
 pub mod state;
+mod wiring;
 
 use std::net::TcpListener;
 

@@ -20,7 +20,6 @@ use tasklane_domain::events::{DomainEvent, EncodedEvent, EventPayload, LoggedEve
 use tasklane_domain::ids::ProjectId;
 use tasklane_domain::ports::{
     AggregationRepair, AggregationRepository, BroadcastError, EventBroadcaster, EventEncoder,
-    EventLogRepository, IdempotencyRepository, RefreshTokenRepository,
 };
 use tasklane_realtime::{RealtimeHub, RealtimeOptions, RelayOptions};
 use tasklane_server::realtime::ApiEncoder;
@@ -184,23 +183,18 @@ async fn housekeeping(state: AppState, interval: std::time::Duration, retention_
                 tracing::warn!(error = %error, "auto-archive failed; retrying next round")
             }
         }
-        let now = state.clock.now();
-        match state.store.purge_refresh_tokens(now).await {
+        match state.services.sessions.purge_ended().await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged the refresh tokens of ended sessions"),
             Err(error) => tracing::warn!(error = %error, "refresh-token purge failed"),
         }
-        let window = chrono::Duration::from_std(
-            tasklane_server::handlers::tasks::create::IDEMPOTENCY_WINDOW,
-        )
-        .unwrap_or(chrono::Duration::days(1));
-        match state.store.purge_idempotency_keys(now - window).await {
+        match state.services.tasks.purge_expired_keys().await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
             Err(error) => tracing::warn!(error = %error, "idempotency-key purge failed"),
         }
-        let retention = chrono::Duration::days(i64::from(retention_days));
-        match state.store.prune_events(now - retention).await {
+        let retention = std::time::Duration::from_secs(u64::from(retention_days) * 86_400);
+        match state.services.events.prune_older_than(retention).await {
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, "pruned events past the retention"),
             Err(error) => tracing::warn!(error = %error, "event-log pruning failed"),

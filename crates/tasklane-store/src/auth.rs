@@ -148,7 +148,7 @@ impl IdempotencyRepository for Store {
             Err(error) => return Err(repo_error(error)),
         }
         let existing = d.stmt(
-            "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+            "SELECT request_hash, response_body, created_at FROM idempotency_keys WHERE user_id = $1 AND key = $2",
             key_values(),
         );
         let Some(row) = one(&self.writer, existing).await.map_err(repo_error)? else {
@@ -158,8 +158,8 @@ impl IdempotencyRepository for Store {
         let created_at = r.time("created_at").map_err(repo_error)?;
         let expired =
             at - created_at > chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-        let status = r.opt_int("response_status").map_err(repo_error)?;
-        let abandoned = status.is_none()
+        let response = r.opt_text("response_body").map_err(repo_error)?;
+        let abandoned = response.is_none()
             && at - created_at
                 > chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
         if expired || abandoned {
@@ -172,7 +172,7 @@ impl IdempotencyRepository for Store {
                 d.time(created_at),
             ]);
             let take = d.stmt(
-                "UPDATE idempotency_keys SET project_id = $3, request_hash = $4, response_status = NULL, response_body = NULL, \
+                "UPDATE idempotency_keys SET project_id = $3, request_hash = $4, response_body = NULL, \
                  created_at = $5 WHERE user_id = $1 AND key = $2 AND created_at = $6",
                 values,
             );
@@ -186,14 +186,8 @@ impl IdempotencyRepository for Store {
         if r.text("request_hash").map_err(repo_error)? != request.request_hash {
             return Ok(IdempotencyStart::Mismatch);
         }
-        Ok(match status {
-            Some(status) => IdempotencyStart::Replay {
-                status: u16::try_from(status).unwrap_or(500),
-                body: r
-                    .opt_text("response_body")
-                    .map_err(repo_error)?
-                    .unwrap_or_default(),
-            },
+        Ok(match response {
+            Some(response) => IdempotencyStart::Replay { response },
             None => IdempotencyStart::InProgress,
         })
     }
@@ -202,13 +196,12 @@ impl IdempotencyRepository for Store {
         &self,
         user_id: UserId,
         key: String,
-        status: u16,
-        body: String,
+        response: String,
     ) -> Result<(), RepoError> {
         let d = self.dialect;
         let stmt = d.stmt(
-            "UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE user_id = $1 AND key = $2",
-            vec![d.id(user_id), key.into(), i64::from(status).into(), body.into()],
+            "UPDATE idempotency_keys SET response_body = $3 WHERE user_id = $1 AND key = $2",
+            vec![d.id(user_id), key.into(), response.into()],
         );
         exec(&self.writer, stmt).await.map(drop).map_err(repo_error)
     }
@@ -216,7 +209,7 @@ impl IdempotencyRepository for Store {
     async fn abandon_idempotent(&self, user_id: UserId, key: String) -> Result<(), RepoError> {
         let d = self.dialect;
         let stmt = d.stmt(
-            "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND response_status IS NULL",
+            "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND response_body IS NULL",
             vec![d.id(user_id), key.into()],
         );
         exec(&self.writer, stmt).await.map(drop).map_err(repo_error)

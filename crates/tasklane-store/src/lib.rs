@@ -226,12 +226,11 @@ impl Store {
             let _ = self.reader.clone().close().await;
         }
     }
+}
 
-    /// Whether the database answers.
-    ///
-    /// # Errors
-    /// [`RepoError::Unavailable`] when it does not.
-    pub async fn ping(&self) -> Result<(), RepoError> {
+#[async_trait::async_trait]
+impl tasklane_domain::ports::Health for Store {
+    async fn ping(&self) -> Result<(), RepoError> {
         self.writer.ping().await.map_err(errors::repo_error)
     }
 }

@@ -1,5 +1,6 @@
-//! Ports for the server's sessions and request keys: refresh tokens (stored hashed, rotated on
-//! use, a reused token revoking its family) and idempotency keys of task creations.
+//! Ports for sessions and request keys: the tokens of a session (issued by an adapter: signed
+//! access tokens, random refresh tokens), refresh tokens as stored (hashed, rotated on use, a
+//! reused token revoking its family) and the idempotency keys of task creations.
 
 use std::time::Duration;
 
@@ -9,6 +10,57 @@ use uuid::Uuid;
 
 use crate::errors::RepoError;
 use crate::ids::{ProjectId, UserId};
+
+/// A new refresh token: the secret the client keeps and the hash the store keeps.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshSecret {
+    /// What the client presents.
+    pub token: String,
+    /// What the store keeps ([`TokenIssuer::hash_refresh_token`] of `token`).
+    pub hash: String,
+}
+
+impl std::fmt::Debug for RefreshSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshSecret")
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A signed access token and how long it lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    /// The token.
+    pub token: String,
+    /// Its lifetime in seconds.
+    pub expires_in: u64,
+}
+
+/// Issues the tokens of a session. Access tokens are checked by the adapter that signs them;
+/// the domain only hands them out.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait TokenIssuer: Send + Sync {
+    /// A new random refresh token.
+    ///
+    /// # Errors
+    /// When the system has no randomness.
+    fn new_refresh_token(&self) -> anyhow::Result<RefreshSecret>;
+
+    /// How a presented refresh token is looked up: the same hash as [`RefreshSecret::hash`].
+    fn hash_refresh_token(&self, token: &str) -> String;
+
+    /// An access token for `user` in `session` (a refresh-token family), valid from `at`.
+    ///
+    /// # Errors
+    /// When signing fails.
+    fn issue_access_token(
+        &self,
+        user: UserId,
+        session: Uuid,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<AccessToken>;
+}
 
 /// A refresh token to store; only its hash is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,12 +160,10 @@ pub struct IdempotencyRequest {
 pub enum IdempotencyStart {
     /// New (or expired, or abandoned): go ahead, then complete or abandon it.
     Proceed,
-    /// Done before with this body: answer with the first response.
+    /// Done before with this body: answer with the first response, as recorded.
     Replay {
-        /// Its HTTP status.
-        status: u16,
-        /// Its body.
-        body: String,
+        /// The recorded response (opaque to the domain: what the caller encoded).
+        response: String,
     },
     /// Used before with another body.
     Mismatch,
@@ -138,7 +188,7 @@ pub trait IdempotencyRepository: Send + Sync {
         stale_after: Duration,
     ) -> Result<IdempotencyStart, RepoError>;
 
-    /// Records the response of a reserved key.
+    /// Records the response of a reserved key's successful creation.
     ///
     /// # Errors
     /// [`RepoError`] when the store fails.
@@ -146,8 +196,7 @@ pub trait IdempotencyRepository: Send + Sync {
         &self,
         user_id: UserId,
         key: String,
-        status: u16,
-        body: String,
+        response: String,
     ) -> Result<(), RepoError>;
 
     /// Drops a reservation whose request failed, so that a retry can proceed.

@@ -1,7 +1,7 @@
 //! Ports: the traits adapters implement. Repositories for users, projects (with members and
 //! statuses), tasks, comments, labels and the aggregation; refresh tokens and idempotency keys; the aggregation
 //! bootstrap cache; the event log and its encoder; the event broadcaster; the clock; the password
-//! hasher.
+//! hasher; the session token issuer; the health of the database.
 //!
 //! # How a transaction crosses the boundary
 //! Every write is one store method that runs one whole transaction. Where the change depends on
@@ -20,6 +20,7 @@ mod cache;
 mod clock;
 mod comments;
 mod events;
+mod health;
 mod labels;
 mod passwords;
 mod projects;
@@ -30,8 +31,8 @@ pub use aggregation::{
     AggregationRepair, AggregationRepository, AggregationSnapshot, InsertAggregationError,
 };
 pub use auth::{
-    IdempotencyRepository, IdempotencyRequest, IdempotencyStart, NewRefreshToken,
-    RefreshTokenRepository, Rotation,
+    AccessToken, IdempotencyRepository, IdempotencyRequest, IdempotencyStart, NewRefreshToken,
+    RefreshSecret, RefreshTokenRepository, Rotation, TokenIssuer,
 };
 pub use broadcast::{BroadcastError, EventBroadcaster, NoopBroadcaster};
 pub use cache::{AggregationCache, BootstrapValues, CacheError, bootstrap_key};
@@ -44,6 +45,7 @@ pub use events::{
     ChangeEvents, CreationEvents, EventEncoder, EventLogRepository, EventQuery, EventScope,
     EventsOf, EventsRead, Logged, RecordEvents, TaskRevision, WriteEvents,
 };
+pub use health::Health;
 pub use labels::{
     CreateLabelError, DeleteLabelError, LabelContext, LabelRepository, LabelsRead, ProjectLabel,
     UpdateLabelError,
@@ -69,7 +71,7 @@ pub use users::{CreateUserStoreError, NewUser, ProfileChange, UserRepository};
 #[cfg(any(test, feature = "mocks"))]
 pub use aggregation::MockAggregationRepository;
 #[cfg(any(test, feature = "mocks"))]
-pub use auth::{MockIdempotencyRepository, MockRefreshTokenRepository};
+pub use auth::{MockIdempotencyRepository, MockRefreshTokenRepository, MockTokenIssuer};
 #[cfg(any(test, feature = "mocks"))]
 pub use broadcast::MockEventBroadcaster;
 #[cfg(any(test, feature = "mocks"))]
@@ -80,6 +82,8 @@ pub use clock::MockClock;
 pub use comments::MockCommentRepository;
 #[cfg(any(test, feature = "mocks"))]
 pub use events::MockEventLogRepository;
+#[cfg(any(test, feature = "mocks"))]
+pub use health::MockHealth;
 #[cfg(any(test, feature = "mocks"))]
 pub use labels::MockLabelRepository;
 #[cfg(any(test, feature = "mocks"))]

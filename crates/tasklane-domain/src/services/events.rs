@@ -88,6 +88,17 @@ impl EventService {
         Self { ports }
     }
 
+    /// Deletes the events older than `retention` (a project's newest event always stays, so
+    /// its head survives); returns how many.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the store fails.
+    pub async fn prune_older_than(&self, retention: std::time::Duration) -> Result<u64, RepoError> {
+        let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let before = self.ports.clock.now() - retention;
+        self.ports.events.prune_events(before).await
+    }
+
     /// The project's events after `after`.
     ///
     /// # Errors

@@ -9,6 +9,7 @@ pub mod events;
 pub mod labels;
 pub mod members;
 pub mod projects;
+pub mod sessions;
 pub mod statuses;
 pub mod tasks;
 pub mod users;
@@ -19,8 +20,8 @@ use std::time::Duration;
 use crate::aggregation::DerivationPolicy;
 use crate::ports::{
     AggregationCache, AggregationRepository, Clock, CommentRepository, EventBroadcaster,
-    EventEncoder, EventLogRepository, LabelRepository, PasswordHasher, ProjectRepository,
-    TaskRepository, UserRepository,
+    EventEncoder, EventLogRepository, IdempotencyRepository, LabelRepository, PasswordHasher,
+    ProjectRepository, RefreshTokenRepository, TaskRepository, TokenIssuer, UserRepository,
 };
 use crate::validation::ValidationErrors;
 use crate::values::{Lines, check_controls};
@@ -54,6 +55,12 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// The password hasher.
     pub passwords: Arc<dyn PasswordHasher>,
+    /// Sessions' refresh tokens.
+    pub refresh_tokens: Arc<dyn RefreshTokenRepository>,
+    /// The tokens of a session.
+    pub tokens: Arc<dyn TokenIssuer>,
+    /// The request keys of task creations.
+    pub idempotency: Arc<dyn IdempotencyRepository>,
 }
 
 impl std::fmt::Debug for Ports {
@@ -71,6 +78,12 @@ pub struct DomainSettings {
     pub bootstrap_ttl: Duration,
     /// Done tasks older than this many days are archived by the background job.
     pub archive_after_days: u32,
+    /// How long a refresh token lives.
+    pub refresh_token_ttl: Duration,
+    /// How long a request key's first response is replayed.
+    pub idempotency_window: Duration,
+    /// A request key reserved this long without a response was abandoned (a crashed request).
+    pub idempotency_stale: Duration,
 }
 
 impl Default for DomainSettings {
@@ -79,6 +92,9 @@ impl Default for DomainSettings {
             derivation_policy: DerivationPolicy::ActiveWins,
             bootstrap_ttl: Duration::from_secs(3600),
             archive_after_days: 7,
+            refresh_token_ttl: Duration::from_secs(30 * 86_400),
+            idempotency_window: Duration::from_secs(24 * 3600),
+            idempotency_stale: Duration::from_secs(60),
         }
     }
 }
@@ -86,8 +102,10 @@ impl Default for DomainSettings {
 /// Every service, built from one set of ports and settings.
 #[derive(Debug, Clone)]
 pub struct Services {
-    /// Registration and login.
+    /// Accounts and profiles.
     pub users: users::UserService,
+    /// Sessions: registration, login, refresh, logout.
+    pub sessions: sessions::SessionService,
     /// Projects and their aggregation.
     pub projects: projects::ProjectService,
     /// Members.
@@ -110,6 +128,7 @@ impl Services {
         let ports = Arc::new(ports);
         Self {
             users: users::UserService::new(ports.clone()),
+            sessions: sessions::SessionService::new(ports.clone(), settings),
             projects: projects::ProjectService::new(ports.clone(), settings),
             members: members::MemberService::new(ports.clone()),
             comments: comments::CommentService::new(ports.clone()),
@@ -159,6 +178,8 @@ mod label_tests;
 mod project_tests;
 #[cfg(test)]
 mod role_matrix;
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]

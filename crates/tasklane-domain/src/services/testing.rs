@@ -14,9 +14,9 @@ use crate::model::{Project, Status, StatusRef, Task, UserSummary};
 use crate::ports::{
     BroadcastError, CreateTasksContext, CreateTasksPlan, EventBroadcaster, EventEncoder, EventsOf,
     Logged, MockAggregationCache, MockAggregationRepository, MockClock, MockCommentRepository,
-    MockEventLogRepository, MockLabelRepository, MockPasswordHasher, MockProjectRepository,
-    MockTaskRepository, MockUserRepository, ProjectState, TaskContext, TaskUpdatePlan, TaskUpdated,
-    TasksCreated,
+    MockEventLogRepository, MockIdempotencyRepository, MockLabelRepository, MockPasswordHasher,
+    MockProjectRepository, MockRefreshTokenRepository, MockTaskRepository, MockTokenIssuer,
+    MockUserRepository, ProjectState, TaskContext, TaskUpdatePlan, TaskUpdated, TasksCreated,
 };
 use crate::rank::{Placement, Rank};
 use crate::services::{DomainSettings, Ports, Services};
@@ -123,6 +123,9 @@ pub(crate) struct Harness {
     pub events: MockEventLogRepository,
     pub encoder: Arc<dyn EventEncoder>,
     pub passwords: MockPasswordHasher,
+    pub refresh_tokens: MockRefreshTokenRepository,
+    pub tokens: MockTokenIssuer,
+    pub idempotency: MockIdempotencyRepository,
     pub broadcaster: Arc<dyn EventBroadcaster>,
     pub recorder: Recorder,
     pub settings: DomainSettings,
@@ -142,6 +145,9 @@ impl Harness {
             events: MockEventLogRepository::new(),
             encoder: Arc::new(TestEncoder),
             passwords: MockPasswordHasher::new(),
+            refresh_tokens: MockRefreshTokenRepository::new(),
+            tokens: MockTokenIssuer::new(),
+            idempotency: MockIdempotencyRepository::new(),
             broadcaster: Arc::new(recorder.clone()),
             recorder,
             settings: DomainSettings::default(),
@@ -165,6 +171,9 @@ impl Harness {
             broadcaster: self.broadcaster,
             clock: Arc::new(clock),
             passwords: Arc::new(self.passwords),
+            refresh_tokens: Arc::new(self.refresh_tokens),
+            tokens: Arc::new(self.tokens),
+            idempotency: Arc::new(self.idempotency),
         };
         (Services::new(ports, self.settings), self.recorder)
     }

@@ -1,5 +1,5 @@
 //! Access tokens (JWT, HS256, short-lived, `typ: access`) and refresh tokens (256 random bits,
-//! stored as their SHA-256, rotated on use).
+//! stored as their SHA-256, rotated on use): the server's [`TokenIssuer`].
 
 use std::time::Duration;
 
@@ -8,6 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tasklane_domain::ids::UserId;
+use tasklane_domain::ports::{AccessToken, RefreshSecret, TokenIssuer};
 use uuid::Uuid;
 
 use crate::settings::JwtSecret;
@@ -102,6 +103,32 @@ impl AccessTokens {
         (data.claims.typ == "access").then(|| Bearer {
             user: UserId::from_uuid(data.claims.sub),
             session: data.claims.sid,
+        })
+    }
+}
+
+impl TokenIssuer for AccessTokens {
+    fn new_refresh_token(&self) -> anyhow::Result<RefreshSecret> {
+        let token = new_refresh_token()?;
+        Ok(RefreshSecret {
+            hash: hash_refresh_token(&token),
+            token,
+        })
+    }
+
+    fn hash_refresh_token(&self, token: &str) -> String {
+        hash_refresh_token(token)
+    }
+
+    fn issue_access_token(
+        &self,
+        user: UserId,
+        session: Uuid,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<AccessToken> {
+        Ok(AccessToken {
+            token: self.issue(user, session, at)?,
+            expires_in: self.ttl_secs(),
         })
     }
 }

@@ -1,58 +1,27 @@
-//! `/auth/*`: registration, login, refresh with rotation, logout, WebSocket tickets.
+//! `/auth/*`: registration, login, refresh with rotation, logout (the session service's), and
+//! WebSocket tickets.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use tasklane_domain::model::User;
-use tasklane_domain::ports::{NewRefreshToken, RefreshTokenRepository, Rotation};
+use tasklane_domain::services::sessions::Session;
 use tasklane_domain::services::users::RegisterInput;
-use uuid::Uuid;
 
 use crate::auth::Actor;
-use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
+use crate::auth::tokens::new_refresh_token;
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, SessionDto, TicketDto, UserDto};
 use crate::error::{ApiError, Problem};
 use crate::handlers::no_content;
 use crate::state::AppState;
 
-/// The session answer: a new access token for `user` in `session`, and `refresh_token`.
-fn session_body(
-    state: &AppState,
-    user: &User,
-    session: Uuid,
-    refresh_token: String,
-) -> Result<SessionDto, ApiError> {
-    Ok(SessionDto {
-        user: UserDto::from(user),
-        access_token: state
-            .access_tokens
-            .issue(user.summary.id, session, state.clock.now())
-            .map_err(ApiError::internal)?,
-        refresh_token,
-        token_type: "Bearer",
-        expires_in: state.access_tokens.ttl_secs(),
-    })
-}
-
-fn refresh_expiry(state: &AppState) -> chrono::DateTime<chrono::Utc> {
-    state.clock.now()
-        + chrono::Duration::from_std(state.refresh_ttl).unwrap_or(chrono::Duration::days(30))
-}
-
-/// A new session for `user`: its refresh token starts a new family.
-async fn new_session(state: &AppState, user: &User) -> Result<SessionDto, ApiError> {
-    let refresh_token = new_refresh_token().map_err(ApiError::internal)?;
-    let session = Uuid::new_v4();
-    state
-        .store
-        .store_refresh_token(NewRefreshToken {
-            id: Uuid::new_v4(),
-            user_id: user.summary.id,
-            family_id: session,
-            token_hash: hash_refresh_token(&refresh_token),
-            expires_at: refresh_expiry(state),
-            created_at: state.clock.now(),
-        })
-        .await?;
-    session_body(state, user, session, refresh_token)
+impl From<Session> for SessionDto {
+    fn from(session: Session) -> Self {
+        SessionDto {
+            user: UserDto::from(&session.user),
+            access_token: session.access.token,
+            refresh_token: session.refresh_token,
+            token_type: "Bearer",
+            expires_in: session.access.expires_in,
+        }
+    }
 }
 
 /// Creates an account and its first session.
@@ -80,8 +49,8 @@ pub async fn register(
         password: body.password,
         display_name: body.display_name,
     };
-    let user = state.services.users.register(input).await?;
-    Ok(HttpResponse::Created().json(new_session(&state, &user).await?))
+    let session = state.services.sessions.register(input).await?;
+    Ok(HttpResponse::Created().json(SessionDto::from(session)))
 }
 
 /// Starts a session. Unknown email and wrong password get the same answer in similar time.
@@ -102,12 +71,12 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.auth_limiter.check(&request)?;
-    let user = state
+    let session = state
         .services
-        .users
+        .sessions
         .login(&body.email, &body.password)
         .await?;
-    Ok(HttpResponse::Ok().json(new_session(&state, &user).await?))
+    Ok(HttpResponse::Ok().json(SessionDto::from(session)))
 }
 
 /// Exchanges a refresh token for a new pair. The old token stops working; presenting a used
@@ -128,25 +97,8 @@ pub async fn refresh(
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.auth_limiter.check(&request)?;
-    let next = new_refresh_token().map_err(ApiError::internal)?;
-    let presented = hash_refresh_token(&body.refresh_token);
-    let rotation = state
-        .store
-        .rotate_refresh_token(
-            presented,
-            Uuid::new_v4(),
-            hash_refresh_token(&next),
-            refresh_expiry(&state),
-            state.clock.now(),
-        )
-        .await?;
-    let Rotation::Rotated { user_id, family_id } = rotation else {
-        return Err(ApiError::unauthenticated(
-            "the refresh token is invalid, expired or already used",
-        ));
-    };
-    let user = state.services.users.get_user(user_id).await?;
-    Ok(HttpResponse::Ok().json(session_body(&state, &user, family_id, next)?))
+    let session = state.services.sessions.refresh(&body.refresh_token).await?;
+    Ok(HttpResponse::Ok().json(SessionDto::from(session)))
 }
 
 /// Ends the session of a refresh token.
@@ -156,10 +108,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .store
-        .revoke_refresh_family(hash_refresh_token(&body.refresh_token), state.clock.now())
-        .await?;
+    state.services.sessions.logout(&body.refresh_token).await?;
     Ok(no_content())
 }
 

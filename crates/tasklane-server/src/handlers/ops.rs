@@ -27,7 +27,7 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "the database is down")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let database = state.store.ping().await.is_ok();
+    let database = state.health.ping().await.is_ok();
     let redis = redis_state(&state);
     let body = Readiness {
         status: if database { "ready" } else { "unavailable" },

@@ -27,8 +27,9 @@ use tasklane_domain::events::{DomainEvent, LoggedEvent};
 use tasklane_domain::ids::{ProjectId, StatusId, UserId};
 use tasklane_domain::model::Task;
 use tasklane_domain::ports::{
-    AggregationCache, AggregationRepository, BootstrapValues, BroadcastError, CacheError,
-    EventBroadcaster, EventEncoder, HashError, PasswordHasher, SystemClock, WriteEvents,
+    AccessToken, AggregationCache, AggregationRepository, BootstrapValues, BroadcastError,
+    CacheError, EventBroadcaster, EventEncoder, HashError, PasswordHasher, RefreshSecret,
+    SystemClock, TokenIssuer, WriteEvents,
 };
 use tasklane_domain::services::projects::{NewProjectInput, ProjectView};
 use tasklane_domain::services::tasks::NewTaskInput;
@@ -73,6 +74,35 @@ impl PasswordHasher for PlainHasher {
 
     async fn verify(&self, password: &Password, phc: Option<String>) -> Result<bool, HashError> {
         Ok(phc.is_some_and(|h| h == format!("plain:{}", password.expose())))
+    }
+}
+
+/// Tokens that are their own hash: the contract suite checks what the store keeps, not secrecy.
+struct PlainTokens;
+
+impl TokenIssuer for PlainTokens {
+    fn new_refresh_token(&self) -> anyhow::Result<RefreshSecret> {
+        let token = uuid::Uuid::now_v7().to_string();
+        Ok(RefreshSecret {
+            hash: token.clone(),
+            token,
+        })
+    }
+
+    fn hash_refresh_token(&self, token: &str) -> String {
+        token.to_owned()
+    }
+
+    fn issue_access_token(
+        &self,
+        user: UserId,
+        session: uuid::Uuid,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<AccessToken> {
+        Ok(AccessToken {
+            token: format!("{user}:{session}"),
+            expires_in: 900,
+        })
     }
 }
 
@@ -176,12 +206,15 @@ impl World {
             comments: store.clone(),
             labels: store.clone(),
             aggregations: store.clone(),
-            events: store,
+            events: store.clone(),
             encoder: Arc::new(IdsEncoder),
             cache: Arc::new(NoCache),
             broadcaster: published.clone(),
             clock: Arc::new(SystemClock),
             passwords: Arc::new(PlainHasher),
+            refresh_tokens: store.clone(),
+            tokens: Arc::new(PlainTokens),
+            idempotency: store.clone(),
         };
         World {
             db,

@@ -7,12 +7,23 @@ use crate::World;
 
 async fn migrations_go_down_and_up_again(db: TestDb) -> anyhow::Result<()> {
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (4, 0));
-    // Down one step at a time: comments and labels, the event log, the tasks version, then the
-    // initial schema.
+    assert_eq!((applied.len(), pending.len()), (5, 0));
+    assert!(
+        db.execute("SELECT response_status FROM idempotency_keys")
+            .await
+            .is_err(),
+        "a key keeps only its response body"
+    );
+    // Down one step at a time: the response status comes back, then comments and labels go, the
+    // event log, the tasks version, then the initial schema.
     db.store.migrate_down().await?;
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (3, 1));
+    assert_eq!((applied.len(), pending.len()), (4, 1));
+    db.execute("SELECT response_status FROM idempotency_keys")
+        .await?;
+    db.store.migrate_down().await?;
+    let (applied, pending) = db.store.migration_status().await?;
+    assert_eq!((applied.len(), pending.len()), (3, 2));
     for table in ["comments", "labels", "task_labels"] {
         let gone = db.execute(&format!("SELECT count(*) FROM {table}")).await;
         assert!(gone.is_err(), "{table} dropped");
@@ -23,7 +34,7 @@ async fn migrations_go_down_and_up_again(db: TestDb) -> anyhow::Result<()> {
     );
     db.store.migrate_down().await?;
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (2, 2));
+    assert_eq!((applied.len(), pending.len()), (2, 3));
     assert!(
         db.execute("SELECT count(*) FROM project_events")
             .await
@@ -37,7 +48,7 @@ async fn migrations_go_down_and_up_again(db: TestDb) -> anyhow::Result<()> {
     );
     db.store.migrate_down().await?;
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (1, 3));
+    assert_eq!((applied.len(), pending.len()), (1, 4));
     assert!(
         db.execute("SELECT count(*) FROM project_task_versions")
             .await
@@ -46,7 +57,7 @@ async fn migrations_go_down_and_up_again(db: TestDb) -> anyhow::Result<()> {
     assert_eq!(db.scalar("SELECT count(*) FROM tasks").await?, 0);
     db.store.migrate_down().await?;
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (0, 4));
+    assert_eq!((applied.len(), pending.len()), (0, 5));
     assert!(
         db.execute("SELECT count(*) FROM tasks").await.is_err(),
         "tables dropped"

@@ -4,6 +4,7 @@
 mod change;
 mod create;
 mod decide;
+mod once;
 mod read;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub use crate::ports::{
 };
 
 pub use create::Creation;
+pub use once::{CreateOnceError, Once, RequestKey};
 
 /// Tasks: every operation on them.
 #[derive(Debug, Clone)]

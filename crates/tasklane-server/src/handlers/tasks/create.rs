@@ -1,15 +1,14 @@
-//! Task creation, single (with `Idempotency-Key`) and batch.
+//! Task creation, single (with `Idempotency-Key`, through the task service's keyed creation)
+//! and batch.
 
-use std::time::Duration;
+use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use sha2::{Digest, Sha256};
-use tasklane_domain::ids::{ProjectId, UserId};
-use tasklane_domain::ports::{IdempotencyRepository, IdempotencyRequest, IdempotencyStart};
+use tasklane_domain::ids::ProjectId;
 use tasklane_domain::services::BootstrapSource;
-use tasklane_domain::services::tasks::NewTaskInput;
+use tasklane_domain::services::tasks::{CreateOnceError, Creation, NewTaskInput, Once, RequestKey};
 use uuid::Uuid;
 
 use crate::auth::Actor;
@@ -17,62 +16,25 @@ use crate::dto::{BatchDto, BatchRequest, CreateTaskRequest, TaskDto};
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
-/// How long a key's first response is replayed.
-pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
-/// A reservation without a response for this long was abandoned (a crashed request).
-const IDEMPOTENCY_STALE: Duration = Duration::from_secs(60);
 /// The longest key accepted.
 const MAX_KEY_CHARS: usize = 128;
 
-/// The creation, timed for `tasklane_task_creation_duration_seconds`, then the key settled. Like
-/// every write it runs to its end even if the client hangs up (`edge::to_completion`): a
-/// committed creation also publishes its events and settles its key.
-async fn create_recorded(
-    state: &AppState,
-    actor: UserId,
-    project: ProjectId,
-    input: NewTaskInput,
-    key: Option<String>,
-) -> Result<(TaskDto, String), ApiError> {
-    let started = std::time::Instant::now();
-    let result = state
-        .services
-        .tasks
-        .create_task(actor, project, input)
-        .await;
-    let cache_hit = matches!(&result, Ok(c) if c.bootstrap == Some(BootstrapSource::CacheHit));
+/// Records `tasklane_task_creation_duration_seconds` for a creation that ran (not a replay).
+fn record_duration(state: &AppState, started: Instant, creation: Option<&Creation>) {
+    let cache_hit = creation.is_some_and(|c| c.bootstrap == Some(BootstrapSource::CacheHit));
     metrics::histogram!(
         tasklane_domain::metrics::TASK_CREATION_DURATION_SECONDS,
         "cache_hit" => cache_hit.to_string(),
         "redis_available" => state.caches.redis_available().to_string()
     )
     .record(started.elapsed().as_secs_f64());
-    let outcome = result.map_err(ApiError::from).and_then(|creation| {
-        let task = TaskDto::from(&creation.tasks[0]);
-        let json = serde_json::to_string(&task).map_err(ApiError::internal)?;
-        Ok((task, json))
-    });
-    let Some(key) = key else {
-        return outcome;
-    };
-    match &outcome {
-        // The task exists: a failure to record the response must not turn it into an error.
-        Ok((_, json)) => {
-            if let Err(error) = state
-                .store
-                .complete_idempotent(actor, key, 201, json.clone())
-                .await
-            {
-                tracing::warn!(error = %error, "idempotency response not recorded");
-            }
-        }
-        Err(_) => {
-            if let Err(abandon) = state.store.abandon_idempotent(actor, key).await {
-                tracing::warn!(error = %abandon, "idempotency reservation not released");
-            }
-        }
-    }
-    outcome
+}
+
+/// The response body of a created task, as sent and as recorded for repeats.
+fn task_json(creation: &Creation) -> anyhow::Result<(TaskDto, String)> {
+    let task = TaskDto::from(&creation.tasks[0]);
+    let json = serde_json::to_string(&task)?;
+    Ok((task, json))
 }
 
 fn created(task: &TaskDto, body: String) -> HttpResponse {
@@ -124,59 +86,45 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let project: ProjectId = id.into_inner().into();
     let body = body.into_inner();
+    let started = Instant::now();
     let Some(key) = idempotency_key(&request)? else {
-        let (task, json) = create_recorded(&state, actor.0, project, body.into(), None).await?;
+        let result = state
+            .services
+            .tasks
+            .create_task(actor.0, project, body.into())
+            .await;
+        record_duration(&state, started, result.as_ref().ok());
+        let (task, json) = task_json(&result?).map_err(ApiError::internal)?;
         return Ok(created(&task, json));
     };
-    let request_hash = {
-        let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-        hex::encode(
-            Sha256::new()
-                .chain_update(project.as_uuid().as_bytes())
-                .chain_update(canonical)
-                .finalize(),
-        )
+    let key = RequestKey {
+        key,
+        canonical: serde_json::to_vec(&body).map_err(ApiError::internal)?,
     };
-    let reservation = IdempotencyRequest {
-        user_id: actor.0,
-        key: key.clone(),
-        project_id: project,
-        request_hash,
-    };
-    match state
-        .store
-        .begin_idempotent(
-            reservation,
-            state.clock.now(),
-            IDEMPOTENCY_WINDOW,
-            IDEMPOTENCY_STALE,
-        )
-        .await?
-    {
-        IdempotencyStart::Proceed => {}
-        IdempotencyStart::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED);
-            return Ok(HttpResponse::build(status)
-                .insert_header(("Idempotent-Replayed", "true"))
-                .content_type("application/json")
-                .body(body));
+    let once = state
+        .services
+        .tasks
+        .create_task_once(actor.0, project, body.into(), key, |creation| {
+            task_json(creation).map(|(_, json)| json)
+        })
+        .await;
+    match once {
+        Ok(Once::Replayed { response }) => Ok(HttpResponse::build(StatusCode::CREATED)
+            .insert_header(("Idempotent-Replayed", "true"))
+            .content_type("application/json")
+            .body(response)),
+        Ok(Once::Created { creation, response }) => {
+            record_duration(&state, started, Some(&creation));
+            let (task, _) = task_json(&creation).map_err(ApiError::internal)?;
+            Ok(created(&task, response))
         }
-        IdempotencyStart::Mismatch => {
-            return Err(ApiError::invalid(
-                "Idempotency-Key",
-                "was already used with a different request",
-            ));
-        }
-        IdempotencyStart::InProgress => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "a request with this Idempotency-Key is in progress",
-            ));
+        Err(error) => {
+            if matches!(error, CreateOnceError::Create(_)) {
+                record_duration(&state, started, None);
+            }
+            Err(error.into())
         }
     }
-    let (task, json) = create_recorded(&state, actor.0, project, body.into(), Some(key)).await?;
-    Ok(created(&task, json))
 }
 
 /// Creates up to 500 tasks, all or none, in one transaction; numbers follow the list's order.

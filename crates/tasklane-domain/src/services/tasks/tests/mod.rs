@@ -1,11 +1,12 @@
 //! Interaction tests of the task service with mocked ports, one module per kind of operation:
 //! creation (`create.rs`), the aggregation bootstrap (`bootstrap.rs`: missing row, cache hit /
 //! miss / errors, lost insert race, rollback), changes to existing tasks (`change.rs`) and reads
-//! (`read.rs`). This module holds the imports and the fixtures they share.
+//! (`read.rs`), keyed creation (`once.rs`). This module holds the imports and the fixtures they share.
 
 mod bootstrap;
 mod change;
 mod create;
+mod once;
 mod read;
 
 use std::sync::Arc;
