@@ -6,57 +6,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_trait::async_trait;
 use tasklane_cache::{Caches, NoCache};
 use tasklane_domain::events::DomainEvent;
 use tasklane_domain::ids::{ProjectId, UserId};
-use tasklane_domain::ports::{
-    AccessToken, EventEncoder, HashError, NoopBroadcaster, PasswordHasher, RefreshSecret,
-    SystemClock, TokenIssuer,
-};
+use tasklane_domain::ports::{EventEncoder, NoopBroadcaster, SystemClock};
 use tasklane_domain::services::tasks::NewTaskInput;
 use tasklane_domain::services::{DomainSettings, Ports, Services};
-use tasklane_domain::values::Password;
+use tasklane_memory::simple::{PlainPasswords, SequentialTokens};
 use tasklane_store::{Store, StoreOptions};
 
 use crate::load::Sample;
-
-/// The baseline never hashes passwords.
-struct NoPasswords;
-
-#[async_trait]
-impl PasswordHasher for NoPasswords {
-    async fn hash(&self, _: &Password) -> Result<String, HashError> {
-        Err(HashError::Failed(anyhow::anyhow!(
-            "the baseline creates no users"
-        )))
-    }
-
-    async fn verify(&self, _: &Password, _: Option<String>) -> Result<bool, HashError> {
-        Ok(false)
-    }
-}
-
-struct NoTokens;
-
-impl TokenIssuer for NoTokens {
-    fn new_refresh_token(&self) -> anyhow::Result<RefreshSecret> {
-        anyhow::bail!("the baseline starts no sessions")
-    }
-
-    fn hash_refresh_token(&self, token: &str) -> String {
-        token.to_owned()
-    }
-
-    fn issue_access_token(
-        &self,
-        _: UserId,
-        _: uuid::Uuid,
-        _: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<AccessToken> {
-        anyhow::bail!("the baseline starts no sessions")
-    }
-}
 
 /// The adapter over its own pool, the same size as the server's.
 #[derive(Clone)]
@@ -100,9 +59,9 @@ impl Raw {
             cache: Arc::new(Caches::new(Arc::new(NoCache))),
             broadcaster: Arc::new(NoopBroadcaster),
             clock: Arc::new(SystemClock),
-            passwords: Arc::new(NoPasswords),
+            passwords: Arc::new(PlainPasswords),
             refresh_tokens: store.clone(),
-            tokens: Arc::new(NoTokens),
+            tokens: Arc::new(SequentialTokens::default()),
             idempotency: store.clone(),
         };
         Ok(Raw {

@@ -27,15 +27,15 @@ use tasklane_domain::events::{DomainEvent, LoggedEvent};
 use tasklane_domain::ids::{ProjectId, StatusId, UserId};
 use tasklane_domain::model::Task;
 use tasklane_domain::ports::{
-    AccessToken, AggregationCache, AggregationRepository, BootstrapValues, BroadcastError,
-    CacheError, EventBroadcaster, EventEncoder, HashError, PasswordHasher, RefreshSecret,
-    SystemClock, TokenIssuer, WriteEvents,
+    AggregationCache, AggregationRepository, BootstrapValues, BroadcastError, CacheError,
+    EventBroadcaster, EventEncoder, SystemClock, WriteEvents,
 };
 use tasklane_domain::services::projects::{NewProjectInput, ProjectView};
 use tasklane_domain::services::tasks::NewTaskInput;
 use tasklane_domain::services::users::RegisterInput;
 use tasklane_domain::services::{DomainSettings, Ports, Services};
-use tasklane_domain::values::{Password, StatusCategory};
+use tasklane_domain::values::StatusCategory;
+use tasklane_memory::simple::{PlainPasswords, SequentialTokens};
 use tasklane_store::Store;
 use tasklane_store::testing::TestDb;
 
@@ -61,50 +61,6 @@ macro_rules! contract {
     };
 }
 pub(crate) use contract;
-
-/// A hasher that does not hash: these tests are about storage.
-#[derive(Debug)]
-struct PlainHasher;
-
-#[async_trait]
-impl PasswordHasher for PlainHasher {
-    async fn hash(&self, password: &Password) -> Result<String, HashError> {
-        Ok(format!("plain:{}", password.expose()))
-    }
-
-    async fn verify(&self, password: &Password, phc: Option<String>) -> Result<bool, HashError> {
-        Ok(phc.is_some_and(|h| h == format!("plain:{}", password.expose())))
-    }
-}
-
-/// Tokens that are their own hash: the contract suite checks what the store keeps, not secrecy.
-struct PlainTokens;
-
-impl TokenIssuer for PlainTokens {
-    fn new_refresh_token(&self) -> anyhow::Result<RefreshSecret> {
-        let token = uuid::Uuid::now_v7().to_string();
-        Ok(RefreshSecret {
-            hash: token.clone(),
-            token,
-        })
-    }
-
-    fn hash_refresh_token(&self, token: &str) -> String {
-        token.to_owned()
-    }
-
-    fn issue_access_token(
-        &self,
-        user: UserId,
-        session: uuid::Uuid,
-        _: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<AccessToken> {
-        Ok(AccessToken {
-            token: format!("{user}:{session}"),
-            expires_in: 900,
-        })
-    }
-}
 
 /// A cache that never holds anything, so every bootstrap recounts.
 #[derive(Debug)]
@@ -211,9 +167,9 @@ impl World {
             cache: Arc::new(NoCache),
             broadcaster: published.clone(),
             clock: Arc::new(SystemClock),
-            passwords: Arc::new(PlainHasher),
+            passwords: Arc::new(PlainPasswords),
             refresh_tokens: store.clone(),
-            tokens: Arc::new(PlainTokens),
+            tokens: Arc::new(SequentialTokens::default()),
             idempotency: store.clone(),
         };
         World {
