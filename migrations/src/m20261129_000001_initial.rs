@@ -1,5 +1,6 @@
 //! The initial schema: users, refresh tokens, projects, members, statuses, tasks, the
-//! aggregation and idempotency keys.
+//! aggregation and idempotency keys. It stays one file of about 600 lines because an applied
+//! migration is history: it is never edited, only followed by others.
 //!
 //! Identifiers are UUIDs (PostgreSQL `uuid`; SQLite stores their text form). Timestamps are
 //! `timestamptz` on PostgreSQL and fixed-width RFC 3339 text on SQLite, which sorts correctly.

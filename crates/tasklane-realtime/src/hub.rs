@@ -14,10 +14,11 @@
 //! log's heads, so an event nobody published at all is found too. Each socket also has a cursor
 //! per project: a socket that joined with `since` catches up from the log, page by page, while
 //! live events pass it by, and goes live when its cursor reaches the stream; no `seq` reaches a
-//! socket twice or out of order. That part lives in `hub/sequence.rs`; this file keeps the
-//! command loop, the rooms, the sockets and their queues. It stays over 600 lines because rooms,
-//! memberships and queues share one owner (the hub task) and one `Conn` table; splitting the
-//! room bookkeeping out is left to the open restructuring issue (14).
+//! socket twice or out of order. That part lives in `hub/sequence.rs`, the rooms (join, leave,
+//! evictions) in `hub/rooms.rs`, the clonable handle in `hub/handle.rs`. This file keeps what
+//! they all share and stays near 500 lines for it: the commands, the hub's state (sockets and
+//! their queues, streams, rooms) and the one loop that dispatches each command to the part that
+//! answers it, with delivery to a room.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -28,7 +29,6 @@ use bytestring::ByteString;
 use serde_json::json;
 use tasklane_domain::events::LoggedEvent;
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
-use tasklane_domain::ports::{BroadcastError, EventBroadcaster};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -37,6 +37,10 @@ use crate::envelope::{Audience, Effect, Envelope};
 use crate::metrics;
 use crate::protocol::{self, Room};
 
+mod handle;
+mod rooms;
+
+pub use handle::HubHandle;
 mod sequence;
 
 /// How long a stream waits for a missing event before it reads it from the log. Events of one
@@ -141,70 +145,6 @@ pub(crate) enum Command {
 pub(crate) struct Outbox {
     pub(crate) frames: mpsc::Sender<ByteString>,
     pub(crate) queued: Arc<AtomicUsize>,
-}
-
-/// The clonable side of the hub.
-#[derive(Clone)]
-pub struct HubHandle {
-    pub(crate) commands: mpsc::Sender<Command>,
-    instance: Uuid,
-    next_id: Arc<AtomicU64>,
-    pub(crate) membership: Arc<MembershipCache>,
-    /// Events from other instances dropped because the hub's queue was full.
-    missed: Arc<AtomicU64>,
-}
-
-impl std::fmt::Debug for HubHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubHandle")
-            .field("instance", &self.instance)
-            .finish_non_exhaustive()
-    }
-}
-
-impl HubHandle {
-    /// This instance's id (the `origin` of what it publishes).
-    pub fn instance(&self) -> Uuid {
-        self.instance
-    }
-
-    pub(crate) fn next_conn_id(&self) -> ConnId {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Sends a command, waiting for room in the queue (connections may wait; requests never do).
-    pub(crate) async fn send(&self, command: Command) -> bool {
-        self.commands.send(command).await.is_ok()
-    }
-
-    /// Hands over an envelope received from another instance. When the hub's queue is full the
-    /// envelope is dropped; a removal in it would be missed, so the next audit is asked for.
-    pub(crate) fn remote(&self, envelope: Envelope) -> bool {
-        let delivered = self.commands.try_send(Command::Remote(envelope)).is_ok();
-        if !delivered {
-            self.missed.fetch_add(1, Ordering::SeqCst);
-        }
-        delivered
-    }
-
-    /// How many events from other instances were dropped so far.
-    pub(crate) fn missed(&self) -> u64 {
-        self.missed.load(Ordering::SeqCst)
-    }
-}
-
-impl EventBroadcaster for HubHandle {
-    fn publish(&self, event: LoggedEvent) -> Result<(), BroadcastError> {
-        self.commands
-            .try_send(Command::Publish(event))
-            .map_err(|error| {
-                let why = match error {
-                    mpsc::error::TrySendError::Full(_) => "the hub's queue is full",
-                    mpsc::error::TrySendError::Closed(_) => "the hub is gone",
-                };
-                BroadcastError(anyhow::anyhow!(why))
-            })
-    }
 }
 
 struct Conn {
@@ -476,155 +416,6 @@ impl Hub {
         }
     }
 
-    fn join(
-        &mut self,
-        id: ConnId,
-        room: Room,
-        project: Option<ProjectId>,
-        user_projects: Option<Vec<ProjectId>>,
-        head: Option<u64>,
-        since: Option<u64>,
-    ) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        if !conn.rooms.insert(room) {
-            // Already in it: say so again, nothing else changes.
-            self.send(
-                id,
-                &protocol::frame("joined", json!({"room": room.to_string()})).into(),
-            );
-            return;
-        }
-        let user = conn.user;
-        self.rooms.entry(room).or_default().insert(id);
-        let ordered = matches!(room, Room::Project(_) | Room::Task(_));
-        if let (true, Some(project)) = (ordered, project) {
-            let stream = self
-                .streams
-                .entry(project)
-                .or_insert_with(|| Stream::new(head.unwrap_or(0)));
-            let delivered = stream.delivered();
-            let Some(conn) = self.conns.get_mut(&id) else {
-                return;
-            };
-            let cursor = conn.cursors.entry(project).or_insert_with(|| {
-                stream.sockets += 1;
-                Cursor {
-                    seq: delivered,
-                    catching_up: false,
-                    reading: false,
-                    rooms: 0,
-                }
-            });
-            cursor.rooms += 1;
-            match since {
-                // Behind what this socket would be sent next: catch up from the log first.
-                Some(since) if since < cursor.seq => {
-                    cursor.seq = since;
-                    cursor.catching_up = true;
-                }
-                // It has seen events this instance has not delivered yet: skip those.
-                Some(since) => cursor.seq = since,
-                None => {}
-            }
-        }
-        match (room, project, user_projects) {
-            (Room::Task(task), Some(project), _) => {
-                self.task_projects.insert(task, project);
-            }
-            (Room::User(_), _, Some(projects)) => {
-                for project in &projects {
-                    self.project_users.entry(*project).or_default().insert(user);
-                }
-                self.user_projects.entry(user).or_default().extend(projects);
-            }
-            _ => {}
-        }
-        self.send(
-            id,
-            &protocol::frame("joined", json!({"room": room.to_string()})).into(),
-        );
-        if let (true, Some(project)) = (ordered, project) {
-            self.continue_catch_up(id, project);
-        }
-    }
-
-    /// The project a `project:` or `task:` room belongs to.
-    fn project_of(&self, room: Room) -> Option<ProjectId> {
-        match room {
-            Room::Project(project) => Some(project),
-            Room::Task(task) => self.task_projects.get(&task).copied(),
-            Room::User(_) => None,
-        }
-    }
-
-    fn leave(&mut self, id: ConnId, room: Room) {
-        let project = self.project_of(room);
-        let mut forget_stream = None;
-        if let Some(conn) = self.conns.get_mut(&id)
-            && conn.rooms.remove(&room)
-            && let Some(project) = project
-            && let Some(cursor) = conn.cursors.get_mut(&project)
-        {
-            cursor.rooms = cursor.rooms.saturating_sub(1);
-            if cursor.rooms == 0 {
-                conn.cursors.remove(&project);
-                forget_stream = Some(project);
-            }
-        }
-        if let Some(project) = forget_stream
-            && let Some(stream) = self.streams.get_mut(&project)
-        {
-            stream.sockets = stream.sockets.saturating_sub(1);
-            if stream.sockets == 0 {
-                self.streams.remove(&project);
-            }
-        }
-        let empty = self.rooms.get_mut(&room).is_some_and(|members| {
-            members.remove(&id);
-            members.is_empty()
-        });
-        if empty {
-            self.rooms.remove(&room);
-            match room {
-                Room::Task(task) => {
-                    self.task_projects.remove(&task);
-                }
-                Room::User(user) => self.forget_user(user),
-                Room::Project(_) => {}
-            }
-        }
-    }
-
-    /// The user has no `user:` room here any more: stop tracking their projects.
-    fn forget_user(&mut self, user: UserId) {
-        for project in self.user_projects.remove(&user).unwrap_or_default() {
-            if let Some(users) = self.project_users.get_mut(&project) {
-                users.remove(&user);
-                if users.is_empty() {
-                    self.project_users.remove(&project);
-                }
-            }
-        }
-    }
-
-    fn unregister(&mut self, id: ConnId) {
-        let rooms: Vec<Room> = match self.conns.get(&id) {
-            Some(conn) => conn.rooms.iter().copied().collect(),
-            None => return,
-        };
-        for room in rooms {
-            self.leave(id, room);
-        }
-        self.conns.remove(&id);
-        metrics::connections(self.conns.len());
-    }
-
-    fn members_of(&self, room: Room) -> impl Iterator<Item = ConnId> + '_ {
-        self.rooms.get(&room).into_iter().flatten().copied()
-    }
-
     fn deliver(&mut self, envelope: &Envelope) {
         let project = ProjectId::from_uuid(envelope.project);
         let mut targets: HashSet<ConnId> = self.members_of(Room::Project(project)).collect();
@@ -672,80 +463,6 @@ impl Hub {
             }
             Some(Effect::ProjectDeleted) => self.project_deleted(project),
             None => {}
-        }
-    }
-
-    fn member_added(&mut self, user: UserId, project: ProjectId) {
-        self.membership.added(user, project);
-        if let Some(projects) = self.user_projects.get_mut(&user) {
-            projects.insert(project);
-            self.project_users.entry(project).or_default().insert(user);
-        }
-    }
-
-    fn member_removed(&mut self, user: UserId, project: ProjectId) {
-        self.membership.removed(user, project);
-        if let Some(projects) = self.user_projects.get_mut(&user) {
-            projects.remove(&project);
-        }
-        if let Some(users) = self.project_users.get_mut(&project) {
-            users.remove(&user);
-        }
-        self.evict_from_project(project, Some(user), "membership_removed");
-    }
-
-    fn project_deleted(&mut self, project: ProjectId) {
-        self.membership.project_removed(project);
-        for user in self.project_users.remove(&project).unwrap_or_default() {
-            if let Some(projects) = self.user_projects.get_mut(&user) {
-                projects.remove(&project);
-            }
-        }
-        self.evict_from_project(project, None, "project_deleted");
-    }
-
-    /// Takes the sockets of `only` (or everyone) out of the project's `project:` and `task:`
-    /// rooms, telling each with a `left` frame.
-    fn evict_from_project(&mut self, project: ProjectId, only: Option<UserId>, reason: &str) {
-        let mut rooms = vec![Room::Project(project)];
-        rooms.extend(
-            self.task_projects
-                .iter()
-                .filter(|(_, p)| **p == project)
-                .map(|(task, _)| Room::Task(*task)),
-        );
-        for room in rooms {
-            let evicted: Vec<ConnId> = self
-                .members_of(room)
-                .filter(|id| {
-                    only.is_none_or(|user| self.conns.get(id).is_some_and(|c| c.user == user))
-                })
-                .collect();
-            for id in evicted {
-                self.leave(id, room);
-                let frame =
-                    protocol::frame("left", json!({"room": room.to_string(), "reason": reason}));
-                self.send(id, &frame.into());
-            }
-        }
-    }
-
-    /// Takes one socket out of the project's `project:` and `task:` rooms, telling it why.
-    fn evict_socket(&mut self, id: ConnId, project: ProjectId, reason: &str) {
-        let rooms: Vec<Room> = match self.conns.get(&id) {
-            Some(conn) => conn
-                .rooms
-                .iter()
-                .copied()
-                .filter(|room| self.project_of(*room) == Some(project))
-                .collect(),
-            None => return,
-        };
-        for room in rooms {
-            self.leave(id, room);
-            let frame =
-                protocol::frame("left", json!({"room": room.to_string(), "reason": reason}));
-            self.send(id, &frame.into());
         }
     }
 

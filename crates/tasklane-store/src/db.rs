@@ -136,8 +136,13 @@ pub(crate) struct Binds {
 impl Binds {
     /// Adds `value` and returns its placeholder.
     pub fn bind(&mut self, value: impl Into<Value>) -> String {
+        format!("${}", self.position(value))
+    }
+
+    /// Adds `value` and returns its position, for the statement builders that take one.
+    pub fn position(&mut self, value: impl Into<Value>) -> usize {
         self.values.push(value.into());
-        format!("${}", self.values.len())
+        self.values.len()
     }
 
     /// Adds `value` as parameter `position` of a statement whose text is fixed; `position` must

@@ -43,6 +43,17 @@ pub(crate) fn delta_assignments(first: usize) -> String {
         .join(", ")
 }
 
+/// `total = total + $n, …` with the six deltas bound into `binds`.
+pub(crate) fn bind_deltas(binds: &mut crate::db::Binds, delta: &AggregationDelta) -> String {
+    let columns = ["total", "todo", "in_progress", "in_review", "issue", "done"];
+    columns
+        .iter()
+        .zip(delta_values(delta))
+        .map(|(column, value)| format!("{column} = {column} + {}", binds.bind(value)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The six deltas, in the order of [`delta_assignments`].
 pub(crate) fn delta_values(delta: &AggregationDelta) -> Vec<Value> {
     [

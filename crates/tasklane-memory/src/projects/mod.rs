@@ -1,9 +1,13 @@
-//! Projects, their members and their statuses.
+//! Projects, their members (`members.rs`) and their statuses (`statuses.rs`).
+
+mod members;
+mod statuses;
 
 use async_trait::async_trait;
 use tasklane_domain::aggregation::{Aggregation, Counts};
 use tasklane_domain::cursor::ProjectCursor;
 use tasklane_domain::errors::{Decide, RepoError, TxError};
+use tasklane_domain::events::LoggedEvent;
 use tasklane_domain::ids::{ProjectId, UserId};
 use tasklane_domain::model::{Member, Page, Project, ProjectRead, Status};
 use tasklane_domain::ports::{
@@ -11,8 +15,8 @@ use tasklane_domain::ports::{
     DeleteProjectError, DeleteStatusError, Logged, MembersRead, MembershipChange,
     MembershipContext, MembershipRequest, NewProject, ProjectChangeRequest, ProjectContext,
     ProjectPatch, ProjectQuery, ProjectRepository, RecordEvents, RemoveMemberError,
-    SetMemberRoleError, StatusChangeRequest, StatusContext, StatusPlan, StatusTarget,
-    StatusesChanged, StatusesRead, UpdateProjectError, UpdateStatusError,
+    SetMemberRoleError, StatusChangeRequest, StatusContext, StatusPlan, StatusesChanged,
+    StatusesRead, UpdateProjectError, UpdateStatusError,
 };
 use tasklane_domain::values::Role;
 
@@ -57,138 +61,6 @@ impl MemoryStore {
                 .project(request.project_id)
                 .ok_or_else(|| RepoError::other("project vanished"))?;
             Ok::<_, Abort<E>>(tables.log(ProjectRead { project, role }, record))
-        })
-        .map_err(TxError::from)
-    }
-
-    /// Reads the membership context, decides, and writes the membership.
-    fn change_membership<P, E>(
-        &self,
-        request: MembershipRequest,
-        decide: &Decide<MembershipContext, P, E>,
-        apply: impl FnOnce(&mut Tables, P, &MembershipContext) -> Result<Option<Member>, RepoError>,
-        record: &RecordEvents<MembershipChange>,
-    ) -> Result<Logged<MembershipChange>, TxError<E>> {
-        self.write(|tables| {
-            let project = request.project_id;
-            let context = MembershipContext {
-                actor_role: tables.role(project, request.actor),
-                target_user: tables
-                    .projects
-                    .contains_key(&project)
-                    .then(|| tables.summary(request.user_id))
-                    .flatten(),
-                target_role: tables.role(project, request.user_id),
-                owner_count: tables
-                    .members
-                    .iter()
-                    .filter(|((p, _), m)| *p == project && m.role == Role::Owner)
-                    .count() as u64,
-            };
-            let plan = decide(context.clone()).map_err(Abort::Rejected)?;
-            let member = apply(tables, plan, &context)?;
-            let change = MembershipChange {
-                member,
-                previous_role: context.target_role,
-            };
-            Ok::<_, Abort<E>>(tables.log(change, record))
-        })
-        .map_err(TxError::from)
-    }
-
-    /// Writes the decided membership (insert, or a new role keeping its date).
-    fn upsert_member<E>(
-        &self,
-        request: MembershipRequest,
-        decide: &Decide<MembershipContext, Role, E>,
-        record: &RecordEvents<MembershipChange>,
-    ) -> Result<Logged<MembershipChange>, TxError<E>> {
-        let apply = |tables: &mut Tables, role: Role, context: &MembershipContext| {
-            let user = context
-                .target_user
-                .clone()
-                .ok_or_else(|| RepoError::other("decision without a user"))?;
-            let row = tables
-                .members
-                .entry((request.project_id, request.user_id))
-                .or_insert(MemberRow {
-                    role,
-                    added_at: request.at,
-                });
-            row.role = role;
-            Ok(Some(Member {
-                user,
-                role,
-                added_at: row.added_at,
-            }))
-        };
-        self.change_membership(request, decide, apply, record)
-    }
-
-    /// Reads the status context, decides, and applies the plan.
-    fn change_statuses<E>(
-        &self,
-        request: StatusChangeRequest,
-        decide: &Decide<StatusContext, StatusPlan, E>,
-        record: &RecordEvents<StatusesChanged>,
-    ) -> Result<Logged<StatusesChanged>, TxError<E>> {
-        self.write(|tables| {
-            let (project, target) = match request.target {
-                StatusTarget::Project(project) => (Some(project), None),
-                StatusTarget::Status(status) => (
-                    tables.statuses.get(&status).map(|s| s.status.project_id),
-                    Some(status),
-                ),
-            };
-            let context = match project.and_then(|p| tables.project(p)) {
-                Some(project) => StatusContext {
-                    actor_role: tables.role(project.id, request.actor),
-                    statuses: tables.statuses_of(project.id),
-                    target_in_use: target
-                        .is_some_and(|s| tables.tasks.values().any(|t| t.status.id == s)),
-                    project: Some(project),
-                },
-                None => StatusContext {
-                    project: None,
-                    actor_role: None,
-                    statuses: Vec::new(),
-                    target_in_use: false,
-                },
-            };
-            let plan = decide(context).map_err(Abort::Rejected)?;
-            let project = project.ok_or_else(|| RepoError::other("decision without a project"))?;
-            if let Some(status) = plan.create {
-                tables.statuses.insert(
-                    status.id,
-                    StatusRow {
-                        status,
-                        append_seq: 0,
-                    },
-                );
-            }
-            if let Some((id, name)) = plan.rename
-                && let Some(row) = tables.statuses.get_mut(&id)
-            {
-                row.status.name = name.clone();
-                for task in tables.tasks.values_mut().filter(|t| t.status.id == id) {
-                    task.status.name = name.clone();
-                }
-            }
-            if let Some(id) = plan.delete {
-                tables.statuses.remove(&id);
-            }
-            let mut statuses = Vec::with_capacity(plan.order.len());
-            for (position, id) in (0..).zip(&plan.order) {
-                if let Some(row) = tables.statuses.get_mut(id) {
-                    row.status.position = position;
-                    statuses.push(row.status.clone());
-                }
-            }
-            let changed = StatusesChanged {
-                project_id: project,
-                statuses,
-            };
-            Ok::<_, Abort<E>>(tables.log(changed, record))
         })
         .map_err(TxError::from)
     }
@@ -356,8 +228,19 @@ impl ProjectRepository for MemoryStore {
             let context = project_context(tables, request);
             decide(context).map_err(Abort::Rejected)?;
             let id = request.project_id;
-            // Its events stay in the log, as they do in the database.
-            let logged = tables.log((), &record);
+            // The log goes with the project (cascade): its last events are numbered after the
+            // head and handed out, not kept.
+            let head = tables.heads.remove(&id).unwrap_or_default();
+            tables.events.remove(&id);
+            let events = (head + 1..)
+                .zip(record(&()))
+                .map(|(seq, encoded)| LoggedEvent {
+                    seq,
+                    event: encoded.event,
+                    data: encoded.data,
+                })
+                .collect();
+            let logged = Logged { value: (), events };
             tables.projects.remove(&id);
             tables.aggregations.remove(&id);
             tables.members.retain(|(project, _), _| *project != id);

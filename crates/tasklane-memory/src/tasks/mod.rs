@@ -1,28 +1,33 @@
 //! Tasks: creation (numbers from the project's counter, ranks from each column's append
 //! sequence), changes with their context, deletion with the sub-tree, the auto-archive job, and
-//! reads with every filter and order of the listing.
+//! reads with every filter and order of the listing. The context of a change is read in
+//! `context.rs`, the listing in `listing.rs`.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tasklane_domain::aggregation::{AggregationChange, AggregationDelta, Counts};
-use tasklane_domain::cursor::{TaskCursor, TaskOrder, priority_rank};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::{ProjectId, StatusId, TaskId, UserId};
-use tasklane_domain::model::{Member, Page, Project, Task};
+use tasklane_domain::model::{Member, Project, Task};
 use tasklane_domain::ports::{
     ArchiveTaskError, ArchivedByJob, ChangeEvents, CreateTaskError, CreateTasksContext,
     CreateTasksPlan, CreateTasksRequest, CreationEvents, DeleteTaskError, Logged, MoveTaskError,
-    Neighbour, ParentCandidate, RecordEvents, SubtaskState, TaskChangeRequest, TaskContext,
-    TaskDeletePlan, TaskDeleted, TaskListing, TaskQuery, TaskRead, TaskRepository, TaskUpdatePlan,
-    TaskUpdated, TasksCreated, UpdateTaskError,
+    RecordEvents, TaskChangeRequest, TaskContext, TaskDeletePlan, TaskDeleted, TaskListing,
+    TaskQuery, TaskRead, TaskRepository, TaskUpdatePlan, TaskUpdated, TasksCreated,
+    UpdateTaskError,
 };
-use tasklane_domain::rank::{self, Placement, Rank};
+use tasklane_domain::rank::{Placement, Rank};
 use tasklane_domain::values::{StatusCategory, TaskKey};
 
-use crate::tables::{Tables, contains};
+use crate::tables::Tables;
 use crate::{Abort, MemoryStore};
+
+mod context;
+mod listing;
+
+use context::{rebalance, subtree, task_context};
 
 /// The next rank at the end of `status`'s column.
 fn append(tables: &mut Tables, status: StatusId) -> Result<Rank, RepoError> {
@@ -39,171 +44,6 @@ fn project_after(tables: &Tables, id: ProjectId) -> Result<Project, RepoError> {
     tables
         .project(id)
         .ok_or_else(|| RepoError::other("project vanished"))
-}
-
-/// The live tasks of `status`'s column in board order, `moved` left out.
-fn column(tables: &Tables, status: StatusId, moved: TaskId) -> Vec<(Rank, TaskId)> {
-    let mut tasks: Vec<(Rank, TaskId)> = tables
-        .tasks
-        .values()
-        .filter(|t| t.status.id == status && t.archived_at.is_none() && t.id != moved)
-        .map(|t| (t.rank.clone(), t.id))
-        .collect();
-    tasks.sort();
-    tasks
-}
-
-/// The neighbour of a move, with the next rank beyond it in its column.
-fn neighbour(tables: &Tables, id: Option<TaskId>, task: &Task, after: bool) -> Option<Neighbour> {
-    let other = tables.tasks.get(&id?)?;
-    if other.project_id != task.project_id || other.archived_at.is_some() {
-        return None;
-    }
-    let order = column(tables, other.status.id, task.id);
-    let at = order.iter().position(|(_, t)| *t == other.id)?;
-    let adjacent = if after {
-        order.get(at + 1)
-    } else {
-        at.checked_sub(1).and_then(|i| order.get(i))
-    };
-    Some(Neighbour {
-        id: other.id,
-        status: other.status.clone(),
-        rank: other.rank.clone(),
-        adjacent: adjacent.map(|(rank, _)| rank.clone()),
-    })
-}
-
-/// Every descendant of `root`.
-fn subtree(tables: &Tables, root: TaskId) -> Vec<TaskId> {
-    let mut found = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(parent) = frontier.pop() {
-        for task in tables
-            .tasks
-            .values()
-            .filter(|t| t.parent_id == Some(parent))
-        {
-            found.push(task.id);
-            frontier.push(task.id);
-        }
-    }
-    found
-}
-
-fn task_context(tables: &Tables, request: &TaskChangeRequest) -> TaskContext {
-    let Some(task) = tables.task(request.task_id) else {
-        return TaskContext {
-            task: None,
-            actor_role: None,
-            project: None,
-            status: None,
-            assignee: None,
-            parent: None,
-            after: None,
-            before: None,
-            subtree: Vec::new(),
-            labels: Vec::new(),
-        };
-    };
-    let project = task.project_id;
-    let lookup = &request.lookup;
-    let parent = lookup.parent_id.and_then(|id| {
-        let parent = tables.tasks.get(&id).filter(|t| t.project_id == project)?;
-        let mut ancestor_ids = Vec::new();
-        let mut next = parent.parent_id;
-        while let Some(id) = next.filter(|id| !ancestor_ids.contains(id)) {
-            ancestor_ids.push(id);
-            next = tables.tasks.get(&id).and_then(|t| t.parent_id);
-        }
-        Some(ParentCandidate {
-            id: parent.id,
-            ancestor_ids,
-        })
-    });
-    let subtree = if lookup.subtree {
-        subtree(tables, task.id)
-            .into_iter()
-            .filter_map(|id| tables.tasks.get(&id))
-            .map(|t| SubtaskState {
-                id: t.id,
-                key: t.key.clone(),
-                category: t.status.category,
-                archived: t.archived_at.is_some(),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let labels = match &lookup.label_ids {
-        Some(ids) => {
-            let mut labels: Vec<_> = tables
-                .labels_of(project)
-                .into_iter()
-                .filter(|l| ids.contains(&l.id))
-                .collect();
-            labels.sort_by_key(|l| l.id);
-            labels
-        }
-        None => Vec::new(),
-    };
-    TaskContext {
-        actor_role: tables.role(project, request.actor),
-        project: tables.project_state(project),
-        status: lookup
-            .status_id
-            .and_then(|id| tables.statuses.get(&id))
-            .filter(|row| row.status.project_id == project)
-            .map(|row| row.status.to_ref()),
-        assignee: lookup.assignee_id.and_then(|user| {
-            let member = tables.members.get(&(project, user))?;
-            Some(Member {
-                user: tables.summary(user)?,
-                role: member.role,
-                added_at: member.added_at,
-            })
-        }),
-        parent,
-        after: neighbour(tables, lookup.after_id, &task, true),
-        before: neighbour(tables, lookup.before_id, &task, false),
-        subtree,
-        labels,
-        task: Some(task),
-    }
-}
-
-/// Renumbers `status`'s column (the moved task left out) and places the moved task between its
-/// neighbours again (the rebalance rule of the domain's ranks).
-fn rebalance(
-    tables: &mut Tables,
-    status: StatusId,
-    moved: TaskId,
-    after: Option<TaskId>,
-    before: Option<TaskId>,
-) -> Result<Placement, RepoError> {
-    let order: Vec<TaskId> = column(tables, status, moved)
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
-    for (i, id) in order.iter().enumerate() {
-        if let Some(task) = tables.tasks.get_mut(id) {
-            task.rank = Rank::from_sequence(i as u64 + 1);
-        }
-    }
-    if let Some(row) = tables.statuses.get_mut(&status) {
-        row.append_seq = order.len() as u64;
-    }
-    let rank_at = |index: Option<usize>| index.map(|i| Rank::from_sequence(i as u64 + 1));
-    let index_of = |id: Option<TaskId>| id.and_then(|id| order.iter().position(|x| *x == id));
-    let (low, high) = match (index_of(after), index_of(before)) {
-        (Some(a), _) => (
-            rank_at(Some(a)),
-            rank_at((a + 1 < order.len()).then_some(a + 1)),
-        ),
-        (None, Some(b)) => (rank_at(b.checked_sub(1)), rank_at(Some(b))),
-        (None, None) => (None, None),
-    };
-    rank::place(low.as_ref(), high.as_ref()).map_err(|e| RepoError::other(format!("rank: {e}")))
 }
 
 impl MemoryStore {
@@ -294,64 +134,6 @@ impl MemoryStore {
             Ok::<_, Abort<E>>(tables.log(updated, events))
         })
         .map_err(TxError::from)
-    }
-}
-
-/// Whether `task` passes the listing's filters (the cursor aside).
-fn matches(task: &Task, query: &TaskQuery) -> bool {
-    (query.include_archived || task.archived_at.is_none())
-        && query.status_id.is_none_or(|s| task.status.id == s)
-        && query
-            .assignee_id
-            .is_none_or(|a| task.assignee.as_ref().is_some_and(|u| u.id == a))
-        && (!query.unassigned || task.assignee.is_none())
-        && query
-            .reporter_id
-            .is_none_or(|r| task.reporter.as_ref().is_some_and(|u| u.id == r))
-        && query.parent_id.is_none_or(|p| task.parent_id == Some(p))
-        && (query.label_ids.is_empty()
-            || task.labels.iter().any(|l| query.label_ids.contains(&l.id)))
-        && query
-            .due_before
-            .is_none_or(|d| task.due_date.is_some_and(|due| due <= d))
-        && query
-            .due_after
-            .is_none_or(|d| task.due_date.is_some_and(|due| due >= d))
-        && query.priority.is_none_or(|p| task.priority == p)
-        && query.task_type.is_none_or(|t| task.task_type == t)
-        && query.search.as_deref().is_none_or(|search| {
-            contains(task.title.as_str(), search) || contains(&task.key.to_string(), search)
-        })
-}
-
-/// A task's place in an order, comparable with a cursor of that order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum SortKey {
-    Board(u32, String, TaskId),
-    /// Newest first: compared in reverse.
-    Updated(std::cmp::Reverse<(DateTime<Utc>, TaskId)>),
-    /// Soonest first, no date last.
-    Due(bool, Option<chrono::NaiveDate>, TaskId),
-    Priority(u8, TaskId),
-}
-
-fn sort_key(task: &Task, order: TaskOrder, position: u32) -> SortKey {
-    match order {
-        TaskOrder::Board => SortKey::Board(position, task.rank.as_str().to_owned(), task.id),
-        TaskOrder::Updated => SortKey::Updated(std::cmp::Reverse((task.updated_at, task.id))),
-        TaskOrder::Due => SortKey::Due(task.due_date.is_none(), task.due_date, task.id),
-        TaskOrder::Priority => SortKey::Priority(priority_rank(task.priority), task.id),
-    }
-}
-
-fn cursor_key(cursor: &TaskCursor) -> SortKey {
-    match cursor {
-        TaskCursor::Board { position, rank, id } => SortKey::Board(*position, rank.clone(), *id),
-        TaskCursor::Updated { updated_at, id } => {
-            SortKey::Updated(std::cmp::Reverse((*updated_at, *id)))
-        }
-        TaskCursor::Due { due, id } => SortKey::Due(due.is_none(), *due, *id),
-        TaskCursor::Priority { rank, id } => SortKey::Priority(*rank, *id),
     }
 }
 
@@ -608,64 +390,6 @@ impl TaskRepository for MemoryStore {
         viewer: UserId,
         query: TaskQuery,
     ) -> Result<TaskListing, RepoError> {
-        Ok(self.read(|tables| {
-            let viewer_role = tables.role(project_id, viewer);
-            if viewer_role.is_none() {
-                return TaskListing {
-                    viewer_role,
-                    page: Page {
-                        items: Vec::new(),
-                        next_cursor: None,
-                    },
-                };
-            }
-            let position = |status: StatusId| {
-                tables
-                    .statuses
-                    .get(&status)
-                    .map_or(0, |row| row.status.position)
-            };
-            let after = query.cursor.as_ref().map(cursor_key);
-            let mut rows: Vec<(SortKey, Task)> = tables
-                .tasks
-                .values()
-                .filter(|t| t.project_id == project_id && matches(t, &query))
-                .map(|t| (sort_key(t, query.order, position(t.status.id)), t.id))
-                .filter(|(key, _)| after.as_ref().is_none_or(|after| key > after))
-                .filter_map(|(key, id)| tables.task(id).map(|task| (key, task)))
-                .collect();
-            rows.sort_by(|a, b| a.0.cmp(&b.0));
-            let more = rows.len() > query.limit as usize;
-            rows.truncate(query.limit as usize);
-            let next_cursor = rows.last().filter(|_| more).map(|(_, last)| {
-                match query.order {
-                    TaskOrder::Board => TaskCursor::Board {
-                        position: position(last.status.id),
-                        rank: last.rank.as_str().to_owned(),
-                        id: last.id,
-                    },
-                    TaskOrder::Updated => TaskCursor::Updated {
-                        updated_at: last.updated_at,
-                        id: last.id,
-                    },
-                    TaskOrder::Due => TaskCursor::Due {
-                        due: last.due_date,
-                        id: last.id,
-                    },
-                    TaskOrder::Priority => TaskCursor::Priority {
-                        rank: priority_rank(last.priority),
-                        id: last.id,
-                    },
-                }
-                .encode()
-            });
-            TaskListing {
-                viewer_role,
-                page: Page {
-                    items: rows.into_iter().map(|(_, task)| task).collect(),
-                    next_cursor,
-                },
-            }
-        }))
+        Ok(self.read(|tables| listing::list(tables, project_id, viewer, &query)))
     }
 }

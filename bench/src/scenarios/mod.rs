@@ -1,0 +1,342 @@
+//! The scenarios of docs/performance.md. Each has a fixed duration and a request budget, and adds its
+//! figures to the report.
+
+mod realtime;
+mod resilience;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use serde_json::json;
+use tasklane_domain::ids::{ProjectId, UserId};
+use tokio::sync::Mutex;
+
+use crate::api::{Api, metric};
+use crate::load::{Sample, Stats, drive};
+use crate::raw::Raw;
+use crate::report::Report;
+
+/// Requests one scenario may send at most (they also stop at their duration).
+const BUDGET: u64 = 200_000;
+
+/// What every scenario needs.
+pub struct Bench {
+    /// The shared HTTP client.
+    pub http: reqwest::Client,
+    /// The server's base URL.
+    pub base: String,
+    /// The server's database (for the baseline, the bulk data of S5 and the checks).
+    pub database_url: Option<String>,
+    /// An SQL connection to it.
+    pub db: Option<DatabaseConnection>,
+    /// The server's Redis and key prefix (for S5's cache figures).
+    pub redis: Option<(String, String)>,
+    /// The server's pool size (the baseline uses the same).
+    pub pool: u32,
+    /// How long each measured run lasts.
+    pub duration: Duration,
+    /// How long each of S8's two phases lasts.
+    pub soak: Duration,
+    /// Smoke-test sizes.
+    pub quick: bool,
+    /// The server's process, when the bench started it.
+    pub server_pid: Option<u32>,
+    /// The report.
+    pub report: Report,
+}
+
+pub(crate) fn transport_error(started: Instant) -> Sample {
+    Sample {
+        latency: started.elapsed(),
+        ok: false,
+        server_error: false,
+        statements: None,
+    }
+}
+
+/// A project key unique to this run (a run tag from the clock, then a sequence number), so that
+/// runs against one `--target` do not collide.
+pub(crate) fn key(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let mut n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        (0..4)
+            .map(|_| {
+                let letter = char::from(b'A' + (n % 26) as u8);
+                n /= 26;
+                letter
+            })
+            .collect()
+    });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}{run}{n:05}")
+}
+
+impl Bench {
+    pub(crate) async fn owner(&self, name: &str) -> anyhow::Result<Api> {
+        Api::register(self.http.clone(), &self.base, name).await
+    }
+
+    pub(crate) fn sql(&self) -> anyhow::Result<&DatabaseConnection> {
+        self.db.as_ref().context("this figure needs --database-url")
+    }
+
+    /// Refreshes the planner's statistics after preparing data, as autovacuum would have done
+    /// on a database that has been running; fresh tables otherwise get plans made for empty ones.
+    pub(crate) async fn analyze(&self) -> anyhow::Result<()> {
+        if self.db.is_some() {
+            self.execute("ANALYZE").await?;
+        }
+        Ok(())
+    }
+
+    async fn execute(&self, sql: &str) -> anyhow::Result<()> {
+        let db = self.sql()?;
+        db.execute_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await?;
+        Ok(())
+    }
+
+    /// Creates through the server in `projects` (client `c` uses `projects[c % len]`), then the
+    /// same through the raw baseline in fresh projects, and reports both and their ratio.
+    async fn creates(&mut self, id: &str, clients: usize, spread: bool) -> anyhow::Result<()> {
+        let owner = self.owner(id).await?;
+        let project_count = if spread { clients } else { 1 };
+        let mut server_projects = Vec::new();
+        let mut raw_projects = Vec::new();
+        for _ in 0..project_count {
+            server_projects.push(owner.project(&key("S")).await?);
+            raw_projects.push(owner.project(&key("R")).await?);
+        }
+        self.analyze().await?;
+        let batches_before = creation_batches(&owner).await;
+        let server_projects = Arc::new(server_projects);
+        let api = owner.clone();
+        let projects = server_projects.clone();
+        let (samples, elapsed) = drive(clients, self.duration, BUDGET, move |c, n| {
+            let (api, project) = (api.clone(), projects[c % projects.len()].clone());
+            async move {
+                let started = Instant::now();
+                match api.create(&project, &format!("c{c}-{n}")).await {
+                    Ok(answer) => answer.sample(StatusCode::CREATED),
+                    Err(_) => transport_error(started),
+                }
+            }
+        })
+        .await;
+        let server = Stats::of(&samples, elapsed);
+        let (requests, transactions) = {
+            let after = creation_batches(&owner).await;
+            (after.0 - batches_before.0, after.1 - batches_before.1)
+        };
+
+        let raw = match &self.database_url {
+            Some(url) => {
+                let raw = Raw::connect(url, self.pool).await?;
+                let actor = UserId::from_uuid(owner.user_id.parse()?);
+                let projects: Vec<ProjectId> = raw_projects
+                    .iter()
+                    .map(|p| p.parse().map(ProjectId::from_uuid))
+                    .collect::<Result<_, _>>()?;
+                let projects = Arc::new(projects);
+                let (samples, elapsed) = drive(clients, self.duration, BUDGET, move |c, n| {
+                    let (raw, project) = (raw.clone(), projects[c % projects.len()]);
+                    async move { raw.create(actor, project, format!("r{c}-{n}")).await }
+                })
+                .await;
+                Some(Stats::of(&samples, elapsed))
+            }
+            None => None,
+        };
+        let label = format!("{clients} clients");
+        self.report
+            .stats(id, &label, "create", &server, raw.as_ref());
+        if !spread && let Some(url) = self.database_url.clone() {
+            self.floor(id, &label, &owner, &url, clients, server.per_second)
+                .await?;
+        }
+        if transactions > 0.0 {
+            self.report.value(
+                id,
+                &label,
+                "creations per transaction",
+                format!("{:.1}", requests / transactions),
+                None,
+            );
+        }
+        Ok(())
+    }
+
+    /// The one-statement floor beside a creation scenario: pgbench at the same concurrency (at
+    /// most 64 connections, beside the server's pool, within PostgreSQL's 100), and the server's
+    /// ratio to it (S1 at 64 clients: at least 1.5).
+    async fn floor(
+        &mut self,
+        id: &str,
+        label: &str,
+        owner: &Api,
+        url: &str,
+        clients: usize,
+        server_per_second: f64,
+    ) -> anyhow::Result<()> {
+        let project = owner.project(&key("F")).await?;
+        let todo = owner
+            .statuses(&project)
+            .await?
+            .into_iter()
+            .find(|(_, category)| category == "todo")
+            .map(|(id, _)| id)
+            .context("no todo status")?;
+        let connections = clients.min(64);
+        let (url, duration) = (url.to_owned(), self.duration);
+        let measured = tokio::task::spawn_blocking(move || {
+            crate::floor::measure(&url, &project, &todo, connections, duration)
+        })
+        .await?;
+        match measured {
+            Ok(floor) => {
+                self.report.value(
+                    id,
+                    label,
+                    &format!("one-statement floor ({connections} connections)"),
+                    format!(
+                        "{:.0}/s, mean {:.1} ms",
+                        floor.per_second,
+                        floor.latency.as_secs_f64() * 1000.0
+                    ),
+                    None,
+                );
+                let ratio = server_per_second / floor.per_second.max(f64::MIN_POSITIVE);
+                let target = (clients == 64).then_some(("≥ 1.5", ratio >= 1.5));
+                self.report
+                    .value(id, label, "server / floor", format!("{ratio:.2}"), target);
+            }
+            Err(why) => self.report.note(format!("{id} {label}: no floor: {why}")),
+        }
+        Ok(())
+    }
+
+    /// S1: one hot project, 64 and 200 clients.
+    pub async fn s1(&mut self) -> anyhow::Result<()> {
+        self.creates("S1", 64, false).await?;
+        self.creates("S1", 200, false).await
+    }
+
+    /// S2: 200 clients over 200 projects.
+    pub async fn s2(&mut self) -> anyhow::Result<()> {
+        self.creates("S2", 200, true).await
+    }
+
+    /// S3: board traffic (80 % board pages of 100, 15 % moves, 5 % creates).
+    pub async fn s3(&mut self) -> anyhow::Result<()> {
+        for clients in [64, 200] {
+            let owner = self.owner("s3").await?;
+            let project = owner.project(&key("B")).await?;
+            let tasks = Arc::new(owner.fill(&project, 1_000).await?);
+            self.analyze().await?;
+            let statuses: Arc<Vec<String>> = Arc::new(
+                owner
+                    .statuses(&project)
+                    .await?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect(),
+            );
+            let api = owner.clone();
+            let kinds = Arc::new(Mutex::new(HashMap::<&'static str, Vec<Sample>>::new()));
+            let recorded = kinds.clone();
+            let (_, elapsed) = drive(clients, self.duration, BUDGET, move |c, n| {
+                let (api, project, tasks, statuses, recorded) = (
+                    api.clone(),
+                    project.clone(),
+                    tasks.clone(),
+                    statuses.clone(),
+                    recorded.clone(),
+                );
+                async move {
+                    let (kind, sample) =
+                        board_request(&api, &project, &tasks, &statuses, c, n).await;
+                    recorded.lock().await.entry(kind).or_default().push(sample);
+                    sample
+                }
+            })
+            .await;
+            let kinds = kinds.lock().await;
+            let all: Vec<Sample> = kinds.values().flatten().copied().collect();
+            let label = format!("{clients} clients");
+            self.report
+                .stats("S3", &label, "all", &Stats::of(&all, elapsed), None);
+            for kind in ["board", "move", "create"] {
+                if let Some(samples) = kinds.get(kind) {
+                    self.report
+                        .stats("S3", &label, kind, &Stats::of(samples, elapsed), None);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Request `n` of client `c` in S3's board traffic: a fixed mix spread over the clients, 16
+/// board pages of 100 tasks, 3 moves and 1 create per 20. Its kind and its sample.
+pub(crate) async fn board_request(
+    api: &Api,
+    project: &str,
+    tasks: &[String],
+    statuses: &[String],
+    c: usize,
+    n: u64,
+) -> (&'static str, Sample) {
+    let started = Instant::now();
+    let pick = (c as u64 * 7 + n) % 20;
+    let spot = (c as u64 * 7_919 + n * 104_729) as usize;
+    let (kind, answer, expected) = match pick {
+        0 => (
+            "create",
+            api.create(project, &format!("b{c}-{n}")).await,
+            StatusCode::CREATED,
+        ),
+        1..=3 => {
+            let task = &tasks[spot % tasks.len()];
+            let status = &statuses[spot % statuses.len()];
+            let answer = api
+                .call_unparsed(
+                    Method::POST,
+                    &format!("/tasks/{task}/move"),
+                    Some(json!({"status_id": status})),
+                )
+                .await;
+            ("move", answer, StatusCode::OK)
+        }
+        _ => {
+            let path = format!("/projects/{project}/tasks?order=board&limit=100");
+            (
+                "board",
+                api.call_unparsed(Method::GET, &path, None).await,
+                StatusCode::OK,
+            )
+        }
+    };
+    let sample = match answer {
+        Ok(answer) => answer.sample(expected),
+        Err(_) => transport_error(started),
+    };
+    (kind, sample)
+}
+
+/// The server's coalesced creation counters so far: (requests, transactions). Zero against a
+/// server that does not coalesce (or another implementation, `--target`).
+async fn creation_batches(api: &Api) -> (f64, f64) {
+    let page = api.metrics().await.unwrap_or_default();
+    (
+        metric(&page, "tasklane_task_creations_per_transaction_sum"),
+        metric(&page, "tasklane_task_creations_per_transaction_count"),
+    )
+}

@@ -1,0 +1,217 @@
+//! The real-time scenarios: S4, fan-out to WebSocket clients in one room under a steady
+//! creation rate, and S7, a client that missed events catching up from the log.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{Bench, key};
+
+impl Bench {
+    /// S4: WebSocket clients in one project room while creates arrive at 200/s.
+    pub async fn s4(&mut self) -> anyhow::Result<()> {
+        let clients = if self.quick { 100 } else { 1_000 };
+        let owner = self.owner("s4").await?;
+        let project = owner.project(&key("F")).await?;
+        let room = format!("project:{project}");
+        let ws_base = self.base.replacen("http://", "ws://", 1);
+        let mut readers = Vec::with_capacity(clients);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        for _ in 0..clients {
+            let ticket = owner.ticket().await?;
+            let url = format!("{ws_base}/api/v1/ws?ticket={ticket}");
+            let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+            let join = json!({"type": "join", "data": {"room": room}}).to_string();
+            futures::SinkExt::send(&mut socket, Message::Text(join.into())).await?;
+            // Wait for `joined` before the next client, so every socket is in the room.
+            while let Some(message) = socket.next().await {
+                if let Message::Text(text) = message?
+                    && text.contains(r#""type":"joined""#)
+                {
+                    break;
+                }
+            }
+            let mut stopped = stopped.clone();
+            readers.push(tokio::spawn(async move {
+                let mut received = HashMap::new();
+                // Reads until the creates are over and the last frames had time to arrive.
+                loop {
+                    let message = tokio::select! {
+                        _ = stopped.changed() => break,
+                        message = socket.next() => match message {
+                            Some(Ok(message)) => message,
+                            _ => break,
+                        },
+                    };
+                    // A substring search, not a JSON parse: a thousand readers in this process
+                    // must not starve the server of the CPU it is being measured on.
+                    if let Message::Text(text) = message
+                        && text.contains(r#""type":"task_created""#)
+                        && let Some(number) = number_in(&text)
+                    {
+                        received.insert(number, Instant::now());
+                    }
+                }
+                anyhow::Ok(received)
+            }));
+        }
+        // 200 creates per second, each on its own task so that a slow one does not delay the
+        // schedule.
+        let sent = Arc::new(Mutex::new(HashMap::<u64, (Instant, Instant)>::new()));
+        let mut ticks = tokio::time::interval(Duration::from_millis(5));
+        let deadline = Instant::now() + self.duration;
+        let mut creates = Vec::new();
+        let mut errors = 0;
+        while Instant::now() < deadline {
+            ticks.tick().await;
+            let (api, project, sent) = (owner.clone(), project.clone(), sent.clone());
+            creates.push(tokio::spawn(async move {
+                let started = Instant::now();
+                let answer = api.create(&project, "fan-out").await?;
+                anyhow::ensure!(
+                    answer.status == StatusCode::CREATED,
+                    "a create answered {}: {}",
+                    answer.status,
+                    answer.body
+                );
+                let number = answer.body["number"].as_u64().context("no number")?;
+                sent.lock().await.insert(number, (started, Instant::now()));
+                anyhow::Ok(())
+            }));
+        }
+        let mut reasons = Vec::new();
+        for create in creates {
+            let failure = match create.await {
+                Ok(Ok(())) => continue,
+                Ok(Err(error)) => format!("{error:#}"),
+                Err(error) => error.to_string(),
+            };
+            errors += 1;
+            if reasons.len() < 3 && !reasons.contains(&failure) {
+                reasons.push(failure);
+            }
+        }
+        for reason in reasons {
+            self.report.note(format!("S4: {reason}"));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stop.send(true)?;
+        let sent = sent.lock().await.clone();
+        let (mut after_response, mut after_request, mut received) = (Vec::new(), Vec::new(), 0u64);
+        for reader in readers {
+            if let Ok(Ok(got)) = reader.await {
+                received += got.len() as u64;
+                for (number, at) in got {
+                    if let Some((request, response)) = sent.get(&number) {
+                        after_response.push(at.saturating_duration_since(*response));
+                        after_request.push(at.duration_since(*request));
+                    }
+                }
+            }
+        }
+        let expected = sent.len() as u64 * clients as u64;
+        self.report.fanout(
+            clients,
+            sent.len(),
+            errors,
+            &mut after_response,
+            &mut after_request,
+            expected,
+            received,
+        );
+        Ok(())
+    }
+
+    /// S7: a client that missed 10,000 events rejoins with `since` and catches up from the log;
+    /// the time until its last missed event arrived, and events per second. Also checks that it
+    /// got exactly the missed `seq`s, in order.
+    pub async fn s7(&mut self) -> anyhow::Result<()> {
+        let missed: u64 = if self.quick { 1_000 } else { 10_000 };
+        let owner = self.owner("s7").await?;
+        let project = owner.project(&key("R")).await?;
+        // Batches of 500 creations: one event each (and one status change at the start).
+        owner.fill(&project, usize::try_from(missed)?).await?;
+        let head = owner
+            .must(
+                Method::GET,
+                &format!("/projects/{project}/events?after={}&limit=1000", missed - 1),
+                None,
+                StatusCode::OK,
+            )
+            .await?["next_after"]
+            .as_u64()
+            .context("no next_after")?;
+        let ticket = owner.ticket().await?;
+        let ws_base = self.base.replacen("http://", "ws://", 1);
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async(format!("{ws_base}/api/v1/ws?ticket={ticket}"))
+                .await?;
+        let join =
+            json!({"type": "join", "data": {"room": format!("project:{project}"), "since": 0}});
+        let started = Instant::now();
+        futures::SinkExt::send(&mut socket, Message::Text(join.to_string().into())).await?;
+        let mut next = 1;
+        let mut out_of_order = 0u64;
+        let deadline = started + Duration::from_secs(120);
+        while next <= head && Instant::now() < deadline {
+            let message = match tokio::time::timeout_at(deadline.into(), socket.next()).await {
+                Ok(Some(Ok(message))) => message,
+                _ => break,
+            };
+            if let Message::Text(text) = message
+                && let Some(seq) = seq_in(&text)
+            {
+                if seq != next {
+                    out_of_order += 1;
+                }
+                next = seq + 1;
+            }
+        }
+        let took = started.elapsed();
+        let caught_up = next > head;
+        let case = format!("{head} missed events");
+        self.report.millis("S7", &case, "catch-up time", took, None);
+        self.report.value(
+            "S7",
+            &case,
+            "events/s",
+            format!("{:.0}", head as f64 / took.as_secs_f64()),
+            None,
+        );
+        self.report.value(
+            "S7",
+            &case,
+            "all, in order, once",
+            format!("{}", caught_up && out_of_order == 0),
+            Some(("true", caught_up && out_of_order == 0)),
+        );
+        Ok(())
+    }
+}
+
+/// The task number in a `task_created` frame (`"number":42`).
+fn number_in(frame: &str) -> Option<u64> {
+    let start = frame.find(r#""number":"#)? + r#""number":"#.len();
+    let digits: String = frame[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// The `"seq":N` of an event frame, found without parsing the frame.
+fn seq_in(frame: &str) -> Option<u64> {
+    let start = frame.find(r#""seq":"#)? + 6;
+    let digits: String = frame[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
