@@ -179,6 +179,29 @@ impl CommentCursor {
 }
 
 impl TaskCursor {
+    /// The cursor just after `task` in `order`; `position` is its status's place on the board.
+    pub fn after(order: TaskOrder, task: &crate::model::Task, position: u32) -> TaskCursor {
+        match order {
+            TaskOrder::Board => TaskCursor::Board {
+                position,
+                rank: task.rank.as_str().to_owned(),
+                id: task.id,
+            },
+            TaskOrder::Updated => TaskCursor::Updated {
+                updated_at: task.updated_at,
+                id: task.id,
+            },
+            TaskOrder::Due => TaskCursor::Due {
+                due: task.due_date,
+                id: task.id,
+            },
+            TaskOrder::Priority => TaskCursor::Priority {
+                rank: priority_rank(task.priority),
+                id: task.id,
+            },
+        }
+    }
+
     /// The opaque text form.
     pub fn encode(&self) -> String {
         match self {

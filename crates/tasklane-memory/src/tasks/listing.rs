@@ -103,28 +103,10 @@ pub(super) fn list(
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     let more = rows.len() > query.limit as usize;
     rows.truncate(query.limit as usize);
-    let next_cursor = rows.last().filter(|_| more).map(|(_, last)| {
-        match query.order {
-            TaskOrder::Board => TaskCursor::Board {
-                position: position(last.status.id),
-                rank: last.rank.as_str().to_owned(),
-                id: last.id,
-            },
-            TaskOrder::Updated => TaskCursor::Updated {
-                updated_at: last.updated_at,
-                id: last.id,
-            },
-            TaskOrder::Due => TaskCursor::Due {
-                due: last.due_date,
-                id: last.id,
-            },
-            TaskOrder::Priority => TaskCursor::Priority {
-                rank: priority_rank(last.priority),
-                id: last.id,
-            },
-        }
-        .encode()
-    });
+    let next_cursor = rows
+        .last()
+        .filter(|_| more)
+        .map(|(_, last)| TaskCursor::after(query.order, last, position(last.status.id)).encode());
     TaskListing {
         viewer_role,
         page: Page {

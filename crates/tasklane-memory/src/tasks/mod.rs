@@ -19,7 +19,7 @@ use tasklane_domain::ports::{
     UpdateTaskError,
 };
 use tasklane_domain::rank::{Placement, Rank};
-use tasklane_domain::values::{StatusCategory, TaskKey};
+use tasklane_domain::values::StatusCategory;
 
 use crate::tables::Tables;
 use crate::{Abort, MemoryStore};
@@ -203,30 +203,7 @@ impl TaskRepository for MemoryStore {
             let mut tasks = Vec::with_capacity(plan.drafts.len());
             for (number, draft) in (first..).zip(&plan.drafts) {
                 let rank = append(tables, draft.status.id)?;
-                let task = Task {
-                    id: draft.id,
-                    project_id: project,
-                    key: TaskKey::new(state.key.clone(), number),
-                    title: draft.title.clone(),
-                    description: draft.description.clone(),
-                    status: draft.status.clone(),
-                    priority: draft.priority,
-                    task_type: draft.task_type,
-                    story_points: draft.story_points,
-                    due_date: draft.due_date,
-                    assignee: draft.assignee.clone(),
-                    reporter: draft.reporter.clone(),
-                    parent_id: draft.parent_id,
-                    subtask_count: 0,
-                    comment_count: 0,
-                    labels: Vec::new(),
-                    rank,
-                    row_version: 1,
-                    created_at: plan.at,
-                    updated_at: plan.at,
-                    completed_at: draft.completed_at,
-                    archived_at: None,
-                };
+                let task = draft.committed(&state, number, rank, plan.at);
                 tables.tasks.insert(task.id, task.clone());
                 tasks.push(task);
             }

@@ -3,7 +3,7 @@
 //! page), keyset-paginated.
 
 use sea_orm::{DbErr, Value};
-use tasklane_domain::cursor::{TaskCursor, priority_rank};
+use tasklane_domain::cursor::TaskCursor;
 use tasklane_domain::errors::RepoError;
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
 use tasklane_domain::model::{Page, Task};
@@ -253,28 +253,9 @@ pub(super) async fn list_tasks(
             items.push(convert::task(&row)?);
         }
         let next_cursor = match items.last() {
-            Some(last) if rows.len() > query.limit as usize => Some(
-                match query.order {
-                    TaskOrder::Board => TaskCursor::Board {
-                        position: last_position,
-                        rank: last.rank.as_str().to_owned(),
-                        id: last.id,
-                    },
-                    TaskOrder::Updated => TaskCursor::Updated {
-                        updated_at: last.updated_at,
-                        id: last.id,
-                    },
-                    TaskOrder::Due => TaskCursor::Due {
-                        due: last.due_date,
-                        id: last.id,
-                    },
-                    TaskOrder::Priority => TaskCursor::Priority {
-                        rank: priority_rank(last.priority),
-                        id: last.id,
-                    },
-                }
-                .encode(),
-            ),
+            Some(last) if rows.len() > query.limit as usize => {
+                Some(TaskCursor::after(query.order, last, last_position).encode())
+            }
             _ => None,
         };
         Ok::<_, DbErr>(TaskListing {

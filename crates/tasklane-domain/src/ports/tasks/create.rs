@@ -62,6 +62,43 @@ pub struct TaskDraft {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+impl TaskDraft {
+    /// The task as committed: the draft in `project` with the number and rank the store gave
+    /// it, created at `at`.
+    pub fn committed(
+        &self,
+        project: &ProjectState,
+        number: u64,
+        rank: Rank,
+        at: DateTime<Utc>,
+    ) -> Task {
+        Task {
+            id: self.id,
+            project_id: project.id,
+            key: TaskKey::new(project.key.clone(), number),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            status: self.status.clone(),
+            priority: self.priority,
+            task_type: self.task_type,
+            story_points: self.story_points,
+            due_date: self.due_date,
+            assignee: self.assignee.clone(),
+            reporter: self.reporter.clone(),
+            parent_id: self.parent_id,
+            subtask_count: 0,
+            comment_count: 0,
+            labels: Vec::new(),
+            rank,
+            row_version: 1,
+            created_at: at,
+            updated_at: at,
+            completed_at: self.completed_at,
+            archived_at: None,
+        }
+    }
+}
+
 /// The decided creation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateTasksPlan {

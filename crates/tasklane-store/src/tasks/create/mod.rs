@@ -16,7 +16,6 @@ use tasklane_domain::ports::{CreateTasksPlan, ProjectState, TaskDraft};
 use tasklane_domain::rank::Rank;
 use tasklane_domain::services::tasks::CreateTaskError;
 use tasklane_domain::validation::ValidationErrors;
-use tasklane_domain::values::TaskKey;
 use uuid::Uuid;
 
 use crate::convert;
@@ -58,30 +57,7 @@ pub(super) fn committed_tasks(
                 .get(&draft.id.as_uuid())
                 .cloned()
                 .ok_or_else(|| convert::corrupt("creation", "a task was not inserted"))?;
-            Ok(Task {
-                id: draft.id,
-                project_id: project.id,
-                key: TaskKey::new(project.key.clone(), number),
-                title: draft.title.clone(),
-                description: draft.description.clone(),
-                status: draft.status.clone(),
-                priority: draft.priority,
-                task_type: draft.task_type,
-                story_points: draft.story_points,
-                due_date: draft.due_date,
-                assignee: draft.assignee.clone(),
-                reporter: draft.reporter.clone(),
-                parent_id: draft.parent_id,
-                subtask_count: 0,
-                comment_count: 0,
-                labels: Vec::new(),
-                rank,
-                row_version: 1,
-                created_at: plan.at,
-                updated_at: plan.at,
-                completed_at: draft.completed_at,
-                archived_at: None,
-            })
+            Ok(draft.committed(project, number, rank, plan.at))
         })
         .collect()
 }
