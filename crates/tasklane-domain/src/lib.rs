@@ -39,3 +39,6 @@ pub mod rank;
 pub mod services;
 pub mod validation;
 pub mod values;
+
+#[cfg(test)]
+mod tests;

@@ -169,18 +169,3 @@ pub fn search_text(errors: &mut ValidationErrors, search: Option<&str>) -> Optio
     errors.check("search", check_controls(search, Lines::Single));
     (!search.is_empty()).then(|| search.to_owned())
 }
-
-#[cfg(test)]
-mod comment_tests;
-#[cfg(test)]
-mod label_tests;
-#[cfg(test)]
-mod project_tests;
-#[cfg(test)]
-mod role_matrix;
-#[cfg(test)]
-mod session_tests;
-#[cfg(test)]
-pub(crate) mod testing;
-#[cfg(test)]
-mod user_tests;

@@ -159,7 +159,7 @@ pub(super) fn plan_update(
     })
 }
 
-pub(super) fn plan_move(
+pub(crate) fn plan_move(
     context: TaskContext,
     input: MoveInput,
     if_match: Option<u64>,

@@ -3,7 +3,7 @@
 
 mod change;
 mod create;
-mod decide;
+pub(crate) mod decide;
 mod once;
 mod read;
 
@@ -217,6 +217,3 @@ from_refusal!(
     ArchiveTaskError,
     DeleteTaskError
 );
-
-#[cfg(test)]
-mod tests;

@@ -5,10 +5,10 @@ use crate::errors::{Classify, ErrorClass};
 use crate::ids::UserId;
 use crate::model::{User, UserCredentials};
 use crate::ports::{CreateUserStoreError, HashError};
-use crate::services::testing::{Harness, fields, now, user};
 use crate::services::users::{
     LoginError, PasswordChangeError, ProfileError, ProfileInput, RegisterError, RegisterInput,
 };
+use crate::tests::support::{Harness, fields, now, user};
 
 fn registered(email: &str) -> User {
     User {

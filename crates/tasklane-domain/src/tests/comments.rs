@@ -6,7 +6,7 @@ use crate::ids::{CommentId, ProjectId, TaskId, UserId};
 use crate::model::{Comment, UserSummary};
 use crate::ports::{CommentTarget, CommentWritten, CommentsRead};
 use crate::services::comments::{AddCommentError, DeleteCommentError, EditCommentError};
-use crate::services::testing::{Harness, fields, logged, now, user};
+use crate::tests::support::{Harness, fields, logged, now, user};
 use crate::values::{CommentBody, Role};
 
 fn comment_by(author: &UserSummary) -> Comment {

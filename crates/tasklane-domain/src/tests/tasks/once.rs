@@ -144,10 +144,7 @@ async fn a_key_used_with_another_body_is_refused_naming_the_key() {
         .await
         .unwrap_err();
     assert_eq!(error.class(), ErrorClass::Invalid);
-    assert_eq!(
-        crate::services::testing::fields(&error),
-        ["Idempotency-Key"]
-    );
+    assert_eq!(crate::tests::support::fields(&error), ["Idempotency-Key"]);
 }
 
 #[tokio::test]

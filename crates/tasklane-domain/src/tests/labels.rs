@@ -9,7 +9,7 @@ use crate::model::Label;
 use crate::ports::{LabelContext, ProjectLabel};
 use crate::services::labels::{LabelUpdateInput, MAX_LABELS, NewLabelInput};
 use crate::services::tasks::TaskUpdateInput;
-use crate::services::testing::{Board, Harness, fields, logged};
+use crate::tests::support::{Board, Harness, fields, logged};
 use crate::values::{LabelColor, LabelName, Role, StatusCategory};
 
 fn label(name: &str) -> Label {

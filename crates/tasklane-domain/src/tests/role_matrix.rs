@@ -5,8 +5,7 @@
 //!
 //! Test code only (`#[cfg(test)]`), over 600 lines on purpose: the matrix is one table, one
 //! short test per operation, and reading every operation's row side by side is what lets a
-//! reviewer see that no operation was left out. Moving it out of `src/services/` with the other
-//! test support is part of the open restructuring issue (14).
+//! reviewer see that no operation was left out.
 
 use std::future::Future;
 
@@ -22,7 +21,7 @@ use crate::services::Services;
 use crate::services::projects::*;
 use crate::services::statuses::*;
 use crate::services::tasks::*;
-use crate::services::testing::{Board, Harness, counts, logged, now, user};
+use crate::tests::support::{Board, Harness, counts, logged, now, user};
 use crate::values::{Role, StatusCategory};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

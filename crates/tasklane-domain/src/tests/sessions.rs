@@ -10,8 +10,8 @@ use crate::ids::UserId;
 use crate::model::{User, UserCredentials};
 use crate::ports::{AccessToken, NewRefreshToken, RefreshSecret, Rotation};
 use crate::services::sessions::RefreshError;
-use crate::services::testing::{Harness, now, user};
 use crate::services::users::LoginError;
+use crate::tests::support::{Harness, now, user};
 
 fn ada() -> User {
     User {

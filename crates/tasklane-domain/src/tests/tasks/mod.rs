@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use mockall::Sequence;
 
-use super::*;
 use crate::aggregation::{Aggregation, Counts, DerivedStatus};
 use crate::errors::{Classify, ErrorClass, RepoError, TxError};
 use crate::events::{EventPayload, RestoredVia, TaskField};
@@ -27,7 +26,8 @@ use crate::ports::{
     ParentCandidate, SubtaskState, TaskRead, TaskUpdatePlan, TaskUpdated,
 };
 use crate::rank::{Placement, Rank};
-use crate::services::testing::{
+use crate::services::tasks::*;
+use crate::tests::support::{
     Board, Counters, Harness, counts, logged, logged_from, now, settle, user,
 };
 use crate::values::{Role, StatusCategory};

@@ -16,7 +16,7 @@ use crate::ports::{
 use crate::services::members::{AddMemberError, RemoveMemberError, SetMemberRoleError};
 use crate::services::projects::*;
 use crate::services::statuses::*;
-use crate::services::testing::{Board, Harness, counts, logged, now, user};
+use crate::tests::support::{Board, Harness, counts, logged, now, user};
 use crate::values::{Role, StatusCategory};
 
 fn new_project(key: &str) -> NewProjectInput {
