@@ -168,9 +168,18 @@ impl Realtime {
     /// fills gaps from the event log with it) and starts the log poller; with a relay it also
     /// starts the audit of removals missed while the fan-out was down (`audit.rs`). Must run
     /// inside a Tokio runtime.
+    ///
+    /// The directory is handed over in call order: of two endpoints made over one hub, the
+    /// hub reads the later one's directory (a spawned send could let the earlier one land
+    /// last). Only a full command queue, which a hub just started does not have, defers it.
     pub fn new(hub: &RealtimeHub, directory: Arc<dyn Directory>) -> Realtime {
-        let (handle, reader) = (hub.handle(), directory.clone());
-        tokio::spawn(async move { handle.send(hub::Command::Directory(reader)).await });
+        let handle = hub.handle();
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(command)) = handle
+            .commands
+            .try_send(hub::Command::Directory(directory.clone()))
+        {
+            tokio::spawn(async move { handle.send(command).await });
+        }
         poller::start(
             hub.handle(),
             directory.clone(),
