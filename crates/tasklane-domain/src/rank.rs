@@ -197,6 +197,26 @@ pub enum Placement {
 ///
 /// With no upper neighbour the task is appended; with only an upper neighbour it goes before it.
 ///
+/// The placement of a moved task in a column just renumbered as `Rank::from_sequence(1..=len)`
+/// (the moved task left out), between the tasks at indices `after` / `before` of that order:
+/// the second half of the rebalance rule, the same for every store.
+///
+/// # Errors
+/// As [`place`].
+pub fn place_after_renumbering(
+    len: usize,
+    after: Option<usize>,
+    before: Option<usize>,
+) -> Result<Placement, RankError> {
+    let rank_at = |index: Option<usize>| index.map(|i| Rank::from_sequence(i as u64 + 1));
+    let (low, high) = match (after, before) {
+        (Some(a), _) => (rank_at(Some(a)), rank_at((a + 1 < len).then_some(a + 1))),
+        (None, Some(b)) => (rank_at(b.checked_sub(1)), rank_at(Some(b))),
+        (None, None) => (None, None),
+    };
+    place(low.as_ref(), high.as_ref())
+}
+
 /// # Errors
 /// [`RankError::NotOrdered`] when `after` is above `before` (the client named neighbours in the
 /// wrong order). Equal neighbours are a tie and give [`Placement::Rebalance`].

@@ -170,15 +170,7 @@ pub(super) fn rebalance(
     if let Some(row) = tables.statuses.get_mut(&status) {
         row.append_seq = order.len() as u64;
     }
-    let rank_at = |index: Option<usize>| index.map(|i| Rank::from_sequence(i as u64 + 1));
     let index_of = |id: Option<TaskId>| id.and_then(|id| order.iter().position(|x| *x == id));
-    let (low, high) = match (index_of(after), index_of(before)) {
-        (Some(a), _) => (
-            rank_at(Some(a)),
-            rank_at((a + 1 < order.len()).then_some(a + 1)),
-        ),
-        (None, Some(b)) => (rank_at(b.checked_sub(1)), rank_at(Some(b))),
-        (None, None) => (None, None),
-    };
-    rank::place(low.as_ref(), high.as_ref()).map_err(|e| RepoError::other(format!("rank: {e}")))
+    rank::place_after_renumbering(order.len(), index_of(after), index_of(before))
+        .map_err(|e| RepoError::other(format!("rank: {e}")))
 }

@@ -78,15 +78,15 @@ pub(crate) async fn update_aggregation(
     delta: &AggregationDelta,
     at: DateTime<Utc>,
 ) -> Result<Option<AggregationChange>, DbErr> {
+    let mut binds = crate::db::Binds::default();
     let sql = format!(
-        "UPDATE project_aggregations SET {}, updated_at = $8 WHERE project_id = $1 \
+        "UPDATE project_aggregations SET {deltas}, updated_at = {at} WHERE project_id = {project} \
          RETURNING total, todo, in_progress, in_review, issue, done",
-        delta_assignments(2)
+        deltas = bind_deltas(&mut binds, delta),
+        at = binds.bind(d.time(at)),
+        project = binds.bind(d.id(project_id)),
     );
-    let mut values = vec![d.id(project_id)];
-    values.extend(delta_values(delta));
-    values.push(d.time(at));
-    let Some(row) = one(txn, d.stmt(&sql, values)).await? else {
+    let Some(row) = one(txn, d.stmt(&sql, binds.into_values())).await? else {
         return Ok(None);
     };
     after_to_change(convert::counts(&d.row(&row))?, delta).map(Some)

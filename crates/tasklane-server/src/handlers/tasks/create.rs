@@ -31,13 +31,12 @@ fn record_duration(state: &AppState, started: Instant, creation: Option<&Creatio
 }
 
 /// The response body of a created task, as sent and as recorded for repeats.
-fn task_json(creation: &Creation) -> anyhow::Result<(TaskDto, String)> {
-    let task = TaskDto::from(&creation.tasks[0]);
-    let json = serde_json::to_string(&task)?;
-    Ok((task, json))
+fn task_json(creation: &Creation) -> anyhow::Result<String> {
+    Ok(serde_json::to_string(&TaskDto::from(&creation.tasks[0]))?)
 }
 
-fn created(task: &TaskDto, body: String) -> HttpResponse {
+fn created(creation: &Creation, body: String) -> HttpResponse {
+    let task = &creation.tasks[0];
     HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/tasks/{}", task.id)))
         .insert_header((header::ETAG, format!("\"{}\"", task.row_version)))
@@ -94,8 +93,9 @@ pub async fn create(
             .create_task(actor.0, project, body.into())
             .await;
         record_duration(&state, started, result.as_ref().ok());
-        let (task, json) = task_json(&result?).map_err(ApiError::internal)?;
-        return Ok(created(&task, json));
+        let creation = result?;
+        let json = task_json(&creation).map_err(ApiError::internal)?;
+        return Ok(created(&creation, json));
     };
     let key = RequestKey {
         key,
@@ -105,7 +105,7 @@ pub async fn create(
         .services
         .tasks
         .create_task_once(actor.0, project, body.into(), key, |creation| {
-            task_json(creation).map(|(_, json)| json)
+            task_json(creation)
         })
         .await;
     match once {
@@ -115,8 +115,7 @@ pub async fn create(
             .body(response)),
         Ok(Once::Created { creation, response }) => {
             record_duration(&state, started, Some(&creation));
-            let (task, _) = task_json(&creation).map_err(ApiError::internal)?;
-            Ok(created(&task, response))
+            Ok(created(&creation, response))
         }
         Err(error) => {
             if matches!(error, CreateOnceError::Create(_)) {

@@ -55,18 +55,12 @@ pub(super) async fn rebalance(
         ),
     )
     .await?;
-    let rank_at = |index: Option<usize>| index.map(|i| Rank::from_sequence(i as u64 + 1));
     let index_of =
         |id: Option<TaskId>| id.and_then(|id| order.iter().position(|x| *x == id.as_uuid()));
-    let (low, high) = match (index_of(after), index_of(before)) {
-        (Some(a), _) => (
-            rank_at(Some(a)),
-            rank_at((a + 1 < order.len()).then_some(a + 1)),
-        ),
-        (None, Some(b)) => (rank_at(b.checked_sub(1)), rank_at(Some(b))),
-        (None, None) => (None, None),
-    };
-    convert::valid("placement", rank::place(low.as_ref(), high.as_ref()))
+    convert::valid(
+        "placement",
+        rank::place_after_renumbering(order.len(), index_of(after), index_of(before)),
+    )
 }
 
 /// Makes `labels` the task's labels: drops the others, adds the missing ones (one statement on
