@@ -19,6 +19,7 @@ use tasklane_domain::values::{
 use uuid::Uuid;
 
 use crate::db::{Row, json_time};
+use crate::entities::{project_members, statuses, users};
 
 /// A stored value the domain refuses.
 pub(crate) fn corrupt(what: &str, error: impl Display) -> DbErr {
@@ -104,20 +105,6 @@ pub(crate) fn summary(
         avatar_url: avatar
             .map(|a| valid("avatar URL", AvatarUrl::new(&a)))
             .transpose()?,
-    })
-}
-
-/// A user from `id, email, display_name, avatar_url, created_at, updated_at`.
-pub(crate) fn user(row: &Row<'_>) -> Result<User, DbErr> {
-    Ok(User {
-        summary: summary(
-            row.id("id")?,
-            &row.text("email")?,
-            &row.text("display_name")?,
-            row.opt_text("avatar_url")?,
-        )?,
-        created_at: row.time("created_at")?,
-        updated_at: row.time("updated_at")?,
     })
 }
 
@@ -229,17 +216,6 @@ pub(crate) fn task(row: &Row<'_>) -> Result<Task, DbErr> {
     })
 }
 
-/// A status from `id, project_id, name, category, position`.
-pub(crate) fn status(row: &Row<'_>) -> Result<Status, DbErr> {
-    Ok(Status {
-        id: StatusId::from_uuid(row.id("id")?),
-        project_id: ProjectId::from_uuid(row.id("project_id")?),
-        name: valid("status name", StatusName::new(&row.text("name")?))?,
-        category: parsed("category", &row.text("category")?)?,
-        position: valid("position", u32::try_from(row.int("position")?))?,
-    })
-}
-
 // ----- JSON built inside context reads ------------------------------------------------------
 
 /// A status inside a JSON array (`{obj}('id', …, 'name', …, 'category', …)`).
@@ -302,3 +278,42 @@ impl JsonMember {
 /// The JSON object of a member with its user, for `{agg}(…)` over `project_members m JOIN users u`.
 pub(crate) const JSON_MEMBER: &str = "{obj}('id', u.id, 'email', u.email, 'display_name', u.display_name, \
     'avatar_url', u.avatar_url, 'role', m.role, 'added_at', m.added_at)";
+
+// ----- entities → domain --------------------------------------------------------------------
+
+/// A user from its entity.
+pub(crate) fn user_model(model: users::Model) -> Result<User, DbErr> {
+    Ok(User {
+        summary: summary(
+            model.id.0,
+            &model.email,
+            &model.display_name,
+            model.avatar_url,
+        )?,
+        created_at: model.created_at.0,
+        updated_at: model.updated_at.0,
+    })
+}
+
+/// A status from its entity.
+pub(crate) fn status_model(model: statuses::Model) -> Result<Status, DbErr> {
+    Ok(Status {
+        id: StatusId::from_uuid(model.id.0),
+        project_id: ProjectId::from_uuid(model.project_id.0),
+        name: valid("status name", StatusName::new(&model.name))?,
+        category: parsed("category", &model.category)?,
+        position: valid("position", u32::try_from(model.position))?,
+    })
+}
+
+/// A member from its entity and its user's.
+pub(crate) fn member_model(
+    member: project_members::Model,
+    user: users::Model,
+) -> Result<Member, DbErr> {
+    Ok(Member {
+        user: user_model(user)?.summary,
+        role: parsed("role", &member.role)?,
+        added_at: member.added_at.0,
+    })
+}

@@ -18,6 +18,7 @@ mod comments;
 mod convert;
 mod counter;
 mod db;
+pub mod entities;
 mod errors;
 mod events;
 mod labels;

@@ -1,8 +1,11 @@
-//! The user repository: one statement per method; email uniqueness is the unique index on the
-//! lower-cased email, so a concurrent duplicate is caught by the database, not a prior read.
+//! The user repository, on the `users` entity: one statement per method; email uniqueness is the
+//! unique index on the lower-cased email, so a concurrent duplicate is caught by the database,
+//! not a prior read.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use tasklane_domain::errors::RepoError;
 use tasklane_domain::ids::UserId;
 use tasklane_domain::model::{User, UserCredentials, UserSummary};
@@ -12,30 +15,43 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::convert;
-use crate::db::{exec, in_transaction, one};
+use crate::db::in_transaction;
+use crate::entities::{refresh_tokens, users};
 use crate::errors::{Constraint, Fail, repo_error, violates};
-
-const USER_COLUMNS: &str = "id, email, display_name, avatar_url, created_at, updated_at";
 
 #[async_trait]
 impl UserRepository for Store {
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     async fn create_user(&self, user: NewUser) -> Result<User, CreateUserStoreError> {
+        use users::Column as C;
         let d = self.dialect;
-        let stmt = d.stmt(
-            "INSERT INTO users (id, email, email_lower, display_name, avatar_url, password_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-            vec![
-                d.id(user.id),
+        let insert = Query::insert()
+            .into_table(users::Entity)
+            .columns([
+                C::Id,
+                C::Email,
+                C::EmailLower,
+                C::DisplayName,
+                C::AvatarUrl,
+                C::PasswordHash,
+                C::CreatedAt,
+                C::UpdatedAt,
+            ])
+            .values_panic([
+                d.id(user.id).into(),
                 user.email.as_str().into(),
                 user.email.normalized().into(),
                 user.display_name.as_str().into(),
-                user.avatar_url.as_ref().map(|a| a.as_str().to_owned()).into(),
+                user.avatar_url
+                    .as_ref()
+                    .map(|a| a.as_str().to_owned())
+                    .into(),
                 user.password_hash.into(),
-                d.time(user.created_at),
-            ],
-        );
-        match exec(&self.writer, stmt).await {
+                d.time(user.created_at).into(),
+                d.time(user.created_at).into(),
+            ])
+            .to_owned();
+        match self.writer.execute(&insert).await {
             Ok(_) => Ok(User {
                 summary: UserSummary {
                     id: user.id,
@@ -55,34 +71,35 @@ impl UserRepository for Store {
 
     #[tracing::instrument(skip_all, fields(%id))]
     async fn get_user(&self, id: UserId) -> Result<Option<User>, RepoError> {
-        let d = self.dialect;
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row = one(&self.reader, d.stmt(&sql, vec![d.id(id)]))
+        let found = users::Entity::find()
+            .filter(users::Column::Id.eq(self.dialect.id(id)))
+            .one(&self.reader)
             .await
             .map_err(repo_error)?;
-        row.map(|row| convert::user(&d.row(&row)))
+        found
+            .map(convert::user_model)
             .transpose()
             .map_err(repo_error)
     }
 
     #[tracing::instrument(skip_all)]
     async fn find_credentials(&self, email: Email) -> Result<Option<UserCredentials>, RepoError> {
-        let d = self.dialect;
-        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email_lower = $1");
-        let row = one(&self.reader, d.stmt(&sql, vec![email.normalized().into()]))
+        let found = users::Entity::find()
+            .filter(users::Column::EmailLower.eq(email.normalized()))
+            .one(&self.reader)
             .await
             .map_err(repo_error)?;
-        row.map(|row| credentials(&d.row(&row))).transpose()
+        found.map(credentials).transpose()
     }
 
     #[tracing::instrument(skip_all, fields(%id))]
     async fn get_credentials(&self, id: UserId) -> Result<Option<UserCredentials>, RepoError> {
-        let d = self.dialect;
-        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE id = $1");
-        let row = one(&self.reader, d.stmt(&sql, vec![d.id(id)]))
+        let found = users::Entity::find()
+            .filter(users::Column::Id.eq(self.dialect.id(id)))
+            .one(&self.reader)
             .await
             .map_err(repo_error)?;
-        row.map(|row| credentials(&d.row(&row))).transpose()
+        found.map(credentials).transpose()
     }
 
     #[tracing::instrument(skip_all, fields(%id))]
@@ -92,28 +109,28 @@ impl UserRepository for Store {
         change: ProfileChange,
         at: DateTime<Utc>,
     ) -> Result<Option<User>, RepoError> {
+        use users::Column as C;
         let d = self.dialect;
-        let sql = format!(
-            "UPDATE users SET display_name = COALESCE($2, display_name), \
-             avatar_url = CASE WHEN $3 THEN $4 ELSE avatar_url END, updated_at = $5 \
-             WHERE id = $1 RETURNING {USER_COLUMNS}"
-        );
-        let avatar = change
-            .avatar_url
-            .as_ref()
-            .map(|a| a.as_ref().map(|a| a.as_str().to_owned()));
-        let values = vec![
-            d.id(id),
-            change.display_name.map(|n| n.as_str().to_owned()).into(),
-            avatar.is_some().into(),
-            avatar.flatten().into(),
-            d.time(at),
-        ];
-        let row = one(&self.writer, d.stmt(&sql, values))
+        let mut update = users::Entity::update_many()
+            .col_expr(C::UpdatedAt, Expr::val(d.time(at)).into())
+            .filter(C::Id.eq(d.id(id)));
+        if let Some(name) = change.display_name {
+            update = update.col_expr(C::DisplayName, Expr::val(name.as_str()).into());
+        }
+        if let Some(avatar) = change.avatar_url {
+            let avatar = avatar.map(|a| a.as_str().to_owned());
+            update = update.col_expr(C::AvatarUrl, Expr::val(avatar).into());
+        }
+        let updated = update
+            .exec_with_returning(&self.writer)
             .await
             .map_err(repo_error)?;
-        row.map(|row| convert::user(&d.row(&row)).map_err(repo_error))
+        updated
+            .into_iter()
+            .next()
+            .map(convert::user_model)
             .transpose()
+            .map_err(repo_error)
     }
 
     #[tracing::instrument(skip_all, fields(%id))]
@@ -127,39 +144,50 @@ impl UserRepository for Store {
     ) -> Result<bool, RepoError> {
         let d = self.dialect;
         in_transaction!(self.writer, |txn| -> Result<bool, Fail<()>> {
-            let replace = d.stmt(
-                "UPDATE users SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2",
-                vec![d.id(id), expected_hash.clone().into(), password_hash.clone().into(), d.time(at)],
-            );
-            if exec(txn, replace).await? == 0 {
+            let replaced = users::Entity::update_many()
+                .col_expr(
+                    users::Column::PasswordHash,
+                    Expr::val(password_hash.clone()).into(),
+                )
+                .col_expr(users::Column::UpdatedAt, Expr::val(d.time(at)).into())
+                .filter(users::Column::Id.eq(d.id(id)))
+                .filter(users::Column::PasswordHash.eq(expected_hash.clone()))
+                .exec(txn)
+                .await?;
+            if replaced.rows_affected == 0 {
                 return Ok(false);
             }
             // A nil family is no family: without a session to keep, every one is revoked.
-            let revoke = d.stmt(
-                "UPDATE refresh_tokens SET revoked_at = $2 \
-                 WHERE user_id = $1 AND revoked_at IS NULL AND family_id <> $3",
-                vec![d.id(id), d.time(at), d.id(keep_family.unwrap_or(Uuid::nil()))],
-            );
-            exec(txn, revoke).await?;
+            use refresh_tokens::Column as T;
+            refresh_tokens::Entity::update_many()
+                .col_expr(T::RevokedAt, Expr::val(d.time(at)).into())
+                .filter(T::UserId.eq(d.id(id)))
+                .filter(T::RevokedAt.is_null())
+                .filter(T::FamilyId.ne(d.id(keep_family.unwrap_or(Uuid::nil()))))
+                .exec(txn)
+                .await?;
             Ok(true)
         })
         .map_err(Fail::into_repo)
     }
 
     async fn find_user_by_email(&self, email: Email) -> Result<Option<User>, RepoError> {
-        let d = self.dialect;
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_lower = $1");
-        let row = one(&self.reader, d.stmt(&sql, vec![email.normalized().into()]))
+        let found = users::Entity::find()
+            .filter(users::Column::EmailLower.eq(email.normalized()))
+            .one(&self.reader)
             .await
             .map_err(repo_error)?;
-        row.map(|row| convert::user(&d.row(&row)).map_err(repo_error))
+        found
+            .map(convert::user_model)
             .transpose()
+            .map_err(repo_error)
     }
 }
 
-fn credentials(row: &crate::db::Row<'_>) -> Result<UserCredentials, RepoError> {
+fn credentials(model: users::Model) -> Result<UserCredentials, RepoError> {
+    let password_hash = model.password_hash.clone();
     Ok(UserCredentials {
-        user: convert::user(row).map_err(repo_error)?,
-        password_hash: row.text("password_hash").map_err(repo_error)?,
+        user: convert::user_model(model).map_err(repo_error)?,
+        password_hash,
     })
 }

@@ -1,7 +1,12 @@
-//! Members: the list, adding by id or e-mail and changing roles (one upsert), removal. Each
-//! change locks the project row first, so the owner count cannot change under its decision.
+//! Members, on the `project_members` entity: the list, adding by id or e-mail and changing roles
+//! (one upsert), removal. Each change locks the project row first, so the owner count cannot
+//! change under its decision; the context read after the lock stays one hand-written statement
+//! (the project, both roles, the owner count and the target user, each a sub-query).
 
-use sea_orm::{DatabaseTransaction, DbErr};
+use sea_orm::sea_query::{Expr, OnConflict, Order, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::{ProjectId, UserId};
 use tasklane_domain::model::Member;
@@ -13,8 +18,9 @@ use tasklane_domain::values::Role;
 
 use super::{lock_project, role};
 use crate::Store;
-use crate::convert::{self, parsed};
-use crate::db::{Dialect, all, exec, in_transaction, one};
+use crate::convert;
+use crate::db::{Dialect, in_transaction, one};
+use crate::entities::{DbTime, project_members, users};
 use crate::errors::{Fail, repo_error};
 
 /// The membership context, read after the project row is locked: the owner count cannot
@@ -56,31 +62,31 @@ pub(super) async fn list(
     project_id: ProjectId,
     viewer: UserId,
 ) -> Result<MembersRead, RepoError> {
+    use project_members::Column as M;
     let d = store.dialect;
-    let stmt = d.stmt(
-        "SELECT m.role, m.added_at, u.id AS user_id, u.email AS user_email, u.display_name AS user_name, \
-           u.avatar_url AS user_avatar \
-         FROM project_members m JOIN users u ON u.id = m.user_id WHERE m.project_id = $1 \
-         ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'editor' THEN 1 ELSE 2 END, m.added_at, u.id",
-        vec![d.id(project_id)],
-    );
+    let rank: Expr = Expr::case(M::Role.eq("owner"), 0)
+        .case(M::Role.eq("editor"), 1)
+        .finally(2)
+        .into();
     let read = async {
-        let mut members = Vec::new();
-        for row in all(&store.reader, stmt).await? {
-            let r = d.row(&row);
-            let user = convert::user_columns(&r, "user")?
-                .ok_or_else(|| convert::corrupt("member", "no user"))?;
-            members.push(Member {
-                user,
-                role: parsed("role", &r.text("role")?)?,
-                added_at: r.time("added_at")?,
-            });
+        let rows = project_members::Entity::find()
+            .find_also_related(users::Entity)
+            .filter(M::ProjectId.eq(d.id(project_id)))
+            .order_by(rank, Order::Asc)
+            .order_by_asc(M::AddedAt)
+            .order_by_asc(users::Column::Id)
+            .all(&store.reader)
+            .await?;
+        let mut members = Vec::with_capacity(rows.len());
+        for (member, user) in rows {
+            let user = user.ok_or_else(|| convert::corrupt("member", "no user"))?;
+            members.push(convert::member_model(member, user)?);
         }
         let viewer_role = members.iter().find(|m| m.user.id == viewer).map(|m| m.role);
         if viewer_role.is_none() {
             members.clear();
         }
-        Ok(MembersRead {
+        Ok::<_, DbErr>(MembersRead {
             viewer_role,
             members,
         })
@@ -96,19 +102,42 @@ pub(super) async fn write<E>(
     record: RecordEvents<MembershipChange>,
 ) -> Result<Logged<MembershipChange>, TxError<E>> {
     let d = store.dialect;
-    in_transaction!(store.writer, |txn| -> Result<Logged<MembershipChange>, Fail<E>> {
+    in_transaction!(store.writer, |txn| -> Result<
+        Logged<MembershipChange>,
+        Fail<E>,
+    > {
         let context = membership_context(txn, d, request).await?;
         let (previous_role, user) = (context.target_role, context.target_user.clone());
         let role = decide(context).map_err(Fail::Rejected)?;
         let user = user.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a user")))?;
-        let stmt = d.stmt(
-            "INSERT INTO project_members (project_id, user_id, role, added_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role RETURNING added_at",
-            vec![d.id(request.project_id), d.id(request.user_id), role.as_str().into(), d.time(request.at)],
-        );
-        let row = one(txn, stmt).await?.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("membership not written")))?;
+        use project_members::Column as M;
+        let upsert = Query::insert()
+            .into_table(project_members::Entity)
+            .columns([M::ProjectId, M::UserId, M::Role, M::AddedAt])
+            .values_panic([
+                d.id(request.project_id).into(),
+                d.id(request.user_id).into(),
+                role.as_str().into(),
+                d.time(request.at).into(),
+            ])
+            .on_conflict(
+                OnConflict::columns([M::ProjectId, M::UserId])
+                    .update_column(M::Role)
+                    .to_owned(),
+            )
+            .returning_col(M::AddedAt)
+            .to_owned();
+        let row = txn
+            .query_one(&upsert)
+            .await?
+            .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("membership not written")))?;
+        let added_at: DbTime = row.try_get("", "added_at")?;
         let change = MembershipChange {
-            member: Some(Member { user, role, added_at: d.row(&row).time("added_at")? }),
+            member: Some(Member {
+                user,
+                role,
+                added_at: added_at.0,
+            }),
             previous_role,
         };
         Ok(crate::events::log(txn, d, change, &record).await?)
@@ -131,11 +160,11 @@ pub(super) async fn remove(
         let context = membership_context(txn, d, request).await?;
         let previous_role = context.target_role;
         decide(context).map_err(Fail::Rejected)?;
-        let stmt = d.stmt(
-            "DELETE FROM project_members WHERE project_id = $1 AND user_id = $2",
-            vec![d.id(request.project_id), d.id(request.user_id)],
-        );
-        exec(txn, stmt).await?;
+        project_members::Entity::delete_many()
+            .filter(project_members::Column::ProjectId.eq(d.id(request.project_id)))
+            .filter(project_members::Column::UserId.eq(d.id(request.user_id)))
+            .exec(txn)
+            .await?;
         let change = MembershipChange {
             member: None,
             previous_role,

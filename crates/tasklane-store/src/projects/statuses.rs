@@ -1,8 +1,12 @@
-//! Statuses: the board's columns. Every change locks the project row, reads the project's
+//! Statuses, on the `statuses` entity: the board's columns. Every change locks the project row, reads the project's
 //! statuses, lets the domain decide, then writes the plan; a name clash or a status in use that
 //! a concurrent change can still cause becomes the operation's error.
 
-use sea_orm::{DatabaseTransaction, DbErr};
+use sea_orm::sea_query::{CaseStatement, Expr, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::{ProjectId, UserId};
 use tasklane_domain::model::Status;
@@ -10,11 +14,13 @@ use tasklane_domain::ports::{
     Logged, RecordEvents, StatusChangeRequest, StatusContext, StatusPlan, StatusTarget,
     StatusesChanged, StatusesRead,
 };
+use uuid::Uuid;
 
 use super::{lock_project, project_from, role};
 use crate::Store;
 use crate::convert::{self, JsonStatus, PROJECT_COLUMNS, PROJECT_FROM};
-use crate::db::{Dialect, all, exec, in_transaction, one};
+use crate::db::{Dialect, all, in_transaction, one};
+use crate::entities::{DbId, project_members, statuses};
 use crate::errors::{Constraint, Fail, repo_error, violates};
 
 /// The status context: the project (of the target status), locked, with its statuses.
@@ -26,14 +32,14 @@ async fn status_context(
     let (project_id, target) = match request.target {
         StatusTarget::Project(id) => (Some(id), None),
         StatusTarget::Status(id) => {
-            let stmt = d.stmt(
-                "SELECT project_id FROM statuses WHERE id = $1",
-                vec![d.id(id)],
-            );
-            let project = one(txn, stmt)
+            let project = statuses::Entity::find()
+                .select_only()
+                .column(statuses::Column::ProjectId)
+                .filter(statuses::Column::Id.eq(d.id(id)))
+                .into_tuple::<DbId>()
+                .one(txn)
                 .await?
-                .map(|row| d.row(&row).id("project_id"))
-                .transpose()?;
+                .map(Uuid::from);
             (project.map(ProjectId::from_uuid), Some(id))
         }
     };
@@ -91,35 +97,48 @@ async fn apply_status_plan<E>(
         Some(rejection) if violates(&error, Constraint::StatusName) => Fail::Rejected(rejection),
         _ => Fail::Db(error),
     };
+    use statuses::Column as S;
     if let Some(status) = &plan.create {
-        let stmt = d.stmt(
-            "INSERT INTO statuses (id, project_id, name, name_lower, category, position, append_seq) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0)",
-            vec![
-                d.id(status.id),
-                d.id(project_id),
+        let insert = Query::insert()
+            .into_table(statuses::Entity)
+            .columns([
+                S::Id,
+                S::ProjectId,
+                S::Name,
+                S::NameLower,
+                S::Category,
+                S::Position,
+                S::AppendSeq,
+            ])
+            .values_panic([
+                d.id(status.id).into(),
+                d.id(project_id).into(),
                 status.name.as_str().into(),
                 status.name.as_str().to_lowercase().into(),
                 status.category.as_str().into(),
                 i64::from(status.position).into(),
-            ],
-        );
-        exec(txn, stmt).await.map_err(|e| name_clash(e, &plan))?;
+                0i64.into(),
+            ])
+            .to_owned();
+        txn.execute(&insert)
+            .await
+            .map_err(|e| name_clash(e, &plan))?;
     }
     if let Some((id, name)) = &plan.rename {
-        let stmt = d.stmt(
-            "UPDATE statuses SET name = $2, name_lower = $3 WHERE id = $1",
-            vec![
-                d.id(*id),
-                name.as_str().into(),
-                name.as_str().to_lowercase().into(),
-            ],
-        );
-        exec(txn, stmt).await.map_err(|e| name_clash(e, &plan))?;
+        statuses::Entity::update_many()
+            .col_expr(S::Name, Expr::val(name.as_str()).into())
+            .col_expr(S::NameLower, Expr::val(name.as_str().to_lowercase()).into())
+            .filter(S::Id.eq(d.id(*id)))
+            .exec(txn)
+            .await
+            .map_err(|e| name_clash(e, &plan))?;
     }
     if let Some(id) = plan.delete {
-        let stmt = d.stmt("DELETE FROM statuses WHERE id = $1", vec![d.id(id)]);
-        exec(txn, stmt).await.map_err(|error| {
+        let deleted = statuses::Entity::delete_many()
+            .filter(S::Id.eq(d.id(id)))
+            .exec(txn)
+            .await;
+        deleted.map_err(|error| {
             let in_use = matches!(
                 error.sql_err(),
                 Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
@@ -131,16 +150,15 @@ async fn apply_status_plan<E>(
         })?;
     }
     if !plan.order.is_empty() {
-        let cases: Vec<String> = (0..plan.order.len())
-            .map(|i| format!("WHEN ${} THEN {i}", i + 2))
-            .collect();
-        let sql = format!(
-            "UPDATE statuses SET position = CASE id {} ELSE position END WHERE project_id = $1",
-            cases.join(" ")
-        );
-        let mut values = vec![d.id(project_id)];
-        values.extend(plan.order.iter().map(|id| d.id(*id)));
-        exec(txn, d.stmt(&sql, values)).await?;
+        let mut position = CaseStatement::new();
+        for (id, index) in plan.order.iter().zip(0i64..) {
+            position = position.case(S::Id.eq(d.id(*id)), index);
+        }
+        statuses::Entity::update_many()
+            .col_expr(S::Position, position.finally(Expr::col(S::Position)).into())
+            .filter(S::ProjectId.eq(d.id(project_id)))
+            .exec(txn)
+            .await?;
     }
     let mut all_statuses = current;
     all_statuses.extend(plan.create);
@@ -207,15 +225,23 @@ pub(super) async fn list(
     project_id: ProjectId,
     viewer: UserId,
 ) -> Result<StatusesRead, RepoError> {
+    use statuses::Column as S;
     let d = store.dialect;
-    let stmt = d.stmt(
-        "SELECT s.id, s.project_id, s.name, s.category, s.position, \
-           (SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2) AS viewer_role \
-         FROM statuses s WHERE s.project_id = $1 ORDER BY s.position, s.id",
-        vec![d.id(project_id), d.id(viewer)],
-    );
+    let viewer_role = Query::select()
+        .column(project_members::Column::Role)
+        .from(project_members::Entity)
+        .and_where(project_members::Column::ProjectId.eq(d.id(project_id)))
+        .and_where(project_members::Column::UserId.eq(d.id(viewer)))
+        .to_owned();
+    // One statement: the statuses, each row carrying the viewer's role.
+    let select = statuses::Entity::find()
+        .expr_as(Expr::from(viewer_role), "viewer_role")
+        .filter(S::ProjectId.eq(d.id(project_id)))
+        .order_by_asc(S::Position)
+        .order_by_asc(S::Id)
+        .build(d.backend());
     let read = async {
-        let rows = all(&store.reader, stmt).await?;
+        let rows = all(&store.reader, select).await?;
         let viewer_role = match rows.first() {
             Some(row) => role(row, d, "viewer_role")?,
             None => None,
@@ -223,7 +249,7 @@ pub(super) async fn list(
         let statuses = match viewer_role {
             Some(_) => rows
                 .iter()
-                .map(|row| convert::status(&d.row(row)))
+                .map(|row| convert::status_model(statuses::Model::from_query_result(row, "")?))
                 .collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
