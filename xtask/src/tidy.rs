@@ -391,4 +391,44 @@ mod tests {
             "server files naming the store: {naming:#?}"
         );
     }
+
+    /// An entity's id or time converts to a value only in PostgreSQL's form (SQLite stores
+    /// text), so the store binds every value through its `Dialect`: no `ActiveModel` write and
+    /// no `find_by_id`, which would bind an id as a 16-byte blob on SQLite and match nothing.
+    #[test]
+    fn the_store_binds_entity_values_through_its_dialect() {
+        let src = workspace_root().join("crates/tasklane-store/src");
+        let forbidden = [
+            "::ActiveModel",
+            "ActiveModel::",
+            "ActiveValue",
+            "into_active_model",
+            "Set(",
+            ".save(",
+            "find_by_id(",
+            "delete_by_id(",
+        ];
+        let mut stack = vec![src];
+        let mut found = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = read(&path);
+                    for (n, line) in text.lines().enumerate() {
+                        let code = line.split("//").next().unwrap_or("");
+                        if forbidden.iter().any(|f| code.contains(f)) {
+                            found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "entity writes or id lookups that bypass the dialect: {found:#?}"
+        );
+    }
 }

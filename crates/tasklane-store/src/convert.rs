@@ -19,7 +19,7 @@ use tasklane_domain::values::{
 use uuid::Uuid;
 
 use crate::db::{Row, json_time};
-use crate::entities::{project_members, statuses, users};
+use crate::entities::{project_aggregations, project_members, projects, statuses, users};
 
 /// A stored value the domain refuses.
 pub(crate) fn corrupt(what: &str, error: impl Display) -> DbErr {
@@ -315,5 +315,48 @@ pub(crate) fn member_model(
         user: user_model(user)?.summary,
         role: parsed("role", &member.role)?,
         added_at: member.added_at.0,
+    })
+}
+
+/// The counts of an aggregation entity.
+pub(crate) fn counts_model(model: &project_aggregations::Model) -> Result<Counts, DbErr> {
+    Ok(Counts {
+        total: count(model.total)?,
+        todo: count(model.todo)?,
+        in_progress: count(model.in_progress)?,
+        in_review: count(model.in_review)?,
+        issue: count(model.issue)?,
+        done: count(model.done)?,
+    })
+}
+
+/// A project from its entity and its aggregation row's; `fallback` counts when the row is
+/// missing.
+pub(crate) fn project_model(
+    model: projects::Model,
+    aggregation: Option<&project_aggregations::Model>,
+    fallback: impl FnOnce() -> Counts,
+) -> Result<Project, DbErr> {
+    let id = ProjectId::from_uuid(model.id.0);
+    let (counts, updated_at) = match aggregation {
+        Some(row) => (counts_model(row)?, row.updated_at.0),
+        None => (fallback(), model.updated_at.0),
+    };
+    Ok(Project {
+        id,
+        key: valid("project key", ProjectKey::new(&model.key))?,
+        name: valid("project name", ProjectName::new(&model.name))?,
+        description: valid("description", ProjectDescription::new(&model.description))?,
+        task_counter: count(model.task_counter)?,
+        row_version: count(model.row_version)?,
+        archived_at: model.archived_at.map(|at| at.0),
+        created_by: UserId::from_uuid(model.created_by.0),
+        created_at: model.created_at.0,
+        updated_at: model.updated_at.0,
+        aggregation: Aggregation {
+            project_id: id,
+            counts,
+            updated_at,
+        },
     })
 }

@@ -36,17 +36,24 @@ impl Dialect {
     /// JSON markers), adapted to this dialect.
     pub fn stmt(self, sql: &str, values: Vec<Value>) -> Statement {
         let sql = match self {
+            Dialect::Postgres => self.json_sql(sql),
+            Dialect::Sqlite => to_sqlite_placeholders(&self.json_sql(sql)),
+        };
+        Statement::from_sql_and_values(self.backend(), sql, values)
+    }
+
+    /// SQL with its `{obj}`/`{agg}`/`{arr0}` JSON markers in this dialect's functions.
+    pub fn json_sql(self, sql: &str) -> String {
+        match self {
             Dialect::Postgres => sql
                 .replace("{obj}", "json_build_object")
                 .replace("{agg}", "json_agg")
                 .replace("{arr0}", "'[]'::json"),
-            Dialect::Sqlite => to_sqlite_placeholders(
-                &sql.replace("{obj}", "json_object")
-                    .replace("{agg}", "json_group_array")
-                    .replace("{arr0}", "json('[]')"),
-            ),
-        };
-        Statement::from_sql_and_values(self.backend(), sql, values)
+            Dialect::Sqlite => sql
+                .replace("{obj}", "json_object")
+                .replace("{agg}", "json_group_array")
+                .replace("{arr0}", "json('[]')"),
+        }
     }
 
     /// An id parameter.

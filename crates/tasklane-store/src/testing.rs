@@ -125,6 +125,28 @@ impl TestDb {
         Ok(row.try_get_by_index::<i64>(0)?)
     }
 
+    /// The texts in the first two columns of every row of `sql`.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub async fn text_pairs(&self, sql: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let stmt = sea_orm::Statement::from_string(self.store.dialect().backend(), sql.to_owned());
+        let rows = self.store.writer.query_all_raw(stmt).await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get_by_index::<String>(0)?,
+                    row.try_get_by_index::<String>(1)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The connection, to read through the entities.
+    pub fn connection(&self) -> &sea_orm::DatabaseConnection {
+        &self.store.writer
+    }
+
     /// The integers in the first column of every row of `sql`.
     ///
     /// # Errors

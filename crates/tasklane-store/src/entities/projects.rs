@@ -22,6 +22,23 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_one = "super::project_aggregations::Entity")]
+    Aggregation,
+    #[sea_orm(has_many = "super::project_members::Entity")]
+    Members,
+}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Related<super::project_aggregations::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Aggregation.def()
+    }
+}
+
+impl Related<super::project_members::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Members.def()
+    }
+}

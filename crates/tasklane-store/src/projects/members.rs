@@ -1,11 +1,12 @@
 //! Members, on the `project_members` entity: the list, adding by id or e-mail and changing roles
 //! (one upsert), removal. Each change locks the project row first, so the owner count cannot
-//! change under its decision; the context read after the lock stays one hand-written statement
-//! (the project, both roles, the owner count and the target user, each a sub-query).
+//! change under its decision, then reads its context in one statement (both roles and the owner
+//! count as sub-queries, the target user joined).
 
-use sea_orm::sea_query::{Expr, OnConflict, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult,
+    JoinType, QueryFilter, QueryOrder,
 };
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::{ProjectId, UserId};
@@ -16,11 +17,11 @@ use tasklane_domain::ports::{
 use tasklane_domain::services::members::RemoveMemberError;
 use tasklane_domain::values::Role;
 
-use super::{lock_project, role};
+use super::{lock_project, role, select};
 use crate::Store;
 use crate::convert;
-use crate::db::{Dialect, in_transaction, one};
-use crate::entities::{DbTime, project_members, users};
+use crate::db::{Dialect, in_transaction};
+use crate::entities::{DbId, DbTime, project_members, projects, users};
 use crate::errors::{Fail, repo_error};
 
 /// The membership context, read after the project row is locked: the owner count cannot
@@ -30,17 +31,40 @@ async fn membership_context(
     d: Dialect,
     request: MembershipRequest,
 ) -> Result<MembershipContext, DbErr> {
+    use project_members::Column as M;
     lock_project(txn, d, request.project_id).await?;
-    let stmt = d.stmt(
-        "SELECT p.id, \
-           (SELECT role FROM project_members WHERE project_id = p.id AND user_id = $2) AS actor_role, \
-           (SELECT role FROM project_members WHERE project_id = p.id AND user_id = $3) AS target_role, \
-           (SELECT count(*) FROM project_members WHERE project_id = p.id AND role = 'owner') AS owners, \
-           u.id AS target_id, u.email AS target_email, u.display_name AS target_name, u.avatar_url AS target_avatar \
-         FROM projects p LEFT JOIN users u ON u.id = $3 WHERE p.id = $1",
-        vec![d.id(request.project_id), d.id(request.actor), d.id(request.user_id)],
-    );
-    let Some(row) = one(txn, stmt).await? else {
+    let owners = Query::select()
+        .expr(Expr::col((project_members::Entity, M::UserId)).count())
+        .from(project_members::Entity)
+        .and_where(
+            Expr::col((project_members::Entity, M::ProjectId))
+                .equals((projects::Entity, projects::Column::Id)),
+        )
+        .and_where(M::Role.eq(Role::Owner.as_str()))
+        .to_owned();
+    let target = [
+        users::Column::Id,
+        users::Column::Email,
+        users::Column::DisplayName,
+        users::Column::AvatarUrl,
+    ];
+    let read = Query::select()
+        .expr_as(Expr::from(select::role_of(d, request.actor)), "actor_role")
+        .expr_as(
+            Expr::from(select::role_of(d, request.user_id)),
+            "target_role",
+        )
+        .expr_as(Expr::from(owners), "owners")
+        .columns(target.map(|column| (users::Entity, column)))
+        .from(projects::Entity)
+        .join(
+            JoinType::LeftJoin,
+            users::Entity,
+            users::Column::Id.eq(d.id(request.user_id)),
+        )
+        .and_where(select::by_id(d, request.project_id))
+        .to_owned();
+    let Some(row) = txn.query_one(&read).await? else {
         return Ok(MembershipContext {
             actor_role: None,
             target_user: None,
@@ -48,12 +72,24 @@ async fn membership_context(
             owner_count: 0,
         });
     };
+    let target_user = TargetUser::from_query_result_optional(&row, "")?
+        .map(|u| convert::summary(u.id.0, &u.email, &u.display_name, u.avatar_url))
+        .transpose()?;
     Ok(MembershipContext {
         actor_role: role(&row, d, "actor_role")?,
         target_role: role(&row, d, "target_role")?,
         owner_count: convert::count(d.row(&row).int("owners")?)?,
-        target_user: convert::user_columns(&d.row(&row), "target")?,
+        target_user,
     })
+}
+
+/// The user a membership change is about, as the context read selects it.
+#[derive(FromQueryResult)]
+struct TargetUser {
+    id: DbId,
+    email: String,
+    display_name: String,
+    avatar_url: Option<String>,
 }
 
 /// The project's members, owners first, if `viewer` is one of them.

@@ -7,12 +7,14 @@
 mod create;
 mod members;
 mod read;
+mod select;
 mod statuses;
 
 pub(crate) use read::contains_pattern;
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryResult, QuerySelect};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::{ProjectId, UserId};
 use tasklane_domain::model::{Page, Project, ProjectRead};
@@ -32,25 +34,10 @@ use tasklane_domain::services::statuses::{
 use tasklane_domain::values::Role;
 
 use crate::Store;
-use crate::aggregation::recount_in;
-use crate::convert::{self, PROJECT_COLUMNS, PROJECT_FROM, parsed};
-use crate::db::{Dialect, exec, in_transaction, one};
+use crate::convert::parsed;
+use crate::db::{Dialect, in_transaction};
+use crate::entities::{DbId, projects};
 use crate::errors::{Fail, repo_error};
-
-/// The project of `row` (from [`PROJECT_COLUMNS`]), recounting when its aggregation row is
-/// missing (legacy data; nothing is written).
-async fn project_from(
-    db: &impl ConnectionTrait,
-    d: Dialect,
-    row: &QueryResult,
-) -> Result<Project, DbErr> {
-    let row = d.row(row);
-    let counts = match convert::counts(&row)? {
-        Some(counts) => counts,
-        None => recount_in(db, d, ProjectId::from_uuid(row.id("id")?)).await?,
-    };
-    convert::project(&row, || counts)
-}
 
 fn role(row: &QueryResult, d: Dialect, column: &str) -> Result<Option<Role>, DbErr> {
     d.row(row)
@@ -67,14 +54,14 @@ pub(crate) async fn lock_project(
     project_id: ProjectId,
 ) -> Result<(), DbErr> {
     if d == Dialect::Postgres {
-        one(
-            txn,
-            d.stmt(
-                "SELECT id FROM projects WHERE id = $1 FOR UPDATE",
-                vec![d.id(project_id)],
-            ),
-        )
-        .await?;
+        projects::Entity::find()
+            .select_only()
+            .column(projects::Column::Id)
+            .filter(select::by_id(d, project_id))
+            .lock_exclusive()
+            .into_tuple::<DbId>()
+            .one(txn)
+            .await?;
     }
     Ok(())
 }
@@ -86,19 +73,11 @@ async fn project_context(
     request: ProjectChangeRequest,
 ) -> Result<ProjectContext, DbErr> {
     lock_project(txn, d, request.project_id).await?;
-    let sql = format!(
-        "SELECT {PROJECT_COLUMNS}, (SELECT role FROM project_members WHERE project_id = p.id AND user_id = $2) AS role \
-         FROM {PROJECT_FROM} WHERE p.id = $1"
-    );
-    let row = one(
-        txn,
-        d.stmt(&sql, vec![d.id(request.project_id), d.id(request.actor)]),
-    )
-    .await?;
-    Ok(match row {
+    let found = select::with_role(d, request.actor).filter(select::by_id(d, request.project_id));
+    Ok(match select::one(txn, d, found).await? {
         Some(row) => ProjectContext {
-            actor_role: role(&row, d, "role")?,
-            project: Some(project_from(txn, d, &row).await?),
+            actor_role: row.role,
+            project: Some(select::project(txn, d, row.project, row.aggregation).await?),
         },
         None => ProjectContext {
             project: None,
@@ -122,18 +101,19 @@ async fn apply_patch(
         updated_at: patch.at,
         ..project
     };
-    let stmt = d.stmt(
-        "UPDATE projects SET name = $2, description = $3, archived_at = $4, row_version = row_version + 1, updated_at = $5 \
-         WHERE id = $1",
-        vec![
-            d.id(after.id),
-            after.name.as_str().into(),
-            after.description.as_str().into(),
-            d.opt_time(after.archived_at),
-            d.time(after.updated_at),
-        ],
-    );
-    exec(txn, stmt).await?;
+    use projects::Column as P;
+    projects::Entity::update_many()
+        .col_expr(P::Name, Expr::val(after.name.as_str()).into())
+        .col_expr(P::Description, Expr::val(after.description.as_str()).into())
+        .col_expr(
+            P::ArchivedAt,
+            Expr::val(d.opt_time(after.archived_at)).into(),
+        )
+        .col_expr(P::RowVersion, Expr::col(P::RowVersion).add(1))
+        .col_expr(P::UpdatedAt, Expr::val(d.time(after.updated_at)).into())
+        .filter(select::by_id(d, after.id))
+        .exec(txn)
+        .await?;
     Ok(after)
 }
 
@@ -179,22 +159,14 @@ impl ProjectRepository for Store {
         viewer: UserId,
     ) -> Result<Option<ProjectRead>, RepoError> {
         let d = self.dialect;
-        let sql = format!(
-            "SELECT {PROJECT_COLUMNS}, (SELECT role FROM project_members WHERE project_id = p.id AND user_id = $2) AS role \
-             FROM {PROJECT_FROM} WHERE p.id = $1"
-        );
         let read = async {
-            let Some(row) = one(
-                &self.reader,
-                d.stmt(&sql, vec![d.id(project_id), d.id(viewer)]),
-            )
-            .await?
-            else {
+            let found = select::with_role(d, viewer).filter(select::by_id(d, project_id));
+            let Some(row) = select::one(&self.reader, d, found).await? else {
                 return Ok(None);
             };
             Ok(Some(ProjectRead {
-                role: role(&row, d, "role")?,
-                project: project_from(&self.reader, d, &row).await?,
+                role: row.role,
+                project: select::project(&self.reader, d, row.project, row.aggregation).await?,
             }))
         };
         read.await.map_err(repo_error)
@@ -242,14 +214,10 @@ impl ProjectRepository for Store {
             let context = project_context(txn, d, request).await?;
             decide(context).map_err(Fail::Rejected)?;
             let head = crate::events::head_for_delete(txn, d, request.project_id).await?;
-            exec(
-                txn,
-                d.stmt(
-                    "DELETE FROM projects WHERE id = $1",
-                    vec![d.id(request.project_id)],
-                ),
-            )
-            .await?;
+            projects::Entity::delete_many()
+                .filter(select::by_id(d, request.project_id))
+                .exec(txn)
+                .await?;
             Ok(Logged {
                 value: (),
                 events: crate::events::number_after(head, record(&())),

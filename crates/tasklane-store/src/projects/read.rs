@@ -1,29 +1,35 @@
 //! The listing of a caller's projects: newest activity first, keyset pages, search, the
 //! archive filter and the derived-status filter.
 
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, RelationTrait,
+};
 use tasklane_domain::aggregation::DerivationPolicy;
 use tasklane_domain::errors::RepoError;
 use tasklane_domain::ids::UserId;
 use tasklane_domain::model::{Page, ProjectRead};
 use tasklane_domain::ports::{ProjectCursor, ProjectQuery};
 
-use super::{project_from, role};
+use super::select;
 use crate::Store;
-use crate::convert::PROJECT_COLUMNS;
 use crate::db::all;
+use crate::entities::{project_aggregations, project_members, projects};
 use crate::errors::repo_error;
 
-/// The derived status of project `p` from its aggregation row `a`, in SQL: the rules of
-/// [`DerivationPolicy::derive`], one `WHEN` each, in the same order (a contract test holds the
-/// two equal for every policy). A project without its row counts as empty.
+/// The derived status of a project from its left-joined `project_aggregations` row, in SQL: the
+/// rules of [`DerivationPolicy::derive`], one `WHEN` each, in the same order (a contract test
+/// holds the two equal for every policy). A project without its row counts as empty.
 pub(crate) fn derived_status_sql(policy: DerivationPolicy) -> String {
+    const A: &str = "project_aggregations";
     let earliest = match policy {
-        DerivationPolicy::EarliestWins => "WHEN a.todo > 0 THEN 'todo' ",
-        DerivationPolicy::ActiveWins => "",
+        DerivationPolicy::EarliestWins => format!("WHEN {A}.todo > 0 THEN 'todo' "),
+        DerivationPolicy::ActiveWins => String::new(),
     };
     format!(
-        "(CASE WHEN COALESCE(a.total, 0) = 0 THEN 'todo' WHEN a.done = a.total THEN 'done' \
-         WHEN a.issue > 0 THEN 'issue' {earliest}WHEN a.in_progress + a.in_review > 0 THEN 'in_progress' \
+        "(CASE WHEN COALESCE({A}.total, 0) = 0 THEN 'todo' WHEN {A}.done = {A}.total THEN 'done' \
+         WHEN {A}.issue > 0 THEN 'issue' {earliest}WHEN {A}.in_progress + {A}.in_review > 0 THEN 'in_progress' \
          ELSE 'todo' END)"
     )
 }
@@ -44,47 +50,51 @@ pub(super) async fn list(
     viewer: UserId,
     query: ProjectQuery,
 ) -> Result<Page<ProjectRead>, RepoError> {
+    use project_members::Column as M;
+    use projects::Column as P;
     let d = store.dialect;
-    let mut values = vec![d.id(viewer)];
-    let mut filters = String::new();
+    let mut select = projects::Entity::find()
+        .find_also_related(project_aggregations::Entity)
+        .join(JoinType::InnerJoin, projects::Relation::Members.def())
+        .expr_as(Expr::col((project_members::Entity, M::Role)), "role")
+        .filter(M::UserId.eq(d.id(viewer)));
     if !query.include_archived {
-        filters.push_str(" AND p.archived_at IS NULL");
+        select = select.filter(P::ArchivedAt.is_null());
     }
     if let Some(search) = &query.search {
-        values.push(contains_pattern(search).into());
-        let n = values.len();
-        filters.push_str(&format!(
-            " AND (lower(p.name) LIKE ${n} ESCAPE '\\' OR lower(p.key) LIKE ${n} ESCAPE '\\')"
-        ));
+        let pattern = contains_pattern(search);
+        let like = |column: P| {
+            Expr::expr(Func::lower(Expr::col((projects::Entity, column))))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        select = select.filter(Condition::any().add(like(P::Name)).add(like(P::Key)));
     }
     if let Some(cursor) = &query.cursor {
-        values.push(d.time(cursor.updated_at));
-        values.push(d.id(cursor.id));
-        let (at, id) = (values.len() - 1, values.len());
-        filters.push_str(&format!(
-            " AND (p.updated_at < ${at} OR (p.updated_at = ${at} AND p.id < ${id}))"
-        ));
+        let at = d.time(cursor.updated_at);
+        select = select.filter(
+            Condition::any().add(P::UpdatedAt.lt(at.clone())).add(
+                Condition::all()
+                    .add(P::UpdatedAt.eq(at))
+                    .add(P::Id.lt(d.id(cursor.id))),
+            ),
+        );
     }
     if let Some(status) = query.derived_status {
-        values.push(status.as_str().into());
-        let n = values.len();
-        let derived = derived_status_sql(query.policy);
-        filters.push_str(&format!(" AND {derived} = ${n}"));
+        select = select.filter(Expr::cust(derived_status_sql(query.policy)).eq(status.as_str()));
     }
-    values.push(i64::from(query.limit + 1).into());
-    let sql = format!(
-        "SELECT {PROJECT_COLUMNS}, m.role AS role FROM project_members m JOIN projects p ON p.id = m.project_id \
-         LEFT JOIN project_aggregations a ON a.project_id = p.id \
-         WHERE m.user_id = $1{filters} ORDER BY p.updated_at DESC, p.id DESC LIMIT ${}",
-        values.len()
-    );
+    let select = select
+        .order_by_desc(P::UpdatedAt)
+        .order_by_desc(P::Id)
+        .limit(u64::from(query.limit) + 1)
+        .build(d.backend());
     let read = async {
-        let rows = all(&store.reader, d.stmt(&sql, values)).await?;
+        let rows = all(&store.reader, select).await?;
         let mut items = Vec::with_capacity(rows.len());
         for row in rows.iter().take(query.limit as usize) {
+            let row = select::read_row(row)?;
             items.push(ProjectRead {
-                role: role(row, d, "role")?,
-                project: project_from(&store.reader, d, row).await?,
+                role: row.role,
+                project: select::project(&store.reader, d, row.project, row.aggregation).await?,
             });
         }
         let next_cursor = (rows.len() > query.limit as usize)

@@ -16,11 +16,11 @@ use tasklane_domain::ports::{
 };
 use uuid::Uuid;
 
-use super::{lock_project, project_from, role};
+use super::{lock_project, role, select};
 use crate::Store;
-use crate::convert::{self, JsonStatus, PROJECT_COLUMNS, PROJECT_FROM};
-use crate::db::{Dialect, all, in_transaction, one};
-use crate::entities::{DbId, project_members, statuses};
+use crate::convert::{self, JsonStatus};
+use crate::db::{Dialect, all, in_transaction};
+use crate::entities::{DbId, project_members, statuses, tasks};
 use crate::errors::{Constraint, Fail, repo_error, violates};
 
 /// The status context: the project (of the target status), locked, with its statuses.
@@ -53,28 +53,36 @@ async fn status_context(
         return Ok((empty, None));
     };
     lock_project(txn, d, project_id).await?;
-    let sql = format!(
-        "SELECT {PROJECT_COLUMNS}, \
-           (SELECT role FROM project_members WHERE project_id = p.id AND user_id = $2) AS role, \
-           (SELECT COALESCE({{agg}}({{obj}}('id', s.id, 'name', s.name, 'category', s.category, 'position', s.position) \
-              ORDER BY s.position), {{arr0}}) FROM statuses s WHERE s.project_id = p.id) AS statuses, \
-           EXISTS (SELECT 1 FROM tasks WHERE status_id = $3) AS in_use \
-         FROM {PROJECT_FROM} WHERE p.id = $1"
+    // One statement: the project, its aggregation row and the actor's role, the statuses as a
+    // JSON array, and whether a task uses the target status.
+    let statuses_json = d.json_sql(
+        "(SELECT COALESCE({agg}({obj}('id', s.id, 'name', s.name, 'category', s.category, 'position', s.position) \
+           ORDER BY s.position), {arr0}) FROM statuses s WHERE s.project_id = projects.id)",
     );
-    let values = vec![d.id(project_id), d.id(request.actor), d.opt_id(target)];
-    let Some(row) = one(txn, d.stmt(&sql, values)).await? else {
+    let in_use = Query::select()
+        .expr(Expr::val(1))
+        .from(tasks::Entity)
+        .and_where(tasks::Column::StatusId.eq(d.opt_id(target)))
+        .to_owned();
+    let found = select::with_role(d, request.actor)
+        .expr_as(Expr::cust(statuses_json), "statuses")
+        .expr_as(Expr::exists(in_use), "in_use")
+        .filter(select::by_id(d, project_id));
+    let Some(row) = select::first_row(txn, d, found).await? else {
         return Ok((empty, None));
     };
     let statuses: Vec<JsonStatus> = d.row(&row).json("statuses")?;
+    let in_use = d.row(&row).flag("in_use")?;
+    let project = select::read_row(&row)?;
     Ok((
         StatusContext {
-            actor_role: role(&row, d, "role")?,
+            actor_role: project.role,
             statuses: statuses
                 .iter()
                 .map(|s| s.to_status(project_id))
                 .collect::<Result<_, _>>()?,
-            target_in_use: d.row(&row).flag("in_use")?,
-            project: Some(project_from(txn, d, &row).await?),
+            target_in_use: in_use,
+            project: Some(select::project(txn, d, project.project, project.aggregation).await?),
         },
         Some(project_id),
     ))

@@ -9,6 +9,7 @@
 mod aggregation;
 mod concurrency;
 mod counts;
+mod entities;
 mod events;
 mod projects;
 mod reads;
