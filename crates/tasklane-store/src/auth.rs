@@ -84,7 +84,7 @@ impl RefreshTokenRepository for Store {
         let d = self.dialect;
         in_transaction!(self.writer, |txn| -> Result<Rotation, Fail<()>> {
             let used = refresh_tokens::Entity::update_many()
-                .col_expr(T::RevokedAt, Expr::val(d.time(at)).into())
+                .col_expr(T::RevokedAt, Expr::val(d.time(at)))
                 .filter(T::TokenHash.eq(presented.clone()))
                 .filter(T::RevokedAt.is_null())
                 .filter(T::ExpiresAt.gt(d.time(at)))
@@ -116,7 +116,7 @@ impl RefreshTokenRepository for Store {
                     // Used before: somebody holds a copy. End the whole session.
                     let family = token.family_id;
                     refresh_tokens::Entity::update_many()
-                        .col_expr(T::RevokedAt, Expr::val(d.time(at)).into())
+                        .col_expr(T::RevokedAt, Expr::val(d.time(at)))
                         .filter(T::FamilyId.eq(d.id(family.0)))
                         .filter(T::RevokedAt.is_null())
                         .exec(txn)
@@ -142,7 +142,7 @@ impl RefreshTokenRepository for Store {
             .and_where(T::TokenHash.eq(presented))
             .to_owned();
         refresh_tokens::Entity::update_many()
-            .col_expr(T::RevokedAt, Expr::val(d.time(at)).into())
+            .col_expr(T::RevokedAt, Expr::val(d.time(at)))
             .filter(T::RevokedAt.is_null())
             .filter(T::FamilyId.in_subquery(family))
             .exec(&self.writer)
@@ -241,13 +241,10 @@ impl IdempotencyRepository for Store {
         if expired || abandoned {
             // Take the key over, unless someone else just did.
             let taken = idempotency_keys::Entity::update_many()
-                .col_expr(K::ProjectId, Expr::val(d.id(request.project_id)).into())
-                .col_expr(
-                    K::RequestHash,
-                    Expr::val(request.request_hash.clone()).into(),
-                )
-                .col_expr(K::ResponseBody, Expr::val(Option::<String>::None).into())
-                .col_expr(K::CreatedAt, Expr::val(d.time(at)).into())
+                .col_expr(K::ProjectId, Expr::val(d.id(request.project_id)))
+                .col_expr(K::RequestHash, Expr::val(request.request_hash.clone()))
+                .col_expr(K::ResponseBody, Expr::val(Option::<String>::None))
+                .col_expr(K::CreatedAt, Expr::val(d.time(at)))
                 .filter(filter)
                 .filter(K::CreatedAt.eq(d.time(created_at)))
                 .exec(&self.writer)
@@ -275,7 +272,7 @@ impl IdempotencyRepository for Store {
         response: String,
     ) -> Result<(), RepoError> {
         idempotency_keys::Entity::update_many()
-            .col_expr(K::ResponseBody, Expr::val(response).into())
+            .col_expr(K::ResponseBody, Expr::val(response))
             .filter(key_filter(self.dialect, user_id, &key))
             .exec(&self.writer)
             .await

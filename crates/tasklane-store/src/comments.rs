@@ -67,6 +67,7 @@ async fn comment_target(
         "SELECT {COMMENT_COLUMNS}, {ROLE}, p.archived_at AS project_archived_at, t.comment_count \
          FROM {COMMENT_FROM} JOIN projects p ON p.id = t.project_id WHERE c.id = $1{lock}"
     );
+    // Budget: a comment edit or deletion, statement 1 of 3: the context read (locks the comment).
     let stmt = d.stmt(&sql, vec![d.id(change.comment_id), d.id(change.actor)]);
     let Some(row) = one(txn, stmt).await? else {
         let target = CommentTarget {
@@ -110,6 +111,7 @@ impl CommentRepository for Store {
                  FROM tasks t JOIN projects p ON p.id = t.project_id LEFT JOIN users u ON u.id = $2 \
                  WHERE t.id = $1{lock}"
             );
+            // Budget: a new comment, statement 1 of 3: the context read (locks the task).
             let context = one(txn, d.stmt(&sql, vec![d.id(new.task_id), d.id(new.author)])).await?;
             let Some(context) = context else {
                 let unknown = CommentTarget { actor_role: None, project_archived: false, comment: None };
@@ -146,9 +148,11 @@ impl CommentRepository for Store {
                     let sql = format!(
                         "WITH c AS ({insert} RETURNING id), b AS ({bump}) SELECT b.comment_count FROM b, c"
                     );
+                    // Budget: a new comment, statement 2 of 3: the comment and the count in one.
                     one(txn, d.stmt(&sql, values)).await?
                 }
                 Dialect::Sqlite => {
+                    // Budget: a new comment on SQLite (4): the comment, then the count.
                     exec(txn, d.stmt(insert, values)).await?;
                     one(txn, d.stmt(bump, vec![d.id(new.id), d.id(new.task_id)])).await?
                 }
@@ -180,6 +184,7 @@ impl CommentRepository for Store {
                     "an edit of no comment was allowed"
                 )));
             };
+            // Budget: a comment edit, statement 2 of 3: the write.
             let update = d.stmt(
                 "UPDATE comments SET body = $2, edited_at = $3 WHERE id = $1",
                 vec![
@@ -231,9 +236,11 @@ impl CommentRepository for Store {
                     let sql = format!(
                         "WITH c AS ({delete} RETURNING id), b AS ({drop}) SELECT b.comment_count FROM b, c"
                     );
+                    // Budget: a comment deletion, statement 2 of 3: the comment and the count in one.
                     one(txn, d.stmt(&sql, values)).await?
                 }
                 Dialect::Sqlite => {
+                    // Budget: a comment deletion on SQLite (4): the comment, then the count.
                     exec(txn, d.stmt(delete, vec![d.id(comment.id)])).await?;
                     one(txn, d.stmt(drop, values)).await?
                 }

@@ -1,10 +1,11 @@
-//! Labels: each write is a context read (every label of the project, the caller's role), the
-//! write and the event append. A creation locks the project row first (PostgreSQL), so the
+//! Labels: each write is a context read (every label of the project as JSON, the caller's role;
+//! hand-written), the write (through the `labels` entity) and the event append. A creation locks the project row first (PostgreSQL), so the
 //! per-project limit holds under concurrent creations; a name taken concurrently is caught by
 //! the unique index on `(project_id, name_lower)`. Deleting a label deletes its links to tasks.
 
 use async_trait::async_trait;
-use sea_orm::{DatabaseTransaction, DbErr};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::{LabelId, ProjectId, UserId};
 use tasklane_domain::model::Label;
@@ -18,7 +19,8 @@ use tasklane_domain::values::Role;
 
 use crate::Store;
 use crate::convert::{JsonLabel, parsed};
-use crate::db::{Dialect, Row, exec, in_transaction, one};
+use crate::db::{Dialect, Row, in_transaction, one};
+use crate::entities::labels;
 use crate::errors::{Constraint, Fail, repo_error, violates};
 use crate::events;
 use crate::projects::lock_project;
@@ -155,18 +157,20 @@ impl LabelRepository for Store {
                 None => NOTHING,
             };
             let label = decide(context).map_err(Fail::Rejected)?;
-            let insert = d.stmt(
-                "INSERT INTO labels (id, project_id, name, name_lower, color, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                vec![
-                    d.id(label.id),
-                    d.id(project_id),
+            use labels::Column as L;
+            let insert = Query::insert()
+                .into_table(labels::Entity)
+                .columns([L::Id, L::ProjectId, L::Name, L::NameLower, L::Color, L::CreatedAt])
+                .values_panic([
+                    d.id(label.id).into(),
+                    d.id(project_id).into(),
                     label.name.as_str().into(),
                     label.name.as_str().to_lowercase().into(),
                     label.color.as_str().into(),
-                    d.time(chrono::Utc::now()),
-                ],
-            );
-            exec(txn, insert).await.map_err(|e| name_race(e, &label))?;
+                    d.time(chrono::Utc::now()).into(),
+                ])
+                .to_owned();
+            txn.execute(&insert).await.map_err(|e| name_race(e, &label))?;
             Ok(events::log(txn, d, ProjectLabel { project_id, label }, &record).await?)
         })
         .map_err(Fail::into_tx)
@@ -191,16 +195,13 @@ impl LabelRepository for Store {
             let project_id = project_id.ok_or_else(|| {
                 Fail::Corrupt(anyhow::anyhow!("a change of no label was allowed"))
             })?;
-            let update = d.stmt(
-                "UPDATE labels SET name = $2, name_lower = $3, color = $4 WHERE id = $1",
-                vec![
-                    d.id(label_id),
-                    label.name.as_str().into(),
-                    label.name.as_str().to_lowercase().into(),
-                    label.color.as_str().into(),
-                ],
-            );
-            exec(txn, update).await.map_err(|e| name_race(e, &label))?;
+            use labels::Column as L;
+            let update = labels::Entity::update_many()
+                .col_expr(L::Name, Expr::val(label.name.as_str()))
+                .col_expr(L::NameLower, Expr::val(label.name.as_str().to_lowercase()))
+                .col_expr(L::Color, Expr::val(label.color.as_str()))
+                .filter(L::Id.eq(d.id(label_id)));
+            update.exec(txn).await.map_err(|e| name_race(e, &label))?;
             Ok(events::log(txn, d, ProjectLabel { project_id, label }, &record).await?)
         })
         .map_err(Fail::into_tx)
@@ -227,11 +228,10 @@ impl LabelRepository for Store {
                     "a deletion of no label was allowed"
                 )));
             };
-            exec(
-                txn,
-                d.stmt("DELETE FROM labels WHERE id = $1", vec![d.id(label_id)]),
-            )
-            .await?;
+            labels::Entity::delete_many()
+                .filter(labels::Column::Id.eq(d.id(label_id)))
+                .exec(txn)
+                .await?;
             Ok(events::log(txn, d, ProjectLabel { project_id, label }, &record).await?)
         })
         .map_err(Fail::into_tx)

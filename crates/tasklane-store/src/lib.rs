@@ -2,10 +2,12 @@
 //!
 //! The storage adapter of Tasklane: [`Store`] implements every repository port of
 //! `tasklane-domain` (users, projects with members and statuses, tasks, comments, labels, aggregation) on
-//! PostgreSQL and on SQLite, through SeaORM's connection and raw statements.
+//! PostgreSQL and on SQLite, through SeaORM.
 //!
-//! Every method is a hand-written statement (or a few) with a known count: a task creation is
+//! The budgeted hot paths are hand-written statements with a known count: a task creation is
 //! two statements on PostgreSQL (a context read and one data-modifying CTE), a board page two.
+//! The rest (users, sessions, idempotency keys, projects, members, statuses) is built on the
+//! [`entities`], one per table, with the same counts.
 //! [`count_statements`] counts what a unit of work sends, for tests and for the
 //! `tasklane_db_statements_per_request` histogram.
 //!

@@ -112,14 +112,14 @@ impl UserRepository for Store {
         use users::Column as C;
         let d = self.dialect;
         let mut update = users::Entity::update_many()
-            .col_expr(C::UpdatedAt, Expr::val(d.time(at)).into())
+            .col_expr(C::UpdatedAt, Expr::val(d.time(at)))
             .filter(C::Id.eq(d.id(id)));
         if let Some(name) = change.display_name {
-            update = update.col_expr(C::DisplayName, Expr::val(name.as_str()).into());
+            update = update.col_expr(C::DisplayName, Expr::val(name.as_str()));
         }
         if let Some(avatar) = change.avatar_url {
             let avatar = avatar.map(|a| a.as_str().to_owned());
-            update = update.col_expr(C::AvatarUrl, Expr::val(avatar).into());
+            update = update.col_expr(C::AvatarUrl, Expr::val(avatar));
         }
         let updated = update
             .exec_with_returning(&self.writer)
@@ -147,9 +147,9 @@ impl UserRepository for Store {
             let replaced = users::Entity::update_many()
                 .col_expr(
                     users::Column::PasswordHash,
-                    Expr::val(password_hash.clone()).into(),
+                    Expr::val(password_hash.clone()),
                 )
-                .col_expr(users::Column::UpdatedAt, Expr::val(d.time(at)).into())
+                .col_expr(users::Column::UpdatedAt, Expr::val(d.time(at)))
                 .filter(users::Column::Id.eq(d.id(id)))
                 .filter(users::Column::PasswordHash.eq(expected_hash.clone()))
                 .exec(txn)
@@ -160,7 +160,7 @@ impl UserRepository for Store {
             // A nil family is no family: without a session to keep, every one is revoked.
             use refresh_tokens::Column as T;
             refresh_tokens::Entity::update_many()
-                .col_expr(T::RevokedAt, Expr::val(d.time(at)).into())
+                .col_expr(T::RevokedAt, Expr::val(d.time(at)))
                 .filter(T::UserId.eq(d.id(id)))
                 .filter(T::RevokedAt.is_null())
                 .filter(T::FamilyId.ne(d.id(keep_family.unwrap_or(Uuid::nil()))))

@@ -23,12 +23,6 @@ pub enum Relation {
         to = "super::users::Column::Id"
     )]
     User,
-    #[sea_orm(
-        belongs_to = "super::projects::Entity",
-        from = "Column::ProjectId",
-        to = "super::projects::Column::Id"
-    )]
-    Project,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
@@ -36,11 +30,5 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Related<super::users::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::User.def()
-    }
-}
-
-impl Related<super::projects::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Project.def()
     }
 }

@@ -21,12 +21,30 @@ pub struct Model {
     pub updated_at: DbTime,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// The joins a project read makes. Written from this side only (SeaORM's `has_one`/`has_many`
+/// would need the reverse relation too), so the entities depend on each other one way.
+#[derive(Copy, Clone, Debug, EnumIter)]
 pub enum Relation {
-    #[sea_orm(has_one = "super::project_aggregations::Entity")]
+    /// The project's aggregation row (at most one: its key is the project's id).
     Aggregation,
-    #[sea_orm(has_many = "super::project_members::Entity")]
+    /// The project's members.
     Members,
+}
+
+impl RelationTrait for Relation {
+    fn def(&self) -> RelationDef {
+        // `belongs_to` is only SeaORM's builder of a join with its columns given explicitly.
+        match self {
+            Self::Aggregation => Entity::belongs_to(super::project_aggregations::Entity)
+                .from(Column::Id)
+                .to(super::project_aggregations::Column::ProjectId)
+                .into(),
+            Self::Members => Entity::belongs_to(super::project_members::Entity)
+                .from(Column::Id)
+                .to(super::project_members::Column::ProjectId)
+                .into(),
+        }
+    }
 }
 
 impl ActiveModelBehavior for ActiveModel {}
@@ -34,11 +52,5 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Related<super::project_aggregations::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Aggregation.def()
-    }
-}
-
-impl Related<super::project_members::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Members.def()
     }
 }

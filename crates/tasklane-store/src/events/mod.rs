@@ -94,6 +94,7 @@ pub(crate) async fn append(
     };
     let values = vec![serde_json::Value::Array(rows).to_string().into()];
     let mut numbers: Vec<(Uuid, u64)> = Vec::with_capacity(events.len());
+    // Budget: the event append, one statement per write (the last of each budget).
     for row in all(txn, d.stmt(sql, values)).await? {
         let r = d.row(&row);
         numbers.push((r.id("project_id")?, convert::count(r.int("seq")?)?));

@@ -1,13 +1,19 @@
 //! Project creation: the project, its owner, its statuses, its aggregation row and its event
-//! log's head, with its first event, in one transaction.
+//! log's head, with its first event, in one transaction, each row written through its entity.
 
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::Query;
 use tasklane_domain::aggregation::{Aggregation, Counts};
 use tasklane_domain::events::LoggedEvent;
 use tasklane_domain::model::Project;
 use tasklane_domain::ports::{CreateProjectStoreError, Logged, NewProject, RecordEvents};
+use tasklane_domain::values::Role;
 
 use crate::Store;
-use crate::db::{exec, in_transaction};
+use crate::db::in_transaction;
+use crate::entities::{
+    project_aggregations, project_event_heads, project_members, projects, statuses,
+};
 use crate::errors::{Constraint, Fail, violates};
 use crate::events;
 
@@ -41,19 +47,33 @@ pub(super) async fn create(
         Vec<LoggedEvent>,
         Fail<CreateProjectStoreError>,
     > {
-        let insert = d.stmt(
-            "INSERT INTO projects (id, key, name, description, task_counter, row_version, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 0, 1, $5, $6, $6)",
-            vec![
-                d.id(project.id),
+        let at = d.time(project.created_at);
+        let insert = Query::insert()
+            .into_table(projects::Entity)
+            .columns([
+                projects::Column::Id,
+                projects::Column::Key,
+                projects::Column::Name,
+                projects::Column::Description,
+                projects::Column::TaskCounter,
+                projects::Column::RowVersion,
+                projects::Column::CreatedBy,
+                projects::Column::CreatedAt,
+                projects::Column::UpdatedAt,
+            ])
+            .values_panic([
+                d.id(project.id).into(),
                 project.key.as_str().into(),
                 project.name.as_str().into(),
                 project.description.as_str().into(),
-                d.id(project.owner),
-                d.time(project.created_at),
-            ],
-        );
-        if let Err(error) = exec(txn, insert).await {
+                0i64.into(),
+                1i64.into(),
+                d.id(project.owner).into(),
+                at.clone().into(),
+                at.clone().into(),
+            ])
+            .to_owned();
+        if let Err(error) = txn.execute(&insert).await {
             return Err(if violates(&error, Constraint::ProjectKey) {
                 Fail::Rejected(CreateProjectStoreError::KeyTaken)
             } else if violates(&error, Constraint::ProjectCreator) {
@@ -62,51 +82,83 @@ pub(super) async fn create(
                 Fail::Db(error)
             });
         }
-        let owner = d.stmt(
-            "INSERT INTO project_members (project_id, user_id, role, added_at) VALUES ($1, $2, 'owner', $3)",
-            vec![d.id(project.id), d.id(project.owner), d.time(project.created_at)],
-        );
-        exec(txn, owner).await?;
-        let rows: Vec<String> = (0..project.statuses.len())
-            .map(|i| {
-                let p = 2 + i * 5;
-                format!(
-                    "(${}, $1, ${}, ${}, ${}, ${}, 0)",
-                    p,
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4
-                )
-            })
-            .collect();
-        let mut values = vec![d.id(project.id)];
+        let owner = Query::insert()
+            .into_table(project_members::Entity)
+            .columns([
+                project_members::Column::ProjectId,
+                project_members::Column::UserId,
+                project_members::Column::Role,
+                project_members::Column::AddedAt,
+            ])
+            .values_panic([
+                d.id(project.id).into(),
+                d.id(project.owner).into(),
+                Role::Owner.as_str().into(),
+                at.clone().into(),
+            ])
+            .to_owned();
+        txn.execute(&owner).await?;
+        let mut statuses = Query::insert()
+            .into_table(statuses::Entity)
+            .columns([
+                statuses::Column::Id,
+                statuses::Column::ProjectId,
+                statuses::Column::Name,
+                statuses::Column::NameLower,
+                statuses::Column::Category,
+                statuses::Column::Position,
+                statuses::Column::AppendSeq,
+            ])
+            .to_owned();
         for status in &project.statuses {
-            values.extend([
-                d.id(status.id),
+            statuses.values_panic([
+                d.id(status.id).into(),
+                d.id(project.id).into(),
                 status.name.as_str().into(),
                 status.name.as_str().to_lowercase().into(),
                 status.category.as_str().into(),
                 i64::from(status.position).into(),
+                0i64.into(),
             ]);
         }
-        let sql = format!(
-            "INSERT INTO statuses (id, project_id, name, name_lower, category, position, append_seq) VALUES {}",
-            rows.join(", ")
-        );
-        exec(txn, d.stmt(&sql, values)).await?;
-        let aggregation = d.stmt(
-            "INSERT INTO project_aggregations (project_id, total, todo, in_progress, in_review, issue, done, updated_at) \
-             VALUES ($1, 0, 0, 0, 0, 0, 0, $2)",
-            vec![d.id(project.id), d.time(project.created_at)],
-        );
-        exec(txn, aggregation).await?;
-        // The event log's head, so that the first event only updates it (see `events.rs`).
-        let head = d.stmt(
-            "INSERT INTO project_event_heads (project_id, seq) VALUES ($1, 0)",
-            vec![d.id(project.id)],
-        );
-        exec(txn, head).await?;
+        if !project.statuses.is_empty() {
+            txn.execute(&statuses).await?;
+        }
+        use project_aggregations::Column as A;
+        let aggregation = Query::insert()
+            .into_table(project_aggregations::Entity)
+            .columns([
+                A::ProjectId,
+                A::Total,
+                A::Todo,
+                A::InProgress,
+                A::InReview,
+                A::Issue,
+                A::Done,
+                A::UpdatedAt,
+            ])
+            .values_panic([
+                d.id(project.id).into(),
+                0i64.into(),
+                0i64.into(),
+                0i64.into(),
+                0i64.into(),
+                0i64.into(),
+                0i64.into(),
+                at.clone().into(),
+            ])
+            .to_owned();
+        txn.execute(&aggregation).await?;
+        // The event log's head, so that the first event only updates it (see `events/mod.rs`).
+        let head = Query::insert()
+            .into_table(project_event_heads::Entity)
+            .columns([
+                project_event_heads::Column::ProjectId,
+                project_event_heads::Column::Seq,
+            ])
+            .values_panic([d.id(project.id).into(), 0i64.into()])
+            .to_owned();
+        txn.execute(&head).await?;
         Ok(events::append(txn, d, encoded.clone()).await?)
     });
     match result {

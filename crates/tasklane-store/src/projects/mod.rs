@@ -103,14 +103,11 @@ async fn apply_patch(
     };
     use projects::Column as P;
     projects::Entity::update_many()
-        .col_expr(P::Name, Expr::val(after.name.as_str()).into())
-        .col_expr(P::Description, Expr::val(after.description.as_str()).into())
-        .col_expr(
-            P::ArchivedAt,
-            Expr::val(d.opt_time(after.archived_at)).into(),
-        )
+        .col_expr(P::Name, Expr::val(after.name.as_str()))
+        .col_expr(P::Description, Expr::val(after.description.as_str()))
+        .col_expr(P::ArchivedAt, Expr::val(d.opt_time(after.archived_at)))
         .col_expr(P::RowVersion, Expr::col(P::RowVersion).add(1))
-        .col_expr(P::UpdatedAt, Expr::val(d.time(after.updated_at)).into())
+        .col_expr(P::UpdatedAt, Expr::val(d.time(after.updated_at)))
         .filter(select::by_id(d, after.id))
         .exec(txn)
         .await?;

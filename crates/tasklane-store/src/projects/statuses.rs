@@ -134,8 +134,8 @@ async fn apply_status_plan<E>(
     }
     if let Some((id, name)) = &plan.rename {
         statuses::Entity::update_many()
-            .col_expr(S::Name, Expr::val(name.as_str()).into())
-            .col_expr(S::NameLower, Expr::val(name.as_str().to_lowercase()).into())
+            .col_expr(S::Name, Expr::val(name.as_str()))
+            .col_expr(S::NameLower, Expr::val(name.as_str().to_lowercase()))
             .filter(S::Id.eq(d.id(*id)))
             .exec(txn)
             .await

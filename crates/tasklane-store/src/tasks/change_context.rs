@@ -135,6 +135,7 @@ pub(super) async fn read_context(
            {labels} AS lookup_labels \
          FROM {TASK_FROM} WHERE t.id = $1"
     );
+    // Budget: a task change, statement 2 of 3: the context read.
     let Some(row) = one(txn, d.stmt(&sql, values)).await? else {
         return Ok(TaskContext {
             task: None,

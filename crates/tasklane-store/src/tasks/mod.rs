@@ -86,6 +86,7 @@ pub(crate) async fn update_aggregation(
         at = binds.bind(d.time(at)),
         project = binds.bind(d.id(project_id)),
     );
+    // Budget: the aggregation of a creation, change or deletion on SQLite (one of their 4–6).
     let Some(row) = one(txn, d.stmt(&sql, binds.into_values())).await? else {
         return Ok(None);
     };

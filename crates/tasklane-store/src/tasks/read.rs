@@ -101,6 +101,7 @@ pub(super) async fn list_tasks(
     query: TaskQuery,
 ) -> Result<TaskListing, RepoError> {
     let d = store.dialect;
+    // Budget: a board page, statement 1 of 2: the viewer's role.
     let role_stmt = d.stmt(
         "SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2",
         vec![d.id(project_id), d.id(viewer)],
@@ -244,6 +245,7 @@ pub(super) async fn list_tasks(
              LEFT JOIN users au ON au.id = t.assignee_id LEFT JOIN users ru ON ru.id = t.reporter_id \
              ORDER BY {outer_order}"
         );
+        // Budget: a board page, statement 2 of 2: the tasks with everything shown.
         let rows = all(&store.reader, d.stmt(&sql, values)).await?;
         let mut items: Vec<Task> = Vec::with_capacity(rows.len());
         let mut last_position = 0;

@@ -20,6 +20,7 @@ pub(super) async fn rebalance(
     after: Option<TaskId>,
     before: Option<TaskId>,
 ) -> Result<Placement, DbErr> {
+    // Budget: a move between tied neighbours, beyond its 3: the column read.
     let stmt = d.stmt(
         "SELECT id FROM tasks WHERE status_id = $1 AND archived_at IS NULL AND id <> $2 ORDER BY rank, id",
         vec![d.id(status), d.id(moved)],
@@ -45,8 +46,10 @@ pub(super) async fn rebalance(
             cases.join(" "),
             list.join(", ")
         );
+        // Budget: a rebalancing move: the renumbered column.
         exec(txn, d.stmt(&sql, values)).await?;
     }
+    // Budget: a rebalancing move: the column's append sequence.
     exec(
         txn,
         d.stmt(
@@ -88,9 +91,11 @@ pub(super) async fn set_labels(
                 "WITH gone AS ({drop}) INSERT INTO task_labels (project_id, task_id, label_id) \
                  SELECT $2, $1, value::uuid FROM jsonb_array_elements_text($3::jsonb) ON CONFLICT DO NOTHING"
             );
+            // Budget: setting a task's labels, one more than the update.
             exec(txn, d.stmt(&sql, values)).await?;
         }
         Dialect::Sqlite => {
+            // Budget: setting a task's labels on SQLite, two more than the update.
             exec(txn, d.stmt(&drop, values.clone())).await?;
             let add = "INSERT OR IGNORE INTO task_labels (project_id, task_id, label_id) \
                        SELECT $2, $1, value FROM json_each($3)";
@@ -108,6 +113,7 @@ pub(super) async fn restore_project(
     project_id: ProjectId,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Project, DbErr> {
+    // Budget: a change that restores its project, one more (4).
     exec(
         txn,
         d.stmt(

@@ -46,6 +46,7 @@ async fn lock(
     } else {
         "SELECT id FROM tasks WHERE id = $1 FOR UPDATE"
     };
+    // Budget: a task change (3) or deletion (4), statement 1: the lock.
     one(txn, d.stmt(sql, vec![d.id(task_id)])).await?;
     Ok(())
 }
@@ -58,6 +59,7 @@ async fn lock_subtree(txn: &DatabaseTransaction, d: Dialect, task_id: TaskId) ->
     let sql = "WITH RECURSIVE sub(id) AS (SELECT id FROM tasks WHERE parent_id = $1 \
                  UNION SELECT c.id FROM tasks c JOIN sub ON c.parent_id = sub.id) \
                SELECT t.id FROM tasks t WHERE t.id IN (SELECT id FROM sub) FOR UPDATE OF t";
+    // Budget: a task deletion, statement 2 of 4: the sub-tree lock.
     all(txn, d.stmt(sql, vec![d.id(task_id)])).await?;
     Ok(())
 }
@@ -176,6 +178,7 @@ pub(super) async fn delete<E>(
                     project = binds.bind(d.id(task.project_id)),
                     counted = binds.bind(has_delta),
                 );
+                // Budget: a task deletion, statement 4 of 4: delete, count and log in one.
                 let row = one(txn, d.stmt(&sql, binds.into_values())).await?.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("no result")))?;
                 match (has_delta, convert::counts(&d.row(&row))?) {
                     (false, _) => None,
@@ -184,6 +187,7 @@ pub(super) async fn delete<E>(
                 }
             }
             Dialect::Sqlite => {
+                // Budget: a task deletion on SQLite: the delete.
                 exec(txn, d.stmt("DELETE FROM tasks WHERE id = $1", vec![d.id(task.id)])).await?;
                 if has_delta {
                     Some(require(update_aggregation(txn, d, task.project_id, &plan.delta, plan.at).await?)?)

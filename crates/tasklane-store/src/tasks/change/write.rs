@@ -132,6 +132,7 @@ pub(super) async fn write_change<E>(
                 ),
                 logged = Folded::RESULT_COLUMNS,
             );
+            // Budget: a task change, statement 3 of 3: the write with its events.
             let row = one(txn, d.stmt(&sql, binds.into_values()))
                 .await?
                 .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("locked task vanished")))?;
@@ -157,6 +158,7 @@ pub(super) async fn write_change<E>(
         Dialect::Sqlite => {
             let rank = match (append, exact_rank) {
                 (true, _) => {
+                    // Budget: a task change on SQLite (5): the column's append sequence.
                     let stmt = d.stmt(
                         "UPDATE statuses SET append_seq = append_seq + 1 WHERE id = $1 RETURNING append_seq",
                         vec![d.id(after.status.id)],
@@ -174,6 +176,7 @@ pub(super) async fn write_change<E>(
             let new_rank = binds.bind(rank.as_str());
             let (set, _) = task_fields(&mut binds, d, &after, plan.at);
             let sql = format!("UPDATE tasks SET {set}, rank = {new_rank} WHERE id = {id}");
+            // Budget: a task change on SQLite (5): the task row.
             exec(txn, d.stmt(&sql, binds.into_values())).await?;
             let aggregation = if has_delta {
                 Some(require(

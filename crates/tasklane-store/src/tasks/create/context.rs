@@ -52,6 +52,7 @@ pub(super) async fn read_context(
         assignees = d.json_ids(3),
         parents = d.json_ids(4),
     );
+    // Budget: a task creation, statement 1 of 2 on PostgreSQL: the context read.
     let Some(row) = one(txn, d.stmt(&sql, values)).await? else {
         let empty = CreateTasksContext {
             actor_role: None,

@@ -268,6 +268,7 @@ async fn insert_batch(
     let folded = Folded::new(written, |task| stand_ins.get(&task.as_uuid()).cloned());
 
     let (sql, values) = creation_statement(plans, state.id, &folded);
+    // Budget: a task creation, statement 2 of 2: numbers, inserts, counts and logs in one.
     let rows = all(txn, d.stmt(sql, values))
         .await
         .map_err(reject_foreign_keys)?;

@@ -79,6 +79,7 @@ async fn write(
            due_date, assignee_id, reporter_id, parent_id, rank, row_version, created_at, updated_at, completed_at) VALUES {}",
         rows.join(", ")
     );
+    // Budget: a task creation on SQLite (6): the task rows.
     exec(txn, D.stmt(&sql, binds.into_values()))
         .await
         .map_err(reject_foreign_keys)?;
@@ -118,6 +119,7 @@ async fn bump_counter(
         at = binds.bind(D.time(plan.at)),
         project = binds.bind(D.id(state.id)),
     );
+    // Budget: a task creation on SQLite (6): the project counter.
     one(txn, D.stmt(&sql, binds.into_values()))
         .await?
         .ok_or(Fail::Rejected(CreateTaskError::Access(
@@ -148,6 +150,7 @@ async fn bump_sequences(
         ids.join(", ")
     );
     let mut bases = HashMap::new();
+    // Budget: a task creation on SQLite (6): the columns' append sequences.
     for row in all(txn, D.stmt(&sql, binds.into_values())).await? {
         let r = D.row(&row);
         let id = r.id("id")?;
