@@ -1,5 +1,6 @@
-//! The project repository: reads and changes of a project here, its creation in `create.rs`,
-//! the listing in `read.rs`, members in `members.rs`, statuses in `statuses.rs`.
+//! The project repository, on the entities: reads and changes of a project here, the read they
+//! share in `select.rs`, its creation in `create.rs`, the listing in `read.rs`, members in
+//! `members.rs`, statuses in `statuses.rs`.
 //! Every change runs in one transaction that first locks the project row (PostgreSQL) and only
 //! then reads its context, so that two concurrent changes cannot both decide on the same stale
 //! state (two owners removing each other, two statuses renamed to one name).
@@ -39,6 +40,7 @@ use crate::db::{Dialect, in_transaction};
 use crate::entities::{DbId, projects};
 use crate::errors::{Fail, repo_error};
 
+/// The role named in `column` of `row`, if any.
 fn role(row: &QueryResult, d: Dialect, column: &str) -> Result<Option<Role>, DbErr> {
     d.row(row)
         .opt_text(column)?
