@@ -2,7 +2,8 @@
 //! depends on no framework, every crate follows the workspace conventions, every source file
 //! opens with a `//!` comment, no file points at a document the repository lacks, CI runs the
 //! README's test command, no crate has an import cycle between its modules, no domain port names
-//! a service, and the server's state holds no store.
+//! a service, the server's state holds no store, and the store binds entity values through its
+//! dialect (no `ActiveModel` write, no `find_by_id`).
 
 use std::path::{Path, PathBuf};
 
