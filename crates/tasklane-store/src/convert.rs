@@ -1,6 +1,6 @@
-//! Conversions between stored rows and domain types, in one place. Stored values go through the
-//! domain's validating constructors; a value they refuse is reported as corrupt data, never
-//! passed on.
+//! Conversions between stored rows (raw rows, entity models, JSON built in SQL) and domain types,
+//! in one place. Stored values go through the domain's validating constructors; a value they
+//! refuse is reported as corrupt data, never passed on.
 
 use std::fmt::Display;
 use std::str::FromStr;

@@ -6,8 +6,9 @@
 //!
 //! The budgeted hot paths are hand-written statements with a known count: a task creation is
 //! two statements on PostgreSQL (a context read and one data-modifying CTE), a board page two.
-//! The rest (users, sessions, idempotency keys, projects, members, statuses) is built on the
-//! [`entities`], one per table, with the same counts.
+//! Users, sessions, idempotency keys, projects, members, statuses and label writes are built on
+//! the [`entities`], one per table, with the same counts; a few other single statements (the
+//! aggregation repository, single-task reads, label contexts) stay hand-written.
 //! [`count_statements`] counts what a unit of work sends, for tests and for the
 //! `tasklane_db_statements_per_request` histogram.
 //!

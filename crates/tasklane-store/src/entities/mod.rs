@@ -1,14 +1,14 @@
 //! SeaORM entities, one per table, derived by hand from the migrated schema (a contract test
 //! holds every entity's columns equal to its table's, on both databases).
 //!
-//! The repositories use them where no statement budget is at stake: users, refresh tokens,
-//! idempotency keys, members, statuses, and the reads and edits of projects. They are queried
-//! with SeaORM's builder (`Entity::find().filter(…)`, `update_many`, `delete_many`,
+//! The repositories use them off the hot paths: users, refresh tokens, idempotency keys,
+//! projects (creation, reads, the listing, edits), members, statuses and label writes. They are
+//! queried with SeaORM's builder (`Entity::find().filter(…)`, `update_many`, `delete_many`,
 //! `Query::insert`) and read into their `Model`s; values are bound through
 //! [`Dialect`](crate::db::Dialect), because an id or a time is stored differently on the two
-//! databases ([`values`]). The statement-budgeted paths (task creation and changes, the board
-//! page, recounts, the event log) keep their hand-written SQL, each naming its budget; their
-//! tables have entities too, for their column names and for reads outside those paths.
+//! databases ([`values`]). The budgeted hot paths (task creation and changes, the board page,
+//! comments, the event append) keep their hand-written SQL, each statement under a `// Budget:`
+//! comment; their tables have entities too, for their column names and for reads outside them.
 
 pub mod values;
 

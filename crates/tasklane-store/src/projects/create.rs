@@ -121,6 +121,8 @@ pub(super) async fn create(
                 0i64.into(),
             ]);
         }
+        // The domain always gives a project its default statuses; an empty list would be an
+        // `INSERT` without rows, which no database accepts.
         if !project.statuses.is_empty() {
             txn.execute(&statuses).await?;
         }

@@ -72,9 +72,14 @@ async fn membership_context(
             owner_count: 0,
         });
     };
-    let target_user = TargetUser::from_query_result_optional(&row, "")?
-        .map(|u| convert::summary(u.id.0, &u.email, &u.display_name, u.avatar_url))
-        .transpose()?;
+    // No such user reads as nulls; a user that does not decode is an error, not "no user".
+    let target_user = match row.try_get::<Option<DbId>>("", "id")? {
+        Some(_) => {
+            let u = TargetUser::from_query_result(&row, "")?;
+            Some(convert::summary(u.id.0, &u.email, &u.display_name, u.avatar_url)?)
+        }
+        None => None,
+    };
     Ok(MembershipContext {
         actor_role: role(&row, d, "actor_role")?,
         target_role: role(&row, d, "target_role")?,

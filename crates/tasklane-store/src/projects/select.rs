@@ -1,5 +1,6 @@
-//! The project read every project path shares, on the entities: the project, its aggregation
-//! row (a left join) and the caller's role, in one statement. A project whose aggregation row is
+//! The project read the project paths share, on the entities: the project, its aggregation row
+//! (a left join) and the caller's role, in one statement (the listing joins the members instead
+//! of the role sub-query). A project whose aggregation row is
 //! missing (legacy data) is recounted; nothing is written.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
@@ -14,7 +15,7 @@ use tasklane_domain::values::Role;
 use crate::aggregation::recount_in;
 use crate::convert::{self, parsed};
 use crate::db::Dialect;
-use crate::entities::{project_aggregations, project_members, projects};
+use crate::entities::{DbId, project_aggregations, project_members, projects};
 
 /// Projects with their aggregation rows; the columns are prefixed `A_` and `B_`.
 pub(super) type ProjectSelect = SelectTwo<projects::Entity, project_aggregations::Entity>;
@@ -56,7 +57,11 @@ pub(super) fn by_id(d: Dialect, project_id: ProjectId) -> sea_orm::sea_query::Ex
 pub(super) fn read_row(row: &QueryResult) -> Result<ProjectRow, DbErr> {
     Ok(ProjectRow {
         project: projects::Model::from_query_result(row, "A_")?,
-        aggregation: project_aggregations::Model::from_query_result_optional(row, "B_")?,
+        // A missing row reads as nulls; a row that does not decode is an error, not "missing".
+        aggregation: match row.try_get::<Option<DbId>>("B_", "project_id")? {
+            Some(_) => Some(project_aggregations::Model::from_query_result(row, "B_")?),
+            None => None,
+        },
         role: row
             .try_get::<Option<String>>("", "role")?
             .map(|r| parsed("role", &r))

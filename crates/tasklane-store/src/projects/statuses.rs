@@ -59,14 +59,21 @@ async fn status_context(
         "(SELECT COALESCE({agg}({obj}('id', s.id, 'name', s.name, 'category', s.category, 'position', s.position) \
            ORDER BY s.position), {arr0}) FROM statuses s WHERE s.project_id = projects.id)",
     );
-    let in_use = Query::select()
-        .expr(Expr::val(1))
-        .from(tasks::Entity)
-        .and_where(tasks::Column::StatusId.eq(d.opt_id(target)))
-        .to_owned();
+    // A creation or a reorder has no target: nothing to look for (a `NULL` comparison would
+    // still make the planner scan `tasks`).
+    let in_use = match target {
+        Some(status) => Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(tasks::Entity)
+                .and_where(tasks::Column::StatusId.eq(d.id(status)))
+                .to_owned(),
+        ),
+        None => Expr::val(false),
+    };
     let found = select::with_role(d, request.actor)
         .expr_as(Expr::cust(statuses_json), "statuses")
-        .expr_as(Expr::exists(in_use), "in_use")
+        .expr_as(in_use, "in_use")
         .filter(select::by_id(d, project_id));
     let Some(row) = select::first_row(txn, d, found).await? else {
         return Ok((empty, None));

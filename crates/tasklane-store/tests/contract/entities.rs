@@ -81,7 +81,8 @@ async fn every_table_has_an_entity_that_names_its_columns_and_reads_its_rows(
     let _: Vec<()> = for_every_entity!(add, &mut in_entities);
     assert_eq!(in_entities, in_database);
 
-    // A row in every table, with every nullable id and time both set and unset somewhere.
+    // A row in every table; nullable columns both set (a parent, an assignee, a due date) and
+    // unset (the rest) somewhere.
     let world = World::new(db);
     let owner = world.user("owner").await?;
     let project = world.project(owner, "WEB").await?.project.id;
