@@ -76,7 +76,12 @@ async fn membership_context(
     let target_user = match row.try_get::<Option<DbId>>("", "id")? {
         Some(_) => {
             let u = TargetUser::from_query_result(&row, "")?;
-            Some(convert::summary(u.id.0, &u.email, &u.display_name, u.avatar_url)?)
+            Some(convert::summary(
+                u.id.0,
+                &u.email,
+                &u.display_name,
+                u.avatar_url,
+            )?)
         }
         None => None,
     };
