@@ -71,11 +71,9 @@ impl UserRepository for Store {
 
     #[tracing::instrument(skip_all, fields(%id))]
     async fn get_user(&self, id: UserId) -> Result<Option<User>, RepoError> {
-        let found = users::Entity::find()
-            .filter(users::Column::Id.eq(self.dialect.id(id)))
-            .one(&self.reader)
-            .await
-            .map_err(repo_error)?;
+        let found = self
+            .find_user_row(users::Column::Id.eq(self.dialect.id(id)))
+            .await?;
         found
             .map(convert::user_model)
             .transpose()
@@ -84,21 +82,17 @@ impl UserRepository for Store {
 
     #[tracing::instrument(skip_all)]
     async fn find_credentials(&self, email: Email) -> Result<Option<UserCredentials>, RepoError> {
-        let found = users::Entity::find()
-            .filter(users::Column::EmailLower.eq(email.normalized()))
-            .one(&self.reader)
-            .await
-            .map_err(repo_error)?;
+        let found = self
+            .find_user_row(users::Column::EmailLower.eq(email.normalized()))
+            .await?;
         found.map(credentials).transpose()
     }
 
     #[tracing::instrument(skip_all, fields(%id))]
     async fn get_credentials(&self, id: UserId) -> Result<Option<UserCredentials>, RepoError> {
-        let found = users::Entity::find()
-            .filter(users::Column::Id.eq(self.dialect.id(id)))
-            .one(&self.reader)
-            .await
-            .map_err(repo_error)?;
+        let found = self
+            .find_user_row(users::Column::Id.eq(self.dialect.id(id)))
+            .await?;
         found.map(credentials).transpose()
     }
 
@@ -172,14 +166,23 @@ impl UserRepository for Store {
     }
 
     async fn find_user_by_email(&self, email: Email) -> Result<Option<User>, RepoError> {
-        let found = users::Entity::find()
-            .filter(users::Column::EmailLower.eq(email.normalized()))
-            .one(&self.reader)
-            .await
-            .map_err(repo_error)?;
+        let found = self
+            .find_user_row(users::Column::EmailLower.eq(email.normalized()))
+            .await?;
         found
             .map(convert::user_model)
             .transpose()
+            .map_err(repo_error)
+    }
+}
+
+impl Store {
+    /// The user row `filter` matches, if any (every user read is one such `SELECT`).
+    async fn find_user_row(&self, filter: Expr) -> Result<Option<users::Model>, RepoError> {
+        users::Entity::find()
+            .filter(filter)
+            .one(&self.reader)
+            .await
             .map_err(repo_error)
     }
 }
