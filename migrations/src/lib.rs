@@ -8,6 +8,7 @@ mod m20261129_000002_task_versions;
 mod m20261130_000003_project_events;
 mod m20261130_000004_comments_and_labels;
 mod m20261201_000005_idempotency_responses;
+mod m20261201_000006_directory_version;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_project_events::Migration),
             Box::new(m20261130_000004_comments_and_labels::Migration),
             Box::new(m20261201_000005_idempotency_responses::Migration),
+            Box::new(m20261201_000006_directory_version::Migration),
         ]
     }
 }

@@ -83,6 +83,8 @@ pub(crate) struct Tables {
     pub heads: BTreeMap<ProjectId, u64>,
     pub refresh_tokens: Vec<RefreshRow>,
     pub keys: BTreeMap<(UserId, String), KeyRow>,
+    /// Bumped by every profile change: part of every listing's version.
+    pub directory_version: u64,
 }
 
 impl Tables {

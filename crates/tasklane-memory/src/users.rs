@@ -96,6 +96,7 @@ impl UserRepository for MemoryStore {
             }
             row.user.updated_at = at;
             let user = row.user.clone();
+            tables.directory_version += 1;
             // Tasks, comments and members carry the summary as it is now.
             let summary = user.summary.clone();
             for task in tables.tasks.values_mut() {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod handlers;
 pub mod limits;
 pub mod metrics;
+pub mod pages;
 pub mod realtime;
 pub mod settings;
 pub mod state;

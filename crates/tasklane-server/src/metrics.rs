@@ -98,6 +98,13 @@ fn register() {
     drop(metrics::histogram!(
         tasklane_store::CREATIONS_PER_TRANSACTION
     ));
+    metrics::describe_counter!(
+        crate::pages::TASK_PAGES_TOTAL,
+        "Task listings answered, by how: not_modified (304), cached (this instance's copy), read (the page query)"
+    );
+    for answer in ["not_modified", "cached", "read"] {
+        metrics::counter!(crate::pages::TASK_PAGES_TOTAL, "answer" => answer).increment(0);
+    }
     metrics::describe_histogram!(
         HTTP_REQUEST_DURATION_SECONDS,
         metrics::Unit::Seconds,

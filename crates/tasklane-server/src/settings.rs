@@ -96,6 +96,9 @@ pub struct Settings {
     /// The longest a request body may take to arrive (`TASKLANE_BODY_READ_TIMEOUT_SECS`,
     /// default 10; slower is 408).
     pub body_read_timeout: Duration,
+    /// Bytes of task listings kept to answer unchanged pages without the page query
+    /// (`TASKLANE_PAGE_CACHE_MIB`, default 32; 0 turns it off).
+    pub page_cache_bytes: usize,
 }
 
 /// How much password hashing may run at once.
@@ -147,6 +150,7 @@ impl Default for Settings {
             password_hash_concurrency: hashing.concurrency,
             password_hash_wait: hashing.queue_wait,
             body_read_timeout: Duration::from_secs(10),
+            page_cache_bytes: 32 << 20,
         }
     }
 }
@@ -260,6 +264,13 @@ impl Settings {
             settings.body_read_timeout =
                 Duration::from_secs(number::<u64>("TASKLANE_BODY_READ_TIMEOUT_SECS", &v)?.max(1));
         }
+        if let Some(v) = get("TASKLANE_PAGE_CACHE_MIB") {
+            let mib = number::<usize>("TASKLANE_PAGE_CACHE_MIB", &v)?;
+            if mib > 65_536 {
+                bail!("TASKLANE_PAGE_CACHE_MIB must be at most 65536");
+            }
+            settings.page_cache_bytes = mib << 20;
+        }
         if let Some(v) = get("TASKLANE_LOG_FORMAT") {
             settings.log_format = match v.as_str() {
                 "text" => LogFormat::Text,
@@ -350,8 +361,13 @@ mod tests {
             ("TASKLANE_ARCHIVE_AFTER_DAYS", "3"),
             ("TASKLANE_LOG_FORMAT", "json"),
             ("TASKLANE_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("TASKLANE_PAGE_CACHE_MIB", "0"),
         ])
         .unwrap();
+        assert_eq!(
+            (defaults.page_cache_bytes, custom.page_cache_bytes),
+            (32 << 20, 0)
+        );
         assert_eq!(custom.database_url, "sqlite:///tmp/x/tasklane.db");
         assert_eq!(custom.derivation_policy, DerivationPolicy::EarliestWins);
         assert_eq!(
@@ -371,6 +387,8 @@ mod tests {
             ("TASKLANE_DERIVATION_POLICY", "latest_wins"),
             ("TASKLANE_LOG_FORMAT", "xml"),
             ("TASKLANE_JWT_SECRET", "short"),
+            ("TASKLANE_PAGE_CACHE_MIB", "65537"),
+            ("TASKLANE_PAGE_CACHE_MIB", "-1"),
         ] {
             let error = from(&[(name, value)]).unwrap_err();
             assert!(format!("{error:#}").contains(name), "{error:#}");

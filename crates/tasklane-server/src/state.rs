@@ -13,6 +13,7 @@ use tasklane_realtime::Realtime;
 
 use crate::auth::tokens::AccessTokens;
 use crate::limits::{RateLimiter, TicketLedger};
+use crate::pages::PageCache;
 
 /// The application state, cloned into every worker.
 #[derive(Clone)]
@@ -39,6 +40,8 @@ pub struct AppState {
     pub body_read_timeout: Duration,
     /// Whether the API's address also serves `/metrics` (no `TASKLANE_METRICS_BIND`).
     pub metrics_on_api: bool,
+    /// The task listings answered last, by project and query.
+    pub pages: Arc<PageCache>,
 }
 
 impl std::fmt::Debug for AppState {

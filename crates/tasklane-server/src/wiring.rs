@@ -15,6 +15,7 @@ use crate::auth::Argon2Hasher;
 use crate::auth::tokens::AccessTokens;
 use crate::limits::{RateLimiter, TicketLedger};
 use crate::metrics;
+use crate::pages::PageCache;
 use crate::realtime::{ApiEncoder, ServicesDirectory};
 use crate::settings::{HashLimits, JwtSecret, Settings};
 use crate::state::AppState;
@@ -93,6 +94,7 @@ impl AppState {
             ws_ticket_ttl: settings.ws_ticket_ttl,
             body_read_timeout: settings.body_read_timeout,
             metrics_on_api: settings.metrics_bind.is_none(),
+            pages: Arc::new(PageCache::new(settings.page_cache_bytes)),
             services,
             health: shared,
             caches,

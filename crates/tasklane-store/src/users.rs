@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use tasklane_domain::errors::RepoError;
 use tasklane_domain::ids::UserId;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::Store;
 use crate::convert;
 use crate::db::in_transaction;
-use crate::entities::{refresh_tokens, users};
+use crate::entities::{directory_version, refresh_tokens, users};
 use crate::errors::{Constraint, Fail, repo_error, violates};
 
 #[async_trait]
@@ -115,10 +115,21 @@ impl UserRepository for Store {
             let avatar = avatar.map(|a| a.as_str().to_owned());
             update = update.col_expr(C::AvatarUrl, Expr::val(avatar));
         }
-        let updated = update
-            .exec_with_returning(&self.writer)
-            .await
-            .map_err(repo_error)?;
+        let updated = in_transaction!(self.writer, |txn| -> Result<Vec<users::Model>, Fail<()>> {
+            let updated = update.clone().exec_with_returning(txn).await?;
+            if !updated.is_empty() {
+                // Listings show names and avatars: their version moves with the directory's.
+                directory_version::Entity::update_many()
+                    .col_expr(
+                        directory_version::Column::Version,
+                        Expr::col(directory_version::Column::Version).add(1),
+                    )
+                    .exec(txn)
+                    .await?;
+            }
+            Ok(updated)
+        })
+        .map_err(Fail::into_repo)?;
         updated
             .into_iter()
             .next()

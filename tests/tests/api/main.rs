@@ -7,6 +7,7 @@
 
 mod auth;
 mod comments;
+mod conditional;
 mod hardening;
 mod labels;
 mod ops;

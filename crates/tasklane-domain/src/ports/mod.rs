@@ -61,10 +61,10 @@ pub use projects::{
 };
 pub use tasks::{
     ArchiveTaskError, ArchivedByJob, CreateTaskError, CreateTasksContext, CreateTasksPlan,
-    CreateTasksRequest, DeleteTaskError, MoveTaskError, Neighbour, ParentCandidate, ProjectState,
-    SubtaskState, TaskChangeRequest, TaskContext, TaskCursor, TaskDeletePlan, TaskDeleted,
-    TaskDraft, TaskListing, TaskLookup, TaskOrder, TaskPatch, TaskQuery, TaskRead, TaskRepository,
-    TaskUpdatePlan, TaskUpdated, TasksCreated, UpdateTaskError,
+    CreateTasksRequest, DeleteTaskError, ListingVersion, MoveTaskError, Neighbour, ParentCandidate,
+    ProjectState, SubtaskState, TaskChangeRequest, TaskContext, TaskCursor, TaskDeletePlan,
+    TaskDeleted, TaskDraft, TaskListing, TaskLookup, TaskOrder, TaskPatch, TaskQuery, TaskRead,
+    TaskRepository, TaskUpdatePlan, TaskUpdated, TasksCreated, UpdateTaskError,
 };
 pub use users::{CreateUserStoreError, NewUser, ProfileChange, UserRepository};
 

@@ -467,10 +467,11 @@ fn task_read(h: &mut Harness, board: &Board, role: Option<Role>) {
     h.tasks.expect_list_tasks().returning(move |_, _, _| {
         Ok(TaskListing {
             viewer_role: role,
-            page: crate::model::Page {
+            version: crate::ports::ListingVersion::default(),
+            page: Some(crate::model::Page {
                 items: vec![],
                 next_cursor: None,
-            },
+            }),
         })
     });
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use tasklane_domain::cursor::{TaskCursor, TaskOrder, priority_rank};
 use tasklane_domain::ids::{ProjectId, StatusId, TaskId, UserId};
 use tasklane_domain::model::{Page, Task};
-use tasklane_domain::ports::{TaskListing, TaskQuery};
+use tasklane_domain::ports::{ListingVersion, TaskListing, TaskQuery};
 
 use crate::tables::{Tables, contains};
 
@@ -76,15 +76,31 @@ pub(super) fn list(
     query: &TaskQuery,
 ) -> TaskListing {
     let viewer_role = tables.role(project_id, viewer);
-    if viewer_role.is_none() {
+    let version = version(tables, project_id);
+    if viewer_role.is_none() || query.held_versions.contains(&version) {
         return TaskListing {
             viewer_role,
-            page: Page {
-                items: Vec::new(),
-                next_cursor: None,
-            },
+            version,
+            page: None,
         };
     }
+    TaskListing {
+        viewer_role,
+        version,
+        page: Some(page(tables, project_id, query)),
+    }
+}
+
+/// The version of the project's listings: its event head and the user directory's version.
+pub(super) fn version(tables: &Tables, project_id: ProjectId) -> ListingVersion {
+    ListingVersion {
+        project_seq: tables.heads.get(&project_id).copied().unwrap_or(0),
+        directory: tables.directory_version,
+    }
+}
+
+/// The page of `query` in the project, whoever reads it.
+pub(super) fn page(tables: &Tables, project_id: ProjectId, query: &TaskQuery) -> Page<Task> {
     let position = |status: StatusId| {
         tables
             .statuses
@@ -107,11 +123,8 @@ pub(super) fn list(
         .last()
         .filter(|_| more)
         .map(|(_, last)| TaskCursor::after(query.order, last, position(last.status.id)).encode());
-    TaskListing {
-        viewer_role,
-        page: Page {
-            items: rows.into_iter().map(|(_, task)| task).collect(),
-            next_cursor,
-        },
+    Page {
+        items: rows.into_iter().map(|(_, task)| task).collect(),
+        next_cursor,
     }
 }

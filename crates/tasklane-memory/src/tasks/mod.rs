@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use tasklane_domain::aggregation::{AggregationChange, AggregationDelta, Counts};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::{ProjectId, StatusId, TaskId, UserId};
-use tasklane_domain::model::{Member, Project, Task};
+use tasklane_domain::model::{Member, Page, Project, Task};
+use tasklane_domain::ports::ListingVersion;
 use tasklane_domain::ports::{
     ArchiveTaskError, ArchivedByJob, ChangeEvents, CreateTaskError, CreateTasksContext,
     CreateTasksPlan, CreateTasksRequest, CreationEvents, DeleteTaskError, Logged, MoveTaskError,
@@ -19,6 +20,7 @@ use tasklane_domain::ports::{
     UpdateTaskError,
 };
 use tasklane_domain::rank::{Placement, Rank};
+use tasklane_domain::values::Role;
 use tasklane_domain::values::StatusCategory;
 
 use crate::tables::Tables;
@@ -368,5 +370,26 @@ impl TaskRepository for MemoryStore {
         query: TaskQuery,
     ) -> Result<TaskListing, RepoError> {
         Ok(self.read(|tables| listing::list(tables, project_id, viewer, &query)))
+    }
+
+    async fn listing_version(
+        &self,
+        project_id: ProjectId,
+        viewer: UserId,
+    ) -> Result<(Option<Role>, ListingVersion), RepoError> {
+        Ok(self.read(|tables| {
+            (
+                tables.role(project_id, viewer),
+                listing::version(tables, project_id),
+            )
+        }))
+    }
+
+    async fn task_page(
+        &self,
+        project_id: ProjectId,
+        query: TaskQuery,
+    ) -> Result<Page<Task>, RepoError> {
+        Ok(self.read(|tables| listing::page(tables, project_id, &query)))
     }
 }

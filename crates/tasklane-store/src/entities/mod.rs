@@ -13,6 +13,7 @@
 pub mod values;
 
 pub mod comments;
+pub mod directory_version;
 pub mod idempotency_keys;
 pub mod labels;
 pub mod project_aggregations;

@@ -14,6 +14,8 @@ use sea_orm::{DatabaseTransaction, DbErr, Value};
 use tasklane_domain::aggregation::{AggregationChange, AggregationDelta, Counts};
 use tasklane_domain::errors::{Decide, RepoError, TxError};
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
+use tasklane_domain::model::{Page, Task};
+use tasklane_domain::ports::ListingVersion;
 use tasklane_domain::ports::{
     ArchivedByJob, ChangeEvents, CreateTasksContext, CreateTasksPlan, CreateTasksRequest,
     CreationEvents, Logged, RecordEvents, TaskChangeRequest, TaskContext, TaskDeletePlan,
@@ -23,6 +25,7 @@ use tasklane_domain::ports::{
 use tasklane_domain::services::tasks::{
     ArchiveTaskError, CreateTaskError, DeleteTaskError, MoveTaskError, UpdateTaskError,
 };
+use tasklane_domain::values::Role;
 
 pub use coalesce::CREATIONS_PER_TRANSACTION;
 pub(crate) use coalesce::Coalescer;
@@ -198,5 +201,21 @@ impl TaskRepository for Store {
         query: TaskQuery,
     ) -> Result<TaskListing, RepoError> {
         read::list_tasks(self, project_id, viewer, query).await
+    }
+
+    async fn listing_version(
+        &self,
+        project_id: ProjectId,
+        viewer: UserId,
+    ) -> Result<(Option<Role>, ListingVersion), RepoError> {
+        read::listing_version(self, project_id, viewer).await
+    }
+
+    async fn task_page(
+        &self,
+        project_id: ProjectId,
+        query: TaskQuery,
+    ) -> Result<Page<Task>, RepoError> {
+        read::task_page(self, project_id, query).await
     }
 }

@@ -1,13 +1,14 @@
 //! Task reads: one task (with the viewer's role) in one statement; a board page of up to 200
-//! tasks with statuses, assignees, reporters and sub-task counts in two (the viewer's role, the
-//! page), keyset-paginated.
+//! tasks with statuses, assignees, reporters and sub-task counts in two (the viewer's role with
+//! the listing's version, then the page, skipped when the reader holds that version),
+//! keyset-paginated.
 
 use sea_orm::{DbErr, Value};
 use tasklane_domain::cursor::TaskCursor;
 use tasklane_domain::errors::RepoError;
 use tasklane_domain::ids::{ProjectId, TaskId, UserId};
 use tasklane_domain::model::{Page, Task};
-use tasklane_domain::ports::{TaskListing, TaskOrder, TaskQuery, TaskRead};
+use tasklane_domain::ports::{ListingVersion, TaskListing, TaskOrder, TaskQuery, TaskRead};
 use tasklane_domain::values::Role;
 
 use crate::Store;
@@ -100,26 +101,60 @@ pub(super) async fn list_tasks(
     viewer: UserId,
     query: TaskQuery,
 ) -> Result<TaskListing, RepoError> {
+    let (viewer_role, version) = listing_version(store, project_id, viewer).await?;
+    if viewer_role.is_none() || query.held_versions.contains(&version) {
+        return Ok(TaskListing {
+            viewer_role,
+            version,
+            page: None,
+        });
+    }
+    let page = task_page(store, project_id, query).await?;
+    Ok(TaskListing {
+        viewer_role,
+        version,
+        page: Some(page),
+    })
+}
+
+pub(super) async fn listing_version(
+    store: &Store,
+    project_id: ProjectId,
+    viewer: UserId,
+) -> Result<(Option<Role>, ListingVersion), RepoError> {
     let d = store.dialect;
-    // Budget: a board page, statement 1 of 2: the viewer's role.
+    // Budget: a board page, statement 1 of 2: the viewer's role and the listing's version.
     let role_stmt = d.stmt(
-        "SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2",
+        "SELECT (SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2) AS role, \
+           COALESCE((SELECT seq FROM project_event_heads WHERE project_id = $1), 0) AS seq, \
+           (SELECT version FROM directory_version WHERE id = 1) AS directory",
         vec![d.id(project_id), d.id(viewer)],
     );
     let read = async {
-        let viewer_role: Option<Role> = match one(&store.reader, role_stmt).await? {
-            Some(row) => Some(parsed("role", &d.row(&row).text("role")?)?),
-            None => None,
+        let Some(row) = one(&store.reader, role_stmt).await? else {
+            return Err(DbErr::RecordNotFound("the listing's version".into()));
         };
-        if viewer_role.is_none() {
-            return Ok(TaskListing {
-                viewer_role,
-                page: Page {
-                    items: Vec::new(),
-                    next_cursor: None,
-                },
-            });
-        }
+        let row = d.row(&row);
+        let viewer_role: Option<Role> = row
+            .opt_text("role")?
+            .map(|r| parsed("role", &r))
+            .transpose()?;
+        let version = ListingVersion {
+            project_seq: convert::valid("seq", u64::try_from(row.int("seq")?))?,
+            directory: convert::valid("directory", u64::try_from(row.int("directory")?))?,
+        };
+        Ok::<_, DbErr>((viewer_role, version))
+    };
+    read.await.map_err(repo_error)
+}
+
+pub(super) async fn task_page(
+    store: &Store,
+    project_id: ProjectId,
+    query: TaskQuery,
+) -> Result<Page<Task>, RepoError> {
+    let d = store.dialect;
+    let read = async {
         let mut values = vec![d.id(project_id)];
         let mut filters = String::new();
         let bind = |values: &mut Vec<Value>, value: Value| {
@@ -152,9 +187,9 @@ pub(super) async fn list_tasks(
             let ids: Vec<String> = query.label_ids.iter().map(ToString::to_string).collect();
             let n = bind(&mut values, serde_json::Value::from(ids).to_string().into());
             filters.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM task_labels tl WHERE tl.task_id = t.id AND tl.label_id IN {})",
-                d.json_ids(n)
-            ));
+            " AND EXISTS (SELECT 1 FROM task_labels tl WHERE tl.task_id = t.id AND tl.label_id IN {})",
+            d.json_ids(n)
+        ));
         }
         if let Some(before) = query.due_before {
             let n = bind(&mut values, d.opt_date(Some(before)));
@@ -175,8 +210,8 @@ pub(super) async fn list_tasks(
         if let Some(search) = &query.search {
             let n = bind(&mut values, contains_pattern(search).into());
             filters.push_str(&format!(
-                " AND (lower(t.title) LIKE ${n} ESCAPE '\\' OR lower({PROJECT_KEY} || '-' || CAST(t.number AS TEXT)) LIKE ${n} ESCAPE '\\')"
-            ));
+            " AND (lower(t.title) LIKE ${n} ESCAPE '\\' OR lower({PROJECT_KEY} || '-' || CAST(t.number AS TEXT)) LIKE ${n} ESCAPE '\\')"
+        ));
         }
         match &query.cursor {
             Some(TaskCursor::Board { position, rank, id }) => {
@@ -184,8 +219,8 @@ pub(super) async fn list_tasks(
                 let r = bind(&mut values, rank.as_str().into());
                 let i = bind(&mut values, d.id(*id));
                 filters.push_str(&format!(
-                    " AND (s.position > ${p} OR (s.position = ${p} AND (t.rank > ${r} OR (t.rank = ${r} AND t.id > ${i}))))"
-                ));
+                " AND (s.position > ${p} OR (s.position = ${p} AND (t.rank > ${r} OR (t.rank = ${r} AND t.id > ${i}))))"
+            ));
             }
             Some(TaskCursor::Updated { updated_at, id }) => {
                 let a = bind(&mut values, d.time(*updated_at));
@@ -198,8 +233,8 @@ pub(super) async fn list_tasks(
                 let a = bind(&mut values, d.opt_date(Some(*due)));
                 let i = bind(&mut values, d.id(*id));
                 filters.push_str(&format!(
-                    " AND (t.due_date > ${a} OR (t.due_date = ${a} AND t.id > ${i}) OR t.due_date IS NULL)"
-                ));
+                " AND (t.due_date > ${a} OR (t.due_date = ${a} AND t.id > ${i}) OR t.due_date IS NULL)"
+            ));
             }
             Some(TaskCursor::Due { due: None, id }) => {
                 let i = bind(&mut values, d.id(*id));
@@ -222,17 +257,17 @@ pub(super) async fn list_tasks(
         let page = match (query.order, d) {
             (TaskOrder::Board, Dialect::Postgres) => format!(
                 "SELECT x.page_id, s.name AS status_name, s.category AS status_category, s.position AS status_position \
-                 FROM statuses s CROSS JOIN LATERAL ( \
-                   SELECT t.id AS page_id, t.rank FROM tasks t \
-                   WHERE t.status_id = s.id AND t.project_id = $1{filters} ORDER BY t.rank, t.id LIMIT ${limit}) x \
-                 WHERE s.project_id = $1 ORDER BY s.position, x.rank, x.page_id LIMIT ${limit}"
+             FROM statuses s CROSS JOIN LATERAL ( \
+               SELECT t.id AS page_id, t.rank FROM tasks t \
+               WHERE t.status_id = s.id AND t.project_id = $1{filters} ORDER BY t.rank, t.id LIMIT ${limit}) x \
+             WHERE s.project_id = $1 ORDER BY s.position, x.rank, x.page_id LIMIT ${limit}"
             ),
             (order, _) => {
                 let order = order_by(order);
                 format!(
                     "SELECT t.id AS page_id, s.name AS status_name, s.category AS status_category, s.position AS status_position \
-                     FROM tasks t JOIN statuses s ON s.id = t.status_id \
-                     WHERE t.project_id = $1{filters} ORDER BY {order} LIMIT ${limit}"
+                 FROM tasks t JOIN statuses s ON s.id = t.status_id \
+                 WHERE t.project_id = $1{filters} ORDER BY {order} LIMIT ${limit}"
                 )
             }
         };
@@ -242,8 +277,8 @@ pub(super) async fn list_tasks(
         };
         let sql = format!(
             "SELECT {PAGE_COLUMNS} FROM ({page}) pg JOIN tasks t ON t.id = pg.page_id \
-             LEFT JOIN users au ON au.id = t.assignee_id LEFT JOIN users ru ON ru.id = t.reporter_id \
-             ORDER BY {outer_order}"
+         LEFT JOIN users au ON au.id = t.assignee_id LEFT JOIN users ru ON ru.id = t.reporter_id \
+         ORDER BY {outer_order}"
         );
         // Budget: a board page, statement 2 of 2: the tasks with everything shown.
         let rows = all(&store.reader, d.stmt(&sql, values)).await?;
@@ -260,10 +295,7 @@ pub(super) async fn list_tasks(
             }
             _ => None,
         };
-        Ok::<_, DbErr>(TaskListing {
-            viewer_role,
-            page: Page { items, next_cursor },
-        })
+        Ok::<_, DbErr>(Page { items, next_cursor })
     };
     read.await.map_err(repo_error)
 }

@@ -56,6 +56,7 @@ macro_rules! for_every_entity {
             $apply::<comments::Entity>($($arg),*),
             $apply::<labels::Entity>($($arg),*),
             $apply::<task_labels::Entity>($($arg),*),
+            $apply::<directory_version::Entity>($($arg),*),
         ]
     };
 }

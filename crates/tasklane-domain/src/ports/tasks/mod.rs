@@ -154,4 +154,26 @@ pub trait TaskRepository: Send + Sync {
         viewer: UserId,
         query: TaskQuery,
     ) -> Result<TaskListing, RepoError>;
+
+    /// The viewer's role in the project and the version of its task listings (statement 1 of
+    /// [`TaskRepository::list_tasks`] alone).
+    ///
+    /// # Errors
+    /// [`RepoError`] when the store fails.
+    async fn listing_version(
+        &self,
+        project_id: ProjectId,
+        viewer: UserId,
+    ) -> Result<(Option<Role>, ListingVersion), RepoError>;
+
+    /// The page of [`TaskRepository::list_tasks`] alone, for a caller that has read the
+    /// version and checked the role; `held_versions` is ignored.
+    ///
+    /// # Errors
+    /// [`RepoError`] when the store fails.
+    async fn task_page(
+        &self,
+        project_id: ProjectId,
+        query: TaskQuery,
+    ) -> Result<Page<Task>, RepoError>;
 }

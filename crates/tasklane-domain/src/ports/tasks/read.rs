@@ -44,6 +44,23 @@ pub struct TaskQuery {
     pub limit: u32,
     /// Where the previous page ended (of the same order).
     pub cursor: Option<TaskCursor>,
+    /// The versions of the pages the reader already holds (the client's copy, the server's
+    /// cached one): when the current version is one of them, the store reads no page.
+    pub held_versions: Vec<ListingVersion>,
+}
+
+/// What every task listing of a project depends on, read with the reader's role before the page:
+/// the project's event sequence (every change to its tasks, columns, labels, members, comments
+/// and the project itself appends an event in its own transaction) and the version of the user
+/// directory (display names and avatars on the cards, bumped by every profile change). Two
+/// readings with equal versions list the same page for the same query, so it is the page's
+/// `ETag`. Read before the page, it is never newer than the page it tags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ListingVersion {
+    /// The project's last event sequence number (0 before its first event).
+    pub project_seq: u64,
+    /// The user directory's version.
+    pub directory: u64,
 }
 
 /// A page of tasks as one user sees it.
@@ -51,6 +68,9 @@ pub struct TaskQuery {
 pub struct TaskListing {
     /// The reader's role; `None` when not a member or the project does not exist.
     pub viewer_role: Option<Role>,
-    /// The page (empty for non-members).
-    pub page: Page<Task>,
+    /// The listing's version, as read before the page.
+    pub version: ListingVersion,
+    /// The page; `None` for non-members and when `version` is one of the query's
+    /// `held_versions`.
+    pub page: Option<Page<Task>>,
 }

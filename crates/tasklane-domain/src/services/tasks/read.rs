@@ -7,11 +7,20 @@ use crate::access::{AccessDenied, Action, authorize};
 use crate::cursor::TaskCursor;
 use crate::ids::{ProjectId, TaskId, UserId};
 use crate::model::{Page, Task};
-use crate::ports::{TaskQuery, TaskRead};
+use crate::ports::{ListingVersion, TaskQuery, TaskRead};
 use crate::services::labels::MAX_TASK_LABELS;
 use crate::services::{page_limit, search_text};
 use crate::validation::ValidationErrors;
 use crate::values::TaskKey;
+
+/// A listing as [`TaskService::list_tasks_unless`] answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The version of the listing, its `ETag`.
+    pub version: ListingVersion,
+    /// The page; `None` when the caller's version is still the current one.
+    pub page: Option<Page<Task>>,
+}
 
 /// The default page size of task listings.
 pub const DEFAULT_TASK_PAGE: u32 = 100;
@@ -59,57 +68,147 @@ impl TaskService {
     /// A page of the project's tasks.
     ///
     /// # Errors
-    /// [`ListTasksError::Access`] (not found) for non-members; [`ListTasksError::Invalid`] for a
-    /// limit outside 1..=200, an over-long search or a malformed cursor. A cursor continues the
-    /// listing in the order it was made in, whatever `order` says.
-    #[tracing::instrument(skip_all, fields(%actor, %project_id))]
+    /// As [`TaskService::list_tasks_unless`].
     pub async fn list_tasks(
         &self,
         actor: UserId,
         project_id: ProjectId,
         input: TaskListInput,
     ) -> Result<Page<Task>, ListTasksError> {
-        let mut errors = ValidationErrors::new();
-        let limit = page_limit(&mut errors, input.limit, DEFAULT_TASK_PAGE);
-        let search = search_text(&mut errors, input.search.as_deref());
-        let cursor = input
-            .cursor
-            .as_deref()
-            .and_then(|text| errors.check("cursor", TaskCursor::decode(text)));
-        let due_before = due_bound(&mut errors, "due_before", input.due_before.as_deref());
-        let due_after = due_bound(&mut errors, "due_after", input.due_after.as_deref());
-        if input.label_ids.len() > MAX_TASK_LABELS {
-            let message = format!("give at most {MAX_TASK_LABELS} labels");
-            errors.add("label_id", message);
-        }
-        if input.unassigned && input.assignee_id.is_some() {
-            errors.add("assignee_id", "give one assignee or none");
-        }
-        errors.into_result()?;
-        let query = TaskQuery {
-            status_id: input.status_id,
-            assignee_id: input.assignee_id,
-            unassigned: input.unassigned,
-            reporter_id: input.reporter_id,
-            parent_id: input.parent_id,
-            label_ids: input.label_ids,
-            due_before,
-            due_after,
-            priority: input.priority,
-            task_type: input.task_type,
-            search,
-            include_archived: input.include_archived,
-            order: cursor.as_ref().map_or(input.order, TaskCursor::order),
-            limit,
-            cursor,
-        };
+        let listed = self
+            .list_tasks_unless(actor, project_id, input, &[])
+            .await?;
+        // With no version given the store always reads the page for a member.
+        Ok(listed.page.unwrap_or(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        }))
+    }
+
+    /// A page of the project's tasks and its version, or only the version when it is one of
+    /// `held`, the versions of the pages the caller holds (a client's conditional GET, a cached
+    /// page): one statement instead of two, and no page read.
+    ///
+    /// # Errors
+    /// [`ListTasksError::Access`] (not found) for non-members; [`ListTasksError::Invalid`] for a
+    /// limit outside 1..=200, an over-long search or a malformed cursor. A cursor continues the
+    /// listing in the order it was made in, whatever `order` says. Input is checked before
+    /// `held` is compared, so a bad query is refused whether or not the page changed.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id, held = held.len()))]
+    pub async fn list_tasks_unless(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+        input: TaskListInput,
+        held: &[ListingVersion],
+    ) -> Result<Listed, ListTasksError> {
+        let mut query = listing_query(input)?;
+        query.held_versions = held.to_vec();
         let listing = self
             .ports
             .tasks
             .list_tasks(project_id, actor, query)
             .await?;
         authorize(listing.viewer_role, Action::Read)?;
-        Ok(listing.page)
+        Ok(Listed {
+            version: listing.version,
+            page: listing.page,
+        })
+    }
+}
+
+/// A listing's query from the client's input, every field checked.
+fn listing_query(input: TaskListInput) -> Result<TaskQuery, ListTasksError> {
+    let mut errors = ValidationErrors::new();
+    let limit = page_limit(&mut errors, input.limit, DEFAULT_TASK_PAGE);
+    let search = search_text(&mut errors, input.search.as_deref());
+    let cursor = input
+        .cursor
+        .as_deref()
+        .and_then(|text| errors.check("cursor", TaskCursor::decode(text)));
+    let due_before = due_bound(&mut errors, "due_before", input.due_before.as_deref());
+    let due_after = due_bound(&mut errors, "due_after", input.due_after.as_deref());
+    if input.label_ids.len() > MAX_TASK_LABELS {
+        let message = format!("give at most {MAX_TASK_LABELS} labels");
+        errors.add("label_id", message);
+    }
+    if input.unassigned && input.assignee_id.is_some() {
+        errors.add("assignee_id", "give one assignee or none");
+    }
+    errors.into_result()?;
+    Ok(TaskQuery {
+        status_id: input.status_id,
+        assignee_id: input.assignee_id,
+        unassigned: input.unassigned,
+        reporter_id: input.reporter_id,
+        parent_id: input.parent_id,
+        label_ids: input.label_ids,
+        due_before,
+        due_after,
+        priority: input.priority,
+        task_type: input.task_type,
+        search,
+        include_archived: input.include_archived,
+        order: cursor.as_ref().map_or(input.order, TaskCursor::order),
+        limit,
+        cursor,
+        held_versions: Vec::new(),
+    })
+}
+
+/// A task listing whose reader is authorized and whose version is read: the page can be read
+/// (statement 2) or found elsewhere (a client's copy, a server's cache) at that version. Made
+/// only by [`TaskService::open_listing`].
+#[derive(Debug, Clone)]
+pub struct ListingGate {
+    project_id: ProjectId,
+    query: TaskQuery,
+    version: ListingVersion,
+}
+
+impl ListingGate {
+    /// The listing's version, read before any page.
+    pub fn version(&self) -> ListingVersion {
+        self.version
+    }
+}
+
+impl TaskService {
+    /// Checks a listing's input and its reader's access and reads its version: one statement.
+    /// The page is [`TaskService::read_listing`]'s, for a caller that does not hold it at this
+    /// version.
+    ///
+    /// # Errors
+    /// As [`TaskService::list_tasks_unless`].
+    #[tracing::instrument(skip_all, fields(%actor, %project_id))]
+    pub async fn open_listing(
+        &self,
+        actor: UserId,
+        project_id: ProjectId,
+        input: TaskListInput,
+    ) -> Result<ListingGate, ListTasksError> {
+        let query = listing_query(input)?;
+        let (role, version) = self.ports.tasks.listing_version(project_id, actor).await?;
+        authorize(role, Action::Read)?;
+        Ok(ListingGate {
+            project_id,
+            query,
+            version,
+        })
+    }
+
+    /// The page of an opened listing: one statement, read after the version, so never older
+    /// than it.
+    ///
+    /// # Errors
+    /// [`ListTasksError::Store`] when the store fails.
+    #[tracing::instrument(skip_all, fields(project_id = %gate.project_id))]
+    pub async fn read_listing(&self, gate: &ListingGate) -> Result<Page<Task>, ListTasksError> {
+        Ok(self
+            .ports
+            .tasks
+            .task_page(gate.project_id, gate.query.clone())
+            .await?)
     }
 }
 

@@ -135,10 +135,11 @@ async fn the_new_filters_reach_the_store_as_parsed_values() {
         .returning(|_, _, _| {
             Ok(crate::ports::TaskListing {
                 viewer_role: Some(Role::Viewer),
-                page: crate::model::Page {
+                version: crate::ports::ListingVersion::default(),
+                page: Some(crate::model::Page {
                     items: Vec::new(),
                     next_cursor: None,
-                },
+                }),
             })
         });
     let (services, _) = h.build();
@@ -172,10 +173,11 @@ async fn a_cursor_continues_the_listing_in_the_order_it_was_made_in() {
         .returning(|_, _, _| {
             Ok(crate::ports::TaskListing {
                 viewer_role: Some(Role::Viewer),
-                page: crate::model::Page {
+                version: crate::ports::ListingVersion::default(),
+                page: Some(crate::model::Page {
                     items: Vec::new(),
                     next_cursor: None,
-                },
+                }),
             })
         });
     let (services, _) = h.build();
@@ -198,5 +200,58 @@ async fn a_cursor_continues_the_listing_in_the_order_it_was_made_in() {
         )
         .await
         .unwrap();
+    assert!(page.items.is_empty());
+}
+
+#[tokio::test]
+async fn an_opened_listing_is_checked_authorized_and_read_at_its_version() {
+    let version = crate::ports::ListingVersion {
+        project_seq: 12,
+        directory: 3,
+    };
+    let member = crate::ids::UserId::generate();
+    let stranger = crate::ids::UserId::generate();
+    let project = crate::ids::ProjectId::generate();
+    let mut h = Harness::new();
+    h.tasks
+        .expect_listing_version()
+        .returning(move |_, viewer| Ok(((viewer == member).then_some(Role::Viewer), version)));
+    h.tasks
+        .expect_task_page()
+        .withf(move |p, q| *p == project && q.limit == 7 && q.held_versions.is_empty())
+        .times(1)
+        .returning(|_, _| {
+            Ok(crate::model::Page {
+                items: Vec::new(),
+                next_cursor: None,
+            })
+        });
+    let (services, _) = h.build();
+    let input = |limit| TaskListInput {
+        limit: Some(limit),
+        ..TaskListInput::default()
+    };
+
+    // Bad input is refused before the store is asked anything.
+    let error = services
+        .tasks
+        .open_listing(member, project, input(0))
+        .await
+        .unwrap_err();
+    assert_eq!(error.field_errors().unwrap().errors()[0].field, "limit");
+    let error = services
+        .tasks
+        .open_listing(stranger, project, input(7))
+        .await
+        .unwrap_err();
+    assert_eq!(error.class(), ErrorClass::NotFound);
+
+    let gate = services
+        .tasks
+        .open_listing(member, project, input(7))
+        .await
+        .unwrap();
+    assert_eq!(gate.version(), version);
+    let page = services.tasks.read_listing(&gate).await.unwrap();
     assert!(page.items.is_empty());
 }
