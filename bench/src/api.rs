@@ -33,6 +33,8 @@ pub struct Answer {
     pub statements: Option<u32>,
     /// The JSON body (`Null` when none).
     pub body: Value,
+    /// Its `ETag`, if any.
+    pub etag: Option<String>,
     /// How long it took.
     pub latency: Duration,
 }
@@ -99,7 +101,7 @@ impl Api {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Answer> {
-        self.send(method, path, body, true).await
+        self.send(method, path, body, true, None).await
     }
 
     /// As [`Api::call`], reading the body without parsing it.
@@ -112,7 +114,16 @@ impl Api {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Answer> {
-        self.send(method, path, body, false).await
+        self.send(method, path, body, false, None).await
+    }
+
+    /// A `GET` of `path` unparsed, conditional on `held`, the `ETag` of the copy the client
+    /// holds (`If-None-Match`), as a client that keeps the board it last read.
+    ///
+    /// # Errors
+    /// When it cannot be sent.
+    pub async fn get_unless(&self, path: &str, held: Option<&str>) -> anyhow::Result<Answer> {
+        self.send(Method::GET, path, None, false, held).await
     }
 
     async fn send(
@@ -121,6 +132,7 @@ impl Api {
         path: &str,
         body: Option<Value>,
         parse: bool,
+        held: Option<&str>,
     ) -> anyhow::Result<Answer> {
         let started = Instant::now();
         let mut request = self
@@ -130,8 +142,16 @@ impl Api {
         if let Some(body) = body {
             request = request.json(&body);
         }
+        if let Some(held) = held {
+            request = request.header(reqwest::header::IF_NONE_MATCH, held);
+        }
         let response = request.send().await?;
         let status = response.status();
+        let etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let statements = response
             .headers()
             .get("x-db-statements")
@@ -150,6 +170,7 @@ impl Api {
             status,
             statements,
             body,
+            etag,
             latency,
         })
     }

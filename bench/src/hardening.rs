@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::api::PASSWORD;
 use crate::load::{Stats, drive};
-use crate::scenarios::{Bench, board_request, key, transport_error};
+use crate::scenarios::{Bench, BoardTraffic, key, transport_error};
 use crate::server::resident_mib;
 
 /// The highest RSS of `pid` seen every 10 ms until `done` is set.
@@ -206,15 +206,7 @@ impl Bench {
         let owner = self.owner("s8").await?;
         let hot = owner.project(&key("K")).await?;
         let board = owner.project(&key("L")).await?;
-        let tasks = Arc::new(owner.fill(&board, 1_000).await?);
-        let statuses: Arc<Vec<String>> = Arc::new(
-            owner
-                .statuses(&board)
-                .await?
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect(),
-        );
+        let traffic = Arc::new(BoardTraffic::prepare(owner.clone(), board, 64).await?);
         self.analyze().await?;
 
         let samples = Arc::new(Mutex::new(Vec::<(f64, f64, Option<(usize, f64)>)>::new()));
@@ -253,11 +245,9 @@ impl Bench {
         })
         .await;
         let creates = Stats::of(&creates, elapsed);
-        let api = owner.clone();
         let (boards, elapsed) = drive(64, phase, u64::MAX, move |c, n| {
-            let (api, board, tasks, statuses) =
-                (api.clone(), board.clone(), tasks.clone(), statuses.clone());
-            async move { board_request(&api, &board, &tasks, &statuses, c, n).await.1 }
+            let traffic = traffic.clone();
+            async move { traffic.request(c, n).await.1 }
         })
         .await;
         let boards: Stats = Stats::of(&boards, elapsed);

@@ -11,6 +11,7 @@
 
 mod api;
 mod checks;
+mod cpu;
 mod floor;
 mod hardening;
 mod load;
