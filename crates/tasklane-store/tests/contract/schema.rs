@@ -7,23 +7,44 @@ use crate::World;
 
 async fn migrations_go_down_and_up_again(db: TestDb) -> anyhow::Result<()> {
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (5, 0));
+    assert_eq!((applied.len(), pending.len()), (6, 0));
     assert!(
         db.execute("SELECT response_status FROM idempotency_keys")
             .await
             .is_err(),
         "a key keeps only its response body"
     );
-    // Down one step at a time: the response status comes back, then comments and labels go, the
-    // event log, the tasks version, then the initial schema.
+    // The directory's one row starts at version 0, and a second row is refused.
+    assert_eq!(
+        db.scalar("SELECT version FROM directory_version WHERE id = 1")
+            .await?,
+        0
+    );
+    assert!(
+        db.execute("INSERT INTO directory_version (id, version) VALUES (2, 0)")
+            .await
+            .is_err(),
+        "one row only"
+    );
+    // Down one step at a time: the directory version goes, the response status comes back, then
+    // comments and labels go, the event log, the tasks version, then the initial schema.
     db.store.migrate_down().await?;
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (4, 1));
+    assert_eq!((applied.len(), pending.len()), (5, 1));
+    assert!(
+        db.execute("SELECT count(*) FROM directory_version")
+            .await
+            .is_err(),
+        "the directory version dropped"
+    );
+    db.store.migrate_down().await?;
+    let (applied, pending) = db.store.migration_status().await?;
+    assert_eq!((applied.len(), pending.len()), (4, 2));
     db.execute("SELECT response_status FROM idempotency_keys")
         .await?;
     db.store.migrate_down().await?;
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (3, 2));
+    assert_eq!((applied.len(), pending.len()), (3, 3));
     for table in ["comments", "labels", "task_labels"] {
         let gone = db.execute(&format!("SELECT count(*) FROM {table}")).await;
         assert!(gone.is_err(), "{table} dropped");
@@ -34,7 +55,7 @@ async fn migrations_go_down_and_up_again(db: TestDb) -> anyhow::Result<()> {
     );
     db.store.migrate_down().await?;
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (2, 3));
+    assert_eq!((applied.len(), pending.len()), (2, 4));
     assert!(
         db.execute("SELECT count(*) FROM project_events")
             .await
@@ -48,7 +69,7 @@ async fn migrations_go_down_and_up_again(db: TestDb) -> anyhow::Result<()> {
     );
     db.store.migrate_down().await?;
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (1, 4));
+    assert_eq!((applied.len(), pending.len()), (1, 5));
     assert!(
         db.execute("SELECT count(*) FROM project_task_versions")
             .await
@@ -57,7 +78,7 @@ async fn migrations_go_down_and_up_again(db: TestDb) -> anyhow::Result<()> {
     assert_eq!(db.scalar("SELECT count(*) FROM tasks").await?, 0);
     db.store.migrate_down().await?;
     let (applied, pending) = db.store.migration_status().await?;
-    assert_eq!((applied.len(), pending.len()), (0, 5));
+    assert_eq!((applied.len(), pending.len()), (0, 6));
     assert!(
         db.execute("SELECT count(*) FROM tasks").await.is_err(),
         "tables dropped"
@@ -65,6 +86,7 @@ async fn migrations_go_down_and_up_again(db: TestDb) -> anyhow::Result<()> {
     db.store.migrate_up().await?;
     assert_eq!(db.scalar("SELECT count(*) FROM tasks").await?, 0);
     assert_eq!(db.scalar("SELECT count(*) FROM project_events").await?, 0);
+    assert_eq!(db.scalar("SELECT version FROM directory_version").await?, 0);
     assert_eq!(
         db.scalar("SELECT count(*) FROM project_task_versions")
             .await?,
