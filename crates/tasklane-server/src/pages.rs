@@ -14,8 +14,8 @@
 //! never be found cached: its readers miss at once, each reading its own copy. A reader whose
 //! claimant goes away (its client hung up) reads the page itself.
 //!
-//! Bounded in bytes (moka, weighed by body length, least recently used out first): pages over a
-//! sixteenth of the budget are not kept. A budget of 0 turns the cache off (and the sharing with
+//! Bounded in bytes (moka, each entry weighed by its body and query string, least recently used
+//! out first): entries over a sixteenth of the budget are not kept. A budget of 0 turns the cache off (and the sharing with
 //! it).
 
 use std::collections::HashMap;
@@ -57,6 +57,13 @@ struct Reading {
     claim: u64,
     version: ListingVersion,
     waiting: Vec<oneshot::Sender<Versioned>>,
+}
+
+/// What an entry costs the budget: its body, its query string (a client's, up to a URL's
+/// length: empty pages under long distinct queries must not hold more than the budget) and the
+/// entry itself.
+fn weight(key: &Key, body: &Bytes) -> usize {
+    body.len() + key.1.len() + 128
 }
 
 /// `a` is the same version as `b` or a later one.
@@ -132,8 +139,8 @@ impl PageCache {
             budget,
             pages: Cache::builder()
                 .max_capacity(budget as u64)
-                .weigher(|_: &Key, (_, body): &Versioned| {
-                    u32::try_from(body.len()).unwrap_or(u32::MAX)
+                .weigher(|key: &Key, (_, body): &Versioned| {
+                    u32::try_from(weight(key, body)).unwrap_or(u32::MAX)
                 })
                 .eviction_policy(EvictionPolicy::lru())
                 .build(),
@@ -202,10 +209,10 @@ impl PageCache {
     /// version is kept already (two readers may finish out of order; the race between the look
     /// and the insert only ever keeps an older page, which readers then find too old to serve).
     pub fn put(&self, project: ProjectId, query: &str, version: ListingVersion, body: Bytes) {
-        if self.budget == 0 || body.len() > self.budget / 16 {
+        let key = (project, query.to_owned());
+        if self.budget == 0 || weight(&key, &body) > self.budget / 16 {
             return;
         }
-        let key = (project, query.to_owned());
         if let Some((kept, _)) = self.pages.get(&key)
             && at_least(kept, version)
             && kept != version
@@ -256,14 +263,14 @@ mod tests {
         assert_eq!(cache.get(project, "").map(|(v, _)| v), Some(version(5, 0)));
         cache.put(project, "", version(6, 0), Bytes::from_static(b"newer"));
         assert_eq!(cache.get(project, "").map(|(v, _)| v), Some(version(6, 0)));
-        assert_eq!(cache.bytes(), 5);
+        assert_eq!(cache.bytes(), 5 + 128);
     }
 
     #[test]
     fn pages_leave_within_the_budget_and_large_ones_are_not_kept() {
-        let cache = PageCache::new(1600);
+        let cache = PageCache::new(16_000);
         let project = ProjectId::generate();
-        for n in 0..40 {
+        for n in 0..400 {
             cache.put(
                 project,
                 &n.to_string(),
@@ -271,10 +278,20 @@ mod tests {
                 Bytes::from(vec![b'x'; 100]),
             );
         }
-        assert!(cache.bytes() <= 1600, "{} bytes", cache.bytes());
-        // Over a sixteenth of the budget: not kept.
-        cache.put(project, "big", version(1, 0), Bytes::from(vec![b'x'; 101]));
+        assert!(cache.bytes() <= 16_000, "{} bytes", cache.bytes());
+        // Over a sixteenth of the budget, body and query together: not kept.
+        cache.put(project, "big", version(1, 0), Bytes::from(vec![b'x'; 870]));
         assert!(cache.get(project, "big").is_none());
+        let long_query = "search=".to_owned() + &"q".repeat(900);
+        cache.put(
+            project,
+            &long_query,
+            version(1, 0),
+            Bytes::from_static(b"[]"),
+        );
+        assert!(cache.get(project, &long_query).is_none());
+        cache.put(project, "fits", version(1, 0), Bytes::from(vec![b'x'; 800]));
+        assert!(cache.get(project, "fits").is_some());
     }
 
     #[tokio::test]
