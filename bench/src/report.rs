@@ -159,7 +159,8 @@ impl Report {
     #[allow(clippy::too_many_arguments)]
     pub fn fanout(
         &mut self,
-        clients: usize,
+        sockets: &str,
+        targeted: bool,
         creates: usize,
         errors: u64,
         after_response: &mut [Duration],
@@ -169,7 +170,7 @@ impl Report {
     ) {
         after_response.sort();
         after_request.sort();
-        let case = format!("{clients} sockets, {creates} creates");
+        let case = format!("{sockets}, {creates} creates");
         let row = self.push(
             "S4",
             &case,
@@ -180,9 +181,12 @@ impl Report {
                 ms(percentile(after_response, 0.99))
             ),
         );
-        let p99 = percentile(after_response, 0.99);
-        row.target = Some("p99 ≤ 50 ms".into());
-        row.met = Some(p99 <= 50.0);
+        // The target is the one room's; the many rooms are a figure of their own.
+        if targeted {
+            let p99 = percentile(after_response, 0.99);
+            row.target = Some("p99 ≤ 50 ms".into());
+            row.met = Some(p99 <= 50.0);
+        }
         self.push(
             "S4",
             &case,

@@ -1,5 +1,5 @@
-//! The real-time scenarios: S4, fan-out to WebSocket clients in one room under a steady
-//! creation rate, and S7, a client that missed events catching up from the log.
+//! The real-time scenarios: S4, fan-out to WebSocket clients in one room and in many under a
+//! steady creation rate, and S7, a client that missed events catching up from the log.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,16 +15,34 @@ use tokio_tungstenite::tungstenite::Message;
 use super::{Bench, key};
 
 impl Bench {
-    /// S4: WebSocket clients in one project room while creates arrive at 200/s.
+    /// S4: 1,000 WebSocket clients in one project room, then 10,000 over 100 rooms (100 a
+    /// room), while creates arrive at 200/s spread over the rooms' projects.
     pub async fn s4(&mut self) -> anyhow::Result<()> {
-        let clients = if self.quick { 100 } else { 1_000 };
+        let cases: &[(usize, usize)] = if self.quick {
+            &[(100, 1), (200, 10)]
+        } else {
+            &[(1_000, 1), (10_000, 100)]
+        };
+        for &(clients, rooms) in cases {
+            self.fanout(clients, rooms).await?;
+        }
+        Ok(())
+    }
+
+    /// `clients` sockets over `rooms` project rooms (client `c` in room `c % rooms`) while
+    /// creates arrive at 200/s, create `n` in project `n % rooms`; delivery latency and drops.
+    async fn fanout(&mut self, clients: usize, rooms: usize) -> anyhow::Result<()> {
         let owner = self.owner("s4").await?;
-        let project = owner.project(&key("F")).await?;
-        let room = format!("project:{project}");
+        let mut projects = Vec::with_capacity(rooms);
+        for _ in 0..rooms {
+            projects.push(owner.project(&key("F")).await?);
+        }
         let ws_base = self.base.replacen("http://", "ws://", 1);
         let mut readers = Vec::with_capacity(clients);
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        for _ in 0..clients {
+        for c in 0..clients {
+            let room_index = c % rooms;
+            let room = format!("project:{}", projects[room_index]);
             let ticket = owner.ticket().await?;
             let url = format!("{ws_base}/api/v1/ws?ticket={ticket}");
             let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
@@ -50,13 +68,13 @@ impl Bench {
                             _ => break,
                         },
                     };
-                    // A substring search, not a JSON parse: a thousand readers in this process
+                    // A substring search, not a JSON parse: thousands of readers in this process
                     // must not starve the server of the CPU it is being measured on.
                     if let Message::Text(text) = message
                         && text.contains(r#""type":"task_created""#)
                         && let Some(number) = number_in(&text)
                     {
-                        received.insert(number, Instant::now());
+                        received.insert((room_index, number), Instant::now());
                     }
                 }
                 anyhow::Ok(received)
@@ -64,14 +82,18 @@ impl Bench {
         }
         // 200 creates per second, each on its own task so that a slow one does not delay the
         // schedule.
-        let sent = Arc::new(Mutex::new(HashMap::<u64, (Instant, Instant)>::new()));
+        type Sent = HashMap<(usize, u64), (Instant, Instant)>;
+        let sent = Arc::new(Mutex::new(Sent::new()));
         let mut ticks = tokio::time::interval(Duration::from_millis(5));
         let deadline = Instant::now() + self.duration;
         let mut creates = Vec::new();
         let mut errors = 0;
+        let mut n = 0;
         while Instant::now() < deadline {
             ticks.tick().await;
-            let (api, project, sent) = (owner.clone(), project.clone(), sent.clone());
+            let room_index = n % rooms;
+            n += 1;
+            let (api, project, sent) = (owner.clone(), projects[room_index].clone(), sent.clone());
             creates.push(tokio::spawn(async move {
                 let started = Instant::now();
                 let answer = api.create(&project, "fan-out").await?;
@@ -82,7 +104,9 @@ impl Bench {
                     answer.body
                 );
                 let number = answer.body["number"].as_u64().context("no number")?;
-                sent.lock().await.insert(number, (started, Instant::now()));
+                sent.lock()
+                    .await
+                    .insert((room_index, number), (started, Instant::now()));
                 anyhow::Ok(())
             }));
         }
@@ -108,17 +132,28 @@ impl Bench {
         for reader in readers {
             if let Ok(Ok(got)) = reader.await {
                 received += got.len() as u64;
-                for (number, at) in got {
-                    if let Some((request, response)) = sent.get(&number) {
+                for (created, at) in got {
+                    if let Some((request, response)) = sent.get(&created) {
                         after_response.push(at.saturating_duration_since(*response));
                         after_request.push(at.duration_since(*request));
                     }
                 }
             }
         }
-        let expected = sent.len() as u64 * clients as u64;
+        // Every create reaches the sockets of its room.
+        let expected: u64 = (0..rooms)
+            .map(|room| {
+                let sockets = (0..clients).filter(|c| c % rooms == room).count() as u64;
+                let created = sent.keys().filter(|(r, _)| *r == room).count() as u64;
+                sockets * created
+            })
+            .sum();
         self.report.fanout(
-            clients,
+            &format!(
+                "{clients} sockets in {rooms} room{}",
+                if rooms == 1 { "" } else { "s" }
+            ),
+            rooms == 1,
             sent.len(),
             errors,
             &mut after_response,
