@@ -67,16 +67,13 @@ fn floor_base() -> String {
     let round = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 26;
     // `key` is a letter, the run's four letters and five digits; this is `G`, three of the run's
     // letters and a letter per round, so that S2 can run again (S8) without a clash.
-    let run = key("");
-    format!("G{}{}", &run[..3], char::from(b'A' + round))
+    format!("G{}{}", &run_tag()[..3], char::from(b'A' + round))
 }
 
-/// A project key unique to this run (a run tag from the clock, then a sequence number), so that
-/// runs against one `--target` do not collide.
-pub(crate) fn key(prefix: &str) -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+/// This run's tag: four letters from the clock.
+fn run_tag() -> &'static str {
     static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let run = RUN.get_or_init(|| {
+    RUN.get_or_init(|| {
         let mut n = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -87,9 +84,15 @@ pub(crate) fn key(prefix: &str) -> String {
                 letter
             })
             .collect()
-    });
+    })
+}
+
+/// A project key unique to this run (a run tag from the clock, then a sequence number), so that
+/// runs against one `--target` do not collide.
+pub(crate) fn key(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{prefix}{run}{n:05}")
+    format!("{prefix}{}{n:05}", run_tag())
 }
 
 impl Bench {

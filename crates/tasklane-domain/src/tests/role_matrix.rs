@@ -467,11 +467,10 @@ fn task_read(h: &mut Harness, board: &Board, role: Option<Role>) {
     h.tasks.expect_list_tasks().returning(move |_, _, _| {
         Ok(TaskListing {
             viewer_role: role,
-            version: crate::ports::ListingVersion::default(),
-            page: Some(crate::model::Page {
+            page: crate::model::Page {
                 items: vec![],
                 next_cursor: None,
-            }),
+            },
         })
     });
 }

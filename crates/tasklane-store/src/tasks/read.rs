@@ -101,20 +101,15 @@ pub(super) async fn list_tasks(
     viewer: UserId,
     query: TaskQuery,
 ) -> Result<TaskListing, RepoError> {
-    let (viewer_role, version) = listing_version(store, project_id, viewer).await?;
-    if viewer_role.is_none() || query.held_versions.contains(&version) {
-        return Ok(TaskListing {
-            viewer_role,
-            version,
-            page: None,
-        });
-    }
-    let page = task_page(store, project_id, query).await?;
-    Ok(TaskListing {
-        viewer_role,
-        version,
-        page: Some(page),
-    })
+    let (viewer_role, _) = listing_version(store, project_id, viewer).await?;
+    let page = match viewer_role {
+        Some(_) => task_page(store, project_id, query).await?,
+        None => Page {
+            items: Vec::new(),
+            next_cursor: None,
+        },
+    };
+    Ok(TaskListing { viewer_role, page })
 }
 
 pub(super) async fn listing_version(

@@ -167,7 +167,7 @@ pub trait TaskRepository: Send + Sync {
     ) -> Result<(Option<Role>, ListingVersion), RepoError>;
 
     /// The page of [`TaskRepository::list_tasks`] alone, for a caller that has read the
-    /// version and checked the role; `held_versions` is ignored.
+    /// version and checked the role.
     ///
     /// # Errors
     /// [`RepoError`] when the store fails.

@@ -44,9 +44,6 @@ pub struct TaskQuery {
     pub limit: u32,
     /// Where the previous page ended (of the same order).
     pub cursor: Option<TaskCursor>,
-    /// The versions of the pages the reader already holds (the client's copy, the server's
-    /// cached one): when the current version is one of them, the store reads no page.
-    pub held_versions: Vec<ListingVersion>,
 }
 
 /// What every task listing of a project depends on, read with the reader's role before the page:
@@ -68,9 +65,6 @@ pub struct ListingVersion {
 pub struct TaskListing {
     /// The reader's role; `None` when not a member or the project does not exist.
     pub viewer_role: Option<Role>,
-    /// The listing's version, as read before the page.
-    pub version: ListingVersion,
-    /// The page; `None` for non-members and when `version` is one of the query's
-    /// `held_versions`.
-    pub page: Option<Page<Task>>,
+    /// The page (empty for non-members).
+    pub page: Page<Task>,
 }

@@ -26,7 +26,7 @@ pub use crate::ports::{
 
 pub use create::Creation;
 pub use once::{CreateOnceError, Once, RequestKey};
-pub use read::Listed;
+pub use read::ListingGate;
 
 /// Tasks: every operation on them.
 #[derive(Debug, Clone)]

@@ -13,15 +13,6 @@ use crate::services::{page_limit, search_text};
 use crate::validation::ValidationErrors;
 use crate::values::TaskKey;
 
-/// A listing as [`TaskService::list_tasks_unless`] answers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    /// The version of the listing, its `ETag`.
-    pub version: ListingVersion,
-    /// The page; `None` when the caller's version is still the current one.
-    pub page: Option<Page<Task>>,
-}
-
 /// The default page size of task listings.
 pub const DEFAULT_TASK_PAGE: u32 = 100;
 
@@ -68,52 +59,24 @@ impl TaskService {
     /// A page of the project's tasks.
     ///
     /// # Errors
-    /// As [`TaskService::list_tasks_unless`].
+    /// [`ListTasksError::Access`] (not found) for non-members; [`ListTasksError::Invalid`] for a
+    /// limit outside 1..=200, an over-long search or a malformed cursor. A cursor continues the
+    /// listing in the order it was made in, whatever `order` says.
+    #[tracing::instrument(skip_all, fields(%actor, %project_id))]
     pub async fn list_tasks(
         &self,
         actor: UserId,
         project_id: ProjectId,
         input: TaskListInput,
     ) -> Result<Page<Task>, ListTasksError> {
-        let listed = self
-            .list_tasks_unless(actor, project_id, input, &[])
-            .await?;
-        // With no version given the store always reads the page for a member.
-        Ok(listed.page.unwrap_or(Page {
-            items: Vec::new(),
-            next_cursor: None,
-        }))
-    }
-
-    /// A page of the project's tasks and its version, or only the version when it is one of
-    /// `held`, the versions of the pages the caller holds (a client's conditional GET, a cached
-    /// page): one statement instead of two, and no page read.
-    ///
-    /// # Errors
-    /// [`ListTasksError::Access`] (not found) for non-members; [`ListTasksError::Invalid`] for a
-    /// limit outside 1..=200, an over-long search or a malformed cursor. A cursor continues the
-    /// listing in the order it was made in, whatever `order` says. Input is checked before
-    /// `held` is compared, so a bad query is refused whether or not the page changed.
-    #[tracing::instrument(skip_all, fields(%actor, %project_id, held = held.len()))]
-    pub async fn list_tasks_unless(
-        &self,
-        actor: UserId,
-        project_id: ProjectId,
-        input: TaskListInput,
-        held: &[ListingVersion],
-    ) -> Result<Listed, ListTasksError> {
-        let mut query = listing_query(input)?;
-        query.held_versions = held.to_vec();
+        let query = listing_query(input)?;
         let listing = self
             .ports
             .tasks
             .list_tasks(project_id, actor, query)
             .await?;
         authorize(listing.viewer_role, Action::Read)?;
-        Ok(Listed {
-            version: listing.version,
-            page: listing.page,
-        })
+        Ok(listing.page)
     }
 }
 
@@ -152,7 +115,6 @@ fn listing_query(input: TaskListInput) -> Result<TaskQuery, ListTasksError> {
         order: cursor.as_ref().map_or(input.order, TaskCursor::order),
         limit,
         cursor,
-        held_versions: Vec::new(),
     })
 }
 
@@ -179,7 +141,8 @@ impl TaskService {
     /// version.
     ///
     /// # Errors
-    /// As [`TaskService::list_tasks_unless`].
+    /// As [`TaskService::list_tasks`]: input is checked before the store is asked, so a bad
+    /// query is refused whatever page the caller holds.
     #[tracing::instrument(skip_all, fields(%actor, %project_id))]
     pub async fn open_listing(
         &self,

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use tasklane_domain::ids::ProjectId;
 use tasklane_domain::model::{Page, Task};
 use tasklane_domain::ports::ListingVersion;
+use tasklane_domain::services::tasks::ListingGate;
 use uuid::Uuid;
 
 use super::task_response;
@@ -121,34 +122,16 @@ pub async fn list(
         .map_err(|e| ApiError::bad_request(format!("malformed query: {e}")))?;
     let project = ProjectId::from(id.into_inner());
     let held = held(&request);
-    let listing = &state.services.tasks;
-    let gate = listing
+    let gate = state
+        .services
+        .tasks
         .open_listing(actor.0, project, query.into_inner().into_input(labels))
         .await?;
     let current = gate.version();
-    let pages = &state.pages;
     let found = match held {
-        Held::Any => None,
         Held::Version(version) if version == current => None,
-        _ => Some(match pages.get(project, request.query_string()) {
-            Some((version, body)) if at_least(version, current) => ("cached", version, body),
-            _ => match pages.claim(project, request.query_string(), current) {
-                Claim::Wait(shared) => match shared.await {
-                    Ok((version, body)) => ("shared", version, body),
-                    // The reader waited for went away: read it here, without a claim.
-                    Err(_) => (
-                        "read",
-                        current,
-                        page_body(&listing.read_listing(&gate).await?)?,
-                    ),
-                },
-                Claim::Read(reader) => {
-                    let body = page_body(&listing.read_listing(&gate).await?)?;
-                    reader.done(current, body.clone());
-                    ("read", current, body)
-                }
-            },
-        }),
+        Held::Any => None,
+        _ => Some(find_page(&state, &gate, project, request.query_string()).await?),
     };
     let tag = found.as_ref().map_or(current, |(_, version, _)| *version);
     // A copy newer than the version read may be the one the client holds.
@@ -168,6 +151,36 @@ pub async fn list(
         Some((_, _, body)) => builder.content_type(header::ContentType::json()).body(body),
         None => builder.finish(),
     })
+}
+
+/// The page of an opened listing for a reader that does not hold it: this instance's copy at
+/// the version read or later, another reader's page query under way, or a query of its own.
+/// How it was found, its version and its body.
+async fn find_page(
+    state: &AppState,
+    gate: &ListingGate,
+    project: ProjectId,
+    query: &str,
+) -> Result<(&'static str, ListingVersion, Bytes), ApiError> {
+    let (pages, current) = (&state.pages, gate.version());
+    if let Some((version, body)) = pages.get(project, query)
+        && at_least(version, current)
+    {
+        return Ok(("cached", version, body));
+    }
+    let reader = match pages.claim(project, query, current) {
+        Claim::Wait(shared) => match shared.await {
+            Ok((version, body)) => return Ok(("shared", version, body)),
+            // The reader waited for went away: read it here, without a claim.
+            Err(_) => None,
+        },
+        Claim::Read(reader) => Some(reader),
+    };
+    let body = page_body(&state.services.tasks.read_listing(gate).await?)?;
+    if let Some(reader) = reader {
+        reader.done(current, body.clone());
+    }
+    Ok(("read", current, body))
 }
 
 /// A page as its JSON body.
