@@ -42,7 +42,7 @@ impl Raw {
         let options = StoreOptions {
             max_connections: pool,
             // The baseline is one transaction per creation, the ceiling that design can reach.
-            coalesce_creations: false,
+            coalesce_writes: false,
             ..StoreOptions::default()
         };
         let store = Arc::new(Store::connect(database_url, &options).await?);

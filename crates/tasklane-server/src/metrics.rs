@@ -50,6 +50,10 @@ pub fn handle() -> anyhow::Result<PrometheusHandle> {
             Matcher::Full(tasklane_store::CREATIONS_PER_TRANSACTION.to_owned()),
             &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
         )?
+        .set_buckets_for_metric(
+            Matcher::Full(tasklane_store::CHANGES_PER_TRANSACTION.to_owned()),
+            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
+        )?
         .build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder)
@@ -93,11 +97,16 @@ fn register() {
         tasklane_store::CREATIONS_PER_TRANSACTION,
         "Task creation requests written per PostgreSQL transaction (coalesced creation)"
     );
+    metrics::describe_histogram!(
+        tasklane_store::CHANGES_PER_TRANSACTION,
+        "Task update, move and archive requests written per PostgreSQL transaction (coalesced changes)"
+    );
     // Registered from the start, so that the page (and the alert that reads it) has the series
-    // on SQLite too, where creations are not coalesced.
+    // on SQLite too, where writes are not coalesced.
     drop(metrics::histogram!(
         tasklane_store::CREATIONS_PER_TRANSACTION
     ));
+    drop(metrics::histogram!(tasklane_store::CHANGES_PER_TRANSACTION));
     metrics::describe_counter!(
         crate::pages::TASK_PAGES_TOTAL,
         "Task listings answered, by how: not_modified (304), cached (this instance's copy), read (the page query)"

@@ -36,6 +36,12 @@ pub(crate) fn statement_sent_elsewhere() {
     add(1);
 }
 
+/// `statements` more in the current unit of work, sent on its behalf by another task (a
+/// coalesced change's own statements, and its batch's lock).
+pub(crate) fn statements_sent_elsewhere(statements: u32) {
+    add(statements);
+}
+
 /// The histogram of statements per request, labelled `route`.
 pub const STATEMENTS_PER_REQUEST: &str = "tasklane_db_statements_per_request";
 

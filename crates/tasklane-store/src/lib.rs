@@ -47,19 +47,20 @@ use tasklane_migrations::{Migrator, MigratorTrait};
 
 pub use counter::{STATEMENTS_PER_REQUEST, count_statements, record_statements};
 pub use db::Dialect;
-pub use tasks::CREATIONS_PER_TRANSACTION;
+pub use tasks::{CHANGES_PER_TRANSACTION, CREATIONS_PER_TRANSACTION};
 
 /// How to connect.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// PostgreSQL pool size (SQLite uses one writer and up to four readers).
+    /// PostgreSQL connections in all (with coalescing, a quarter of them, at least one, are the
+    /// writers'; SQLite uses one writer and up to four readers).
     pub max_connections: u32,
     /// How long a request waits for a connection before the store reports `Unavailable`.
     pub acquire_timeout: Duration,
-    /// PostgreSQL: write the concurrent creations of one project in one shared transaction
-    /// (`tasks/coalesce.rs`). Off, every creation is its own transaction (the bench's raw-SQL
-    /// baseline).
-    pub coalesce_creations: bool,
+    /// PostgreSQL: write the concurrent creations of one project in one shared transaction, and
+    /// its concurrent changes to tasks in another (`tasks/coalesce/`). Off, every write is its
+    /// own transaction (the bench's raw-SQL baseline).
+    pub coalesce_writes: bool,
 }
 
 impl Default for StoreOptions {
@@ -67,7 +68,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: 32,
             acquire_timeout: Duration::from_secs(5),
-            coalesce_creations: true,
+            coalesce_writes: true,
         }
     }
 }
@@ -80,8 +81,8 @@ pub struct Store {
     writer: DatabaseConnection,
     /// Where reads go (PostgreSQL: the same pool).
     reader: DatabaseConnection,
-    /// PostgreSQL with coalescing on: the per-project creation writers.
-    coalescer: Option<Arc<tasks::Coalescer>>,
+    /// PostgreSQL with coalescing on: the per-project writers of creations and changes.
+    coalescing: Option<Arc<tasks::Coalescing>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -105,19 +106,32 @@ impl Store {
             if connect.get_application_name().is_none() {
                 connect = connect.application_name("tasklane");
             }
+            // With coalescing, a quarter of the connections (at least one) belong to the
+            // writers' thread: the setting stays the store's total.
+            let writers = if options.coalesce_writes {
+                (options.max_connections / 4).max(1)
+            } else {
+                0
+            };
             let pool = PgPoolOptions::new()
-                .max_connections(options.max_connections)
+                .max_connections(options.max_connections.saturating_sub(writers).max(1))
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await
                 .context("cannot connect to PostgreSQL")?;
             let mut db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
             db.set_metric_callback(counter::statement_sent);
+            let coalescing = if options.coalesce_writes {
+                let writers = tasks::Coalescing::start(connect, writers, options.acquire_timeout)?;
+                Some(Arc::new(writers))
+            } else {
+                None
+            };
             Ok(Store {
                 dialect: Dialect::Postgres,
                 reader: db.clone(),
                 writer: db,
-                coalescer: options.coalesce_creations.then(Arc::default),
+                coalescing,
             })
         } else if url.starts_with("sqlite:") {
             Self::connect_sqlite(url, options).await
@@ -166,7 +180,7 @@ impl Store {
             dialect: Dialect::Sqlite,
             writer,
             reader,
-            coalescer: None,
+            coalescing: None,
         })
     }
 

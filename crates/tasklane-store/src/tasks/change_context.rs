@@ -2,7 +2,7 @@
 //! task, the caller's role, the project, and whatever the change names (a status, an assignee,
 //! a parent with its chain, the neighbours of a move, the sub-tree of a deletion).
 
-use sea_orm::{DatabaseTransaction, DbErr};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde::Deserialize;
 use tasklane_domain::ids::TaskId;
 use tasklane_domain::ports::{
@@ -52,7 +52,7 @@ fn neighbour_sql(param: usize, direction: &str) -> String {
 
 /// The context of a change, in one statement.
 pub(super) async fn read_context(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     d: Dialect,
     request: &TaskChangeRequest,
 ) -> Result<TaskContext, DbErr> {

@@ -27,8 +27,8 @@ use tasklane_domain::services::tasks::{
 };
 use tasklane_domain::values::Role;
 
-pub use coalesce::CREATIONS_PER_TRANSACTION;
-pub(crate) use coalesce::Coalescer;
+pub(crate) use coalesce::Coalescing;
+pub use coalesce::{CHANGES_PER_TRANSACTION, CREATIONS_PER_TRANSACTION};
 
 use crate::Store;
 use crate::convert;
@@ -115,6 +115,24 @@ pub(crate) fn sequence_rank_sql(n: &str) -> String {
     format!("chr(96 + length(CAST({n} AS TEXT))) || CAST({n} AS TEXT)")
 }
 
+impl Store {
+    /// An update, move or archiving: through the project's writer when coalescing is on
+    /// (PostgreSQL), else in a transaction of its own.
+    async fn change<E: Send + 'static>(
+        &self,
+        request: TaskChangeRequest,
+        decide: Decide<TaskContext, TaskUpdatePlan, E>,
+        events: ChangeEvents,
+    ) -> Result<Logged<TaskUpdated>, TxError<E>> {
+        match (self.dialect, &self.coalescing) {
+            (Dialect::Postgres, Some(coalescing)) => {
+                coalesce::update(self, coalescing, request, decide, events).await
+            }
+            _ => change::update(self, &request, &decide, &events).await,
+        }
+    }
+}
+
 #[async_trait]
 impl TaskRepository for Store {
     async fn create_tasks(
@@ -124,15 +142,21 @@ impl TaskRepository for Store {
         events: CreationEvents,
     ) -> Result<Logged<TasksCreated>, TxError<CreateTaskError>> {
         // Coalescing builds on the PostgreSQL write; neither backend's path knows of it.
-        match (self.dialect, &self.coalescer) {
-            (Dialect::Postgres, Some(coalescer)) => {
-                coalesce::create(self, coalescer, request, &decide, events).await
+        let created = match (self.dialect, &self.coalescing) {
+            (Dialect::Postgres, Some(coalescing)) => {
+                coalesce::create(self, coalescing, request, &decide, events).await
             }
             (Dialect::Postgres, None) => {
                 create::postgres::create(self, request, &decide, events).await
             }
             (Dialect::Sqlite, _) => create::sqlite::create(self, request, &decide, events).await,
+        };
+        if let (Some(coalescing), Ok(created)) = (&self.coalescing, &created) {
+            for task in &created.value.tasks {
+                coalescing.remember(task.id, task.project_id);
+            }
         }
+        created
     }
 
     async fn update_task(
@@ -141,7 +165,7 @@ impl TaskRepository for Store {
         decide: Decide<TaskContext, TaskUpdatePlan, UpdateTaskError>,
         events: ChangeEvents,
     ) -> Result<Logged<TaskUpdated>, TxError<UpdateTaskError>> {
-        change::update(self, request, &decide, &events).await
+        self.change(request, decide, events).await
     }
 
     async fn move_task(
@@ -150,7 +174,7 @@ impl TaskRepository for Store {
         decide: Decide<TaskContext, TaskUpdatePlan, MoveTaskError>,
         events: ChangeEvents,
     ) -> Result<Logged<TaskUpdated>, TxError<MoveTaskError>> {
-        change::update(self, request, &decide, &events).await
+        self.change(request, decide, events).await
     }
 
     async fn set_task_archived(
@@ -159,7 +183,7 @@ impl TaskRepository for Store {
         decide: Decide<TaskContext, TaskUpdatePlan, ArchiveTaskError>,
         events: ChangeEvents,
     ) -> Result<Logged<TaskUpdated>, TxError<ArchiveTaskError>> {
-        change::update(self, request, &decide, &events).await
+        self.change(request, decide, events).await
     }
 
     async fn delete_task(

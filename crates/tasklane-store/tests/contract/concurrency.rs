@@ -14,7 +14,8 @@ use tasklane_domain::ports::{
     CreateTasksContext, CreateTasksPlan, CreateTasksRequest, TaskDraft, TaskRepository,
 };
 
-use tasklane_domain::services::tasks::{CreateTaskError, MoveInput, NewTaskInput};
+use tasklane_domain::model::Task;
+use tasklane_domain::services::tasks::{CreateTaskError, MoveInput, NewTaskInput, TaskUpdateInput};
 use tasklane_domain::values::Role;
 use tasklane_domain::values::{Priority, StatusCategory, TaskTitle, TaskType};
 use tasklane_store::Dialect;
@@ -501,6 +502,298 @@ async fn postgres_refuses_a_creation_whose_status_changed_category_since_the_dec
         "nothing written"
     );
     assert_eq!(world.assert_exact(project).await?.total, 0);
+    Ok(())
+}
+
+/// Holds the project's event head in a transaction of its own, so that every change of the
+/// project waits at its write until [`EventHeadHeld::release`].
+struct EventHeadHeld(sea_orm::DatabaseTransaction);
+
+impl EventHeadHeld {
+    async fn take(world: &World, project: ProjectId) -> anyhow::Result<EventHeadHeld> {
+        let txn = sea_orm::TransactionTrait::begin(world.db.connection()).await?;
+        let sql = format!(
+            "SELECT seq FROM project_event_heads WHERE project_id = '{project}' FOR UPDATE"
+        );
+        let stmt = sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql);
+        sea_orm::ConnectionTrait::query_one_raw(&txn, stmt)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the project has no event head"))?;
+        Ok(EventHeadHeld(txn))
+    }
+
+    async fn release(self) -> anyhow::Result<()> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+/// How many transactions last wrote `tasks` (rows written by one transaction share its xmin).
+async fn writers_of(world: &World, tasks: &[TaskId]) -> anyhow::Result<i64> {
+    let ids: Vec<String> = tasks.iter().map(|id| format!("'{id}'")).collect();
+    world
+        .db
+        .scalar(&format!(
+            "SELECT count(DISTINCT xmin::text) FROM tasks WHERE id IN ({})",
+            ids.join(", ")
+        ))
+        .await
+}
+
+/// Starts `changes` while the first one holds the project's writer: the first is written
+/// alone and waits at the held event head, the rest queue behind it and are written as one
+/// batch once the head is released. Returns each change's outcome and statement count.
+async fn changes_behind_a_held_writer<T: Send + 'static>(
+    world: &World,
+    project: ProjectId,
+    changes: Vec<futures::future::BoxFuture<'static, T>>,
+) -> anyhow::Result<Vec<(T, u32)>> {
+    let held = EventHeadHeld::take(world, project).await?;
+    let mut started = Vec::new();
+    for (i, change) in changes.into_iter().enumerate() {
+        started.push(tokio::spawn(tasklane_store::count_statements(change)));
+        if i == 0 {
+            // The first change must be the writer's first batch, alone.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    held.release().await?;
+    let mut outcomes = Vec::new();
+    for outcome in join_all(started).await {
+        outcomes.push(outcome?);
+    }
+    Ok(outcomes)
+}
+
+/// What a change in [`postgres_writes_the_concurrent_changes_of_a_project_in_one_transaction`]
+/// does.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Rename,
+    Move,
+    Archive,
+    /// A move with a stale `If-Match`: refused on its context read, before it is queued.
+    StaleMove,
+}
+
+/// On PostgreSQL the concurrent changes of one project are written in one transaction, each
+/// decided on a context read made before it (in the request's own task). Each request still
+/// gets its own outcome and counts its own statements (the batch's lock as one); a change
+/// whose read went out of date before the write (a second change of the same task in the
+/// batch) is decided again under the lock, and written or refused as the task then stands; the
+/// log, the aggregation and every task's versions come out as if the changes had committed one
+/// after the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writes_the_concurrent_changes_of_a_project_in_one_transaction()
+-> anyhow::Result<()> {
+    let world = World::new(TestDb::postgres().await?);
+    let owner = world.user("owner").await?;
+    let project = world.project(owner, "BAT").await?.project.id;
+    let statuses = world
+        .services
+        .statuses
+        .list_statuses(owner, project)
+        .await?;
+    let inputs = (0..21)
+        .map(|i| NewTaskInput {
+            title: format!("b{i}"),
+            ..Default::default()
+        })
+        .collect();
+    let tasks = world
+        .services
+        .tasks
+        .create_batch(owner, project, inputs)
+        .await?
+        .tasks;
+    // The first change holds the writer; 20 changes queue behind it, then three more: a second
+    // archive of task 1 and a second rename of task 2 (both read before the batch is written,
+    // so out of date by their turn), and a refused move.
+    let mut plan: Vec<(usize, Kind)> = (0..=20)
+        .map(|i| (i, [Kind::Rename, Kind::Move, Kind::Archive][i % 3]))
+        .collect();
+    plan[1].1 = Kind::Archive;
+    plan[2].1 = Kind::Rename;
+    plan.extend([(1, Kind::Archive), (2, Kind::Rename), (3, Kind::StaleMove)]);
+    let changes = plan
+        .iter()
+        .enumerate()
+        .map(|(n, &(i, kind))| {
+            let services = world.services.clone();
+            let task = tasks[i].id;
+            let status_id = Some(statuses[(i + 1) % statuses.len()].id);
+            let change: futures::future::BoxFuture<'static, Result<Task, ErrorClass>> =
+                Box::pin(async move {
+                    let t = &services.tasks;
+                    let to = MoveInput {
+                        status_id,
+                        ..Default::default()
+                    };
+                    match kind {
+                        Kind::Rename => {
+                            let input = TaskUpdateInput {
+                                title: Some(format!("renamed {n}")),
+                                ..Default::default()
+                            };
+                            t.update_task(owner, task, input, None)
+                                .await
+                                .map_err(|e| e.class())
+                        }
+                        Kind::Move => t
+                            .move_task(owner, task, to, None)
+                            .await
+                            .map_err(|e| e.class()),
+                        Kind::StaleMove => t
+                            .move_task(owner, task, to, Some(99))
+                            .await
+                            .map_err(|e| e.class()),
+                        Kind::Archive => t
+                            .set_task_archived(owner, task, true, None)
+                            .await
+                            .map_err(|e| e.class()),
+                    }
+                });
+            change
+        })
+        .collect();
+    let outcomes = changes_behind_a_held_writer(&world, project, changes).await?;
+    let mut batched = Vec::new();
+    for (n, (outcome, statements)) in outcomes.into_iter().enumerate() {
+        let (i, kind) = plan[n];
+        match (n, kind, outcome) {
+            (_, Kind::StaleMove, Err(ErrorClass::VersionMismatch)) => {
+                assert_eq!(statements, 1, "refused on its context read");
+            }
+            // Archived meanwhile, by the change before it in the batch.
+            (21, Kind::Archive, Err(ErrorClass::Archived | ErrorClass::Conflict)) => {
+                assert_eq!(
+                    statements, 4,
+                    "read, lock, the write that matched nothing, read again"
+                );
+            }
+            (22, Kind::Rename, Ok(task)) => {
+                assert_eq!(task.title.as_str(), "renamed 22");
+                assert_eq!(
+                    task.row_version,
+                    tasks[i].row_version + 2,
+                    "after the first rename"
+                );
+                assert!(
+                    (5..=6).contains(&statements),
+                    "read, lock, the write that matched nothing, read and write again: {statements}"
+                );
+            }
+            (1..=20, _, Ok(task)) => {
+                assert_eq!(task.row_version, tasks[i].row_version + 1, "change {n}");
+                batched.push(task.id);
+                assert!(
+                    (3..=4).contains(&statements),
+                    "change {n}: {statements} statements (read, lock, write, maybe the derived status)"
+                );
+            }
+            (0, _, Ok(_)) => {}
+            (n, kind, outcome) => anyhow::bail!("change {n} ({kind:?}): unexpected {outcome:?}"),
+        }
+    }
+    assert_eq!(batched.len(), 20);
+    assert_eq!(
+        writers_of(&world, &batched).await?,
+        1,
+        "the changes queued behind the first were written in one transaction"
+    );
+    assert_eq!(
+        world
+            .db
+            .scalar(&format!(
+                "SELECT row_version FROM tasks WHERE id = '{}'",
+                tasks[3].id
+            ))
+            .await?,
+        i64::try_from(tasks[3].row_version + 1)?,
+        "the refused move wrote nothing"
+    );
+    world.assert_exact(project).await?;
+    let in_seq_order = assert_logged_gap_free(&world, project).await?;
+    assert_published_in_commit_order(&in_seq_order);
+    Ok(())
+}
+
+/// A batch that fails for a reason other than a refusal (here a trigger raising for one
+/// title) is rolled back and each change written again alone: only the change that fails alone
+/// fails, and nothing of the rolled-back batch is logged or counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writes_a_failed_batch_of_changes_again_one_by_one() -> anyhow::Result<()> {
+    let world = World::new(TestDb::postgres().await?);
+    world
+        .db
+        .execute(
+            "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.title = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_boom BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION refuse_boom()",
+        )
+        .await?;
+    let owner = world.user("owner").await?;
+    let project = world.project(owner, "BOO").await?.project.id;
+    let done = world.status(owner, project, StatusCategory::Done).await?;
+    let inputs = (0..10)
+        .map(|i| NewTaskInput {
+            title: format!("f{i}"),
+            ..Default::default()
+        })
+        .collect();
+    let tasks = world
+        .services
+        .tasks
+        .create_batch(owner, project, inputs)
+        .await?
+        .tasks;
+    const BOOM: usize = 5;
+    let changes = (0..10)
+        .map(|i| {
+            let services = world.services.clone();
+            let task = tasks[i].id;
+            let change: futures::future::BoxFuture<'static, Result<Task, ErrorClass>> =
+                Box::pin(async move {
+                    let input = TaskUpdateInput {
+                        title: Some(if i == BOOM {
+                            "boom".into()
+                        } else {
+                            format!("fine {i}")
+                        }),
+                        status_id: (i % 2 == 0).then_some(done),
+                        ..Default::default()
+                    };
+                    services
+                        .tasks
+                        .update_task(owner, task, input, None)
+                        .await
+                        .map_err(|e| e.class())
+                });
+            change
+        })
+        .collect();
+    let outcomes = changes_behind_a_held_writer(&world, project, changes).await?;
+    let mut written = Vec::new();
+    for (i, (outcome, _)) in outcomes.into_iter().enumerate() {
+        match outcome {
+            Err(ErrorClass::Internal) if i == BOOM => {}
+            Ok(task) if i != BOOM => {
+                assert_eq!(task.title.as_str(), format!("fine {i}"));
+                if i > 0 {
+                    written.push(task.id);
+                }
+            }
+            other => anyhow::bail!("change {i}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        writers_of(&world, &written).await?,
+        8,
+        "after the batch failed, each change was written alone"
+    );
+    assert_eq!(world.assert_exact(project).await?.done, 5);
+    let in_seq_order = assert_logged_gap_free(&world, project).await?;
+    assert_published_in_commit_order(&in_seq_order);
     Ok(())
 }
 

@@ -12,12 +12,13 @@ mod around;
 mod write;
 
 use around::{rebalance, restore_project, set_labels};
+pub(crate) use write::Unchanged;
 use write::{ChangeWritten, task_after, write_change};
 
 use sea_orm::{DatabaseTransaction, DbErr};
 use tasklane_domain::errors::{Decide, TxError};
 use tasklane_domain::ids::TaskId;
-use tasklane_domain::model::StatusRef;
+use tasklane_domain::model::{StatusRef, Task};
 use tasklane_domain::ports::{
     ChangeEvents, Logged, RecordEvents, TaskChangeRequest, TaskContext, TaskDeletePlan,
     TaskDeleted, TaskUpdatePlan, TaskUpdated,
@@ -31,23 +32,37 @@ use crate::errors::Fail;
 use crate::tasks::change_context::read_context;
 use crate::tasks::{after_to_change, bind_deltas, require, update_aggregation};
 
-/// Locks the task (and its project when `with_project`) before anything is read.
-async fn lock(
+/// Locks the project of `task_ids`, then the tasks in id order, in one statement, before
+/// anything is read (PostgreSQL; SQLite's single writer needs no lock). Every writer of a
+/// project's tasks takes the project row first (a creation, a change or a batch of changes, a
+/// deletion), so two of them never wait for each other in opposite orders: the S3 load
+/// deadlocked about once a run while changes locked their task first. `FOR NO KEY UPDATE`
+/// leaves the key-share locks of inserts that reference the project (comments, labels)
+/// unblocked.
+pub(crate) async fn lock(
     txn: &DatabaseTransaction,
     d: Dialect,
-    task_id: TaskId,
-    with_project: bool,
+    task_ids: &[TaskId],
 ) -> Result<(), DbErr> {
     if d == Dialect::Sqlite {
         return Ok(());
     }
-    let sql = if with_project {
-        "SELECT t.id FROM tasks t JOIN projects p ON p.id = t.project_id WHERE t.id = $1 FOR UPDATE OF t, p"
-    } else {
-        "SELECT id FROM tasks WHERE id = $1 FOR UPDATE"
-    };
-    // Budget: a task change (3) or deletion (4), statement 1: the lock.
-    one(txn, d.stmt(sql, vec![d.id(task_id)])).await?;
+    let ids: Vec<String> = task_ids.iter().map(ToString::to_string).collect();
+    // The uncorrelated EXISTS is a one-time filter: the project is locked before any task.
+    let sql = format!(
+        "WITH p AS MATERIALIZED (SELECT id FROM projects \
+                                 WHERE id IN (SELECT project_id FROM tasks WHERE id IN {ids}) \
+                                 ORDER BY id FOR NO KEY UPDATE) \
+         SELECT t.id FROM tasks t WHERE t.id IN {ids} AND EXISTS (SELECT 1 FROM p) \
+         ORDER BY t.id FOR UPDATE OF t",
+        ids = d.json_ids(1)
+    );
+    // Budget: a task change (3) or deletion (4), statement 1: the lock (shared by a batch).
+    all(
+        txn,
+        d.stmt(&sql, vec![serde_json::Value::from(ids).to_string().into()]),
+    )
+    .await?;
     Ok(())
 }
 
@@ -64,9 +79,9 @@ async fn lock_subtree(txn: &DatabaseTransaction, d: Dialect, task_id: TaskId) ->
     Ok(())
 }
 
-pub(super) async fn update<E>(
+pub(crate) async fn update<E>(
     store: &Store,
-    request: TaskChangeRequest,
+    request: &TaskChangeRequest,
     decide: &Decide<TaskContext, TaskUpdatePlan, E>,
     events: &ChangeEvents,
 ) -> Result<Logged<TaskUpdated>, TxError<E>> {
@@ -74,78 +89,141 @@ pub(super) async fn update<E>(
     in_transaction!(
         store.writer,
         |txn| -> Result<Logged<TaskUpdated>, Fail<E>> {
-            lock(txn, d, request.task_id, request.lookup.parent_id.is_some()).await?;
-            let context = read_context(txn, d, &request).await?;
-            let task = context.task.clone();
-            let plan = decide(context).map_err(Fail::Rejected)?;
-            let task =
-                task.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a task")))?;
-            let exact_rank = match &plan.patch.placement {
-                Some(Placement::At(rank)) => Some(rank.clone()),
-                Some(Placement::Rebalance) => {
-                    let status = plan
-                        .patch
-                        .status
-                        .as_ref()
-                        .map_or(task.status.id, |s: &StatusRef| s.id);
-                    let lookup = &request.lookup;
-                    match rebalance(txn, d, status, task.id, lookup.after_id, lookup.before_id)
-                        .await?
-                    {
-                        Placement::At(rank) => Some(rank),
-                        // An end-of-column placement after renumbering is an append.
-                        _ => None,
-                    }
-                }
-                _ => None,
-            };
-            let mut plan = plan;
-            if exact_rank.is_none() && matches!(plan.patch.placement, Some(Placement::Rebalance)) {
-                plan.patch.placement = Some(Placement::Append);
-            }
-            // The project row before the write: every writer takes the project's rows in the
-            // order project, column sequences, aggregation, event head (which the write takes).
-            let restored = if plan.restore_project {
-                Some(restore_project(txn, d, task.project_id, plan.at).await?)
-            } else {
-                None
-            };
-            if let Some(labels) = &plan.patch.labels {
-                set_labels(txn, d, &task, labels).await?;
-            }
-            let ChangeWritten {
-                rank,
-                row_version,
-                aggregation,
-                logged,
-            } = write_change(txn, d, &task, &plan, exact_rank, events).await?;
-            let restored_project = restored.map(|mut project| {
-                if let Some(change) = &aggregation {
-                    project.aggregation.counts = change.after;
-                }
-                project
-            });
-            let updated = TaskUpdated {
-                task: task_after(&task, &plan, rank, row_version),
-                previous: task,
-                aggregation,
-                restored_project,
-            };
-            match logged {
-                // The task's events are logged; what followed from the change comes after them.
-                Some(mut logged) => {
-                    let outcome = (events.outcome)(&updated);
-                    logged.extend(crate::events::append(txn, d, outcome).await?);
-                    Ok(Logged {
-                        value: updated,
-                        events: logged,
-                    })
-                }
-                None => Ok(crate::events::log(txn, d, updated, events).await?),
-            }
+            lock(txn, d, &[request.task_id]).await?;
+            apply(txn, d, request, decide, events).await
         }
     )
     .map_err(Fail::into_tx)
+}
+
+/// Reads the context of a change to a locked task, decides, and writes what was decided
+/// (statements 2 and 3 of a change, and the events that follow from it).
+pub(crate) async fn apply<E>(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    request: &TaskChangeRequest,
+    decide: &Decide<TaskContext, TaskUpdatePlan, E>,
+    events: &ChangeEvents,
+) -> Result<Logged<TaskUpdated>, Fail<E>> {
+    let context = read_context(txn, d, request).await?;
+    let task = context.task.clone();
+    let plan = decide(context).map_err(Fail::Rejected)?;
+    let task = task.ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("decision without a task")))?;
+    write_decided(txn, d, request, task, plan, events, None)
+        .await?
+        .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("locked task vanished")))
+}
+
+/// Whether a change can be decided before its transaction, on a context read without locks,
+/// and written with [`Unchanged`] checks: everything it depends on besides the task, its
+/// statuses and its project's archiving is taken for granted (as for a creation: the actor's
+/// role, the assignee's membership). Changes that read other tasks (a parent's chain, a move's
+/// neighbours) or set labels are decided inside the transaction.
+pub(crate) fn decidable_before(request: &TaskChangeRequest) -> bool {
+    let lookup = &request.lookup;
+    lookup.parent_id.is_none()
+        && lookup.after_id.is_none()
+        && lookup.before_id.is_none()
+        && lookup.label_ids.is_none()
+        && !lookup.subtree
+}
+
+/// Whether `plan`, decided before the transaction, can be written as decided.
+pub(crate) fn writable_as_decided(plan: &TaskUpdatePlan) -> bool {
+    !plan.restore_project
+        && plan.patch.labels.is_none()
+        && matches!(plan.patch.placement, None | Some(Placement::Append))
+}
+
+/// Writes a change decided before the transaction, if what it took for granted still holds
+/// (`None` otherwise: nothing was written).
+pub(crate) async fn write_prepared<E>(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    request: &TaskChangeRequest,
+    task: Task,
+    plan: TaskUpdatePlan,
+    events: &ChangeEvents,
+    unchanged: Unchanged,
+) -> Result<Option<Logged<TaskUpdated>>, Fail<E>> {
+    write_decided(txn, d, request, task, plan, events, Some(unchanged)).await
+}
+
+/// Writes a decided change to the locked `task`: the rows around it, the task with its events,
+/// and the events that follow. With `unchanged`, `None` when it no longer holds.
+async fn write_decided<E>(
+    txn: &DatabaseTransaction,
+    d: Dialect,
+    request: &TaskChangeRequest,
+    task: Task,
+    plan: TaskUpdatePlan,
+    events: &ChangeEvents,
+    unchanged: Option<Unchanged>,
+) -> Result<Option<Logged<TaskUpdated>>, Fail<E>> {
+    let exact_rank = match &plan.patch.placement {
+        Some(Placement::At(rank)) => Some(rank.clone()),
+        Some(Placement::Rebalance) => {
+            let status = plan
+                .patch
+                .status
+                .as_ref()
+                .map_or(task.status.id, |s: &StatusRef| s.id);
+            let lookup = &request.lookup;
+            match rebalance(txn, d, status, task.id, lookup.after_id, lookup.before_id).await? {
+                Placement::At(rank) => Some(rank),
+                // An end-of-column placement after renumbering is an append.
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let mut plan = plan;
+    if exact_rank.is_none() && matches!(plan.patch.placement, Some(Placement::Rebalance)) {
+        plan.patch.placement = Some(Placement::Append);
+    }
+    // The project row before the write: every writer takes the project's rows in the
+    // order project, column sequences, aggregation, event head (which the write takes).
+    let restored = if plan.restore_project {
+        Some(restore_project(txn, d, task.project_id, plan.at).await?)
+    } else {
+        None
+    };
+    if let Some(labels) = &plan.patch.labels {
+        set_labels(txn, d, &task, labels).await?;
+    }
+    let Some(ChangeWritten {
+        rank,
+        row_version,
+        aggregation,
+        logged,
+    }) = write_change(txn, d, &task, &plan, exact_rank, events, unchanged).await?
+    else {
+        return Ok(None);
+    };
+    let restored_project = restored.map(|mut project| {
+        if let Some(change) = &aggregation {
+            project.aggregation.counts = change.after;
+        }
+        project
+    });
+    let updated = TaskUpdated {
+        task: task_after(&task, &plan, rank, row_version),
+        previous: task,
+        aggregation,
+        restored_project,
+    };
+    match logged {
+        // The task's events are logged; what followed from the change comes after them.
+        Some(mut logged) => {
+            let outcome = (events.outcome)(&updated);
+            logged.extend(crate::events::append(txn, d, outcome).await?);
+            Ok(Some(Logged {
+                value: updated,
+                events: logged,
+            }))
+        }
+        None => Ok(Some(crate::events::log(txn, d, updated, events).await?)),
+    }
 }
 
 pub(super) async fn delete<E>(
@@ -157,7 +235,7 @@ pub(super) async fn delete<E>(
     let d = store.dialect;
     in_transaction!(store.writer, |txn| -> Result<Logged<TaskDeleted>, Fail<E>> {
         // The project lock keeps sub-tasks from appearing or moving into the tree meanwhile.
-        lock(txn, d, request.task_id, true).await?;
+        lock(txn, d, &[request.task_id]).await?;
         lock_subtree(txn, d, request.task_id).await?;
         let context = read_context(txn, d, &request).await?;
         let (task, subtree) = (context.task.clone(), context.subtree.clone());

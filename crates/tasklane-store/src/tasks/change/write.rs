@@ -41,6 +41,18 @@ pub(super) fn task_after(task: &Task, plan: &TaskUpdatePlan, rank: Rank, row_ver
     }
 }
 
+/// What a change decided before its transaction (on a context read without locks) took for
+/// granted. Its write matches nothing, and writes nothing, unless all of it still holds: the
+/// task's version (so every field of the task the decision read), the categories of its old and
+/// new status (the aggregation delta), and whether the project is archived.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unchanged {
+    /// The task's version when the context was read.
+    pub row_version: u64,
+    /// Whether its project was archived then.
+    pub project_archived: bool,
+}
+
 /// What [`write_change`] wrote.
 pub(super) struct ChangeWritten {
     pub rank: Rank,
@@ -83,7 +95,8 @@ pub(super) async fn write_change<E>(
     plan: &TaskUpdatePlan,
     exact_rank: Option<Rank>,
     events: &ChangeEvents,
-) -> Result<ChangeWritten, Fail<E>> {
+    unchanged: Option<Unchanged>,
+) -> Result<Option<ChangeWritten>, Fail<E>> {
     let after = task_after(task, plan, task.rank.clone(), task.row_version + 1);
     let append = matches!(plan.patch.placement, Some(Placement::Append));
     let has_delta = !plan.delta.is_zero();
@@ -112,12 +125,24 @@ pub(super) async fn write_change<E>(
             let project = binds.position(d.id(task.project_id));
             let counted = binds.bind(has_delta);
             let (set, at) = task_fields(&mut binds, d, &after, plan.at);
+            let checked = binds.bind(unchanged.is_some());
+            let seen = binds
+                .bind(unchanged.map_or(0, |u| i64::try_from(u.row_version).unwrap_or(i64::MAX)));
+            let old_status = binds.bind(d.id(task.status.id));
+            let old_category = binds.bind(task.status.category.as_str());
+            let new_category = binds.bind(after.status.category.as_str());
+            let archived = binds.bind(unchanged.is_some_and(|u| u.project_archived));
             let logged_events = binds.position(folded.parameter());
             let sql = format!(
                 "WITH seq AS (UPDATE statuses SET append_seq = append_seq + 1 WHERE id = {status} AND {appends} RETURNING append_seq), \
                  upd AS (UPDATE tasks SET {set}, rank = COALESCE((SELECT {rank} FROM seq), {exact}, rank) WHERE id = {id} \
+                           AND (NOT {checked} OR (row_version = {seen} \
+                             AND (SELECT category FROM statuses WHERE id = {old_status}) = {old_category} \
+                             AND (SELECT category FROM statuses WHERE id = {status}) = {new_category} \
+                             AND (SELECT archived_at IS NOT NULL FROM projects WHERE id = ${project}) = {archived})) \
                          RETURNING id, number, rank, row_version), \
                  agg AS (UPDATE project_aggregations SET {deltas}, updated_at = {at} WHERE project_id = ${project} AND {counted} \
+                           AND EXISTS (SELECT 1 FROM upd) \
                          RETURNING total, todo, in_progress, in_review, issue, done), \
                  {events} \
                  SELECT upd.rank, upd.row_version, agg.*, {logged} FROM upd LEFT JOIN agg ON true",
@@ -133,9 +158,13 @@ pub(super) async fn write_change<E>(
                 logged = Folded::RESULT_COLUMNS,
             );
             // Budget: a task change, statement 3 of 3: the write with its events.
-            let row = one(txn, d.stmt(&sql, binds.into_values()))
-                .await?
-                .ok_or_else(|| Fail::Corrupt(anyhow::anyhow!("locked task vanished")))?;
+            let Some(row) = one(txn, d.stmt(&sql, binds.into_values())).await? else {
+                // Decided on a read that no longer holds; without that check the row is locked.
+                return match unchanged {
+                    Some(_) => Ok(None),
+                    None => Err(Fail::Corrupt(anyhow::anyhow!("locked task vanished"))),
+                };
+            };
             let r = d.row(&row);
             let aggregation = if has_delta {
                 Some(require(convert::counts(&r)?)?)
@@ -148,12 +177,12 @@ pub(super) async fn write_change<E>(
             let row_version = convert::count(r.int("row_version")?)?;
             let written = task_after(task, plan, rank.clone(), row_version);
             let logged = folded.settle(&r, |_| Some(written.clone()))?;
-            Ok(ChangeWritten {
+            Ok(Some(ChangeWritten {
                 rank,
                 row_version,
                 aggregation,
                 logged: Some(logged),
-            })
+            }))
         }
         Dialect::Sqlite => {
             let rank = match (append, exact_rank) {
@@ -185,12 +214,12 @@ pub(super) async fn write_change<E>(
             } else {
                 None
             };
-            Ok(ChangeWritten {
+            Ok(Some(ChangeWritten {
                 rank,
                 row_version: task.row_version + 1,
                 aggregation,
                 logged: None,
-            })
+            }))
         }
     }
 }

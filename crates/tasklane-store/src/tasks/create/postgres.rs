@@ -133,7 +133,7 @@ fn creation_statement(
 static CREATION_STATEMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let rank = sequence_rank_sql("seq.base + i.col_ord");
     format!(
-        "WITH old AS (SELECT id, archived_at FROM projects WHERE id = ${project} FOR UPDATE), \
+        "WITH old AS (SELECT id, archived_at FROM projects WHERE id = ${project} FOR NO KEY UPDATE), \
          proj AS (UPDATE projects p SET task_counter = p.task_counter + ${count}, updated_at = GREATEST(p.updated_at, ${at}), archived_at = NULL, \
                     row_version = p.row_version + CASE WHEN old.archived_at IS NULL THEN 0 ELSE 1 END \
                   FROM old WHERE p.id = old.id \

@@ -1,10 +1,7 @@
-//! Coalesced creation on PostgreSQL: the concurrent creations of one project share one
-//! transaction.
-//!
-//! Why: every creation updates the same hot rows (the project's counter, the column's append
-//! sequence, the aggregation) and holds the project row lock until `COMMIT`. One transaction per
-//! request caps a hot project at one lock hand-off and one commit flush per request, and leaves
-//! dead row versions that every later statement must step over (docs/performance.md, S1).
+//! Coalesced creation: the concurrent creations of one project share one transaction, and one
+//! statement. Besides the lock hand-off and commit flush per request (see the parent module),
+//! one transaction per creation leaves dead row versions of the counter rows that every later
+//! statement must step over (docs/performance.md, S1).
 //!
 //! How: each request reads its context and runs the domain's decision in its own task (the read
 //! takes no lock, as before), then queues the decided plan for its project. One writer task per
@@ -25,12 +22,7 @@
 //! once; each still carries its own request's aggregation. Each request publishes its own
 //! events; receivers order them by `seq`.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-
 use tasklane_domain::errors::{Decide, RepoError, TxError};
-use tasklane_domain::ids::ProjectId;
 use tasklane_domain::ports::{
     CreateTasksContext, CreateTasksPlan, CreateTasksRequest, CreationEvents, Logged, ProjectState,
     TasksCreated,
@@ -38,10 +30,11 @@ use tasklane_domain::ports::{
 use tasklane_domain::services::tasks::CreateTaskError;
 use tokio::sync::oneshot;
 
-use super::create::context::decide_creation;
-use super::create::postgres;
+use super::{Coalescing, Queued, write_queue};
 use crate::Store;
 use crate::errors::{Fail, is_unavailable};
+use crate::tasks::create::context::decide_creation;
+use crate::tasks::create::postgres;
 
 /// The most tasks one coalesced transaction inserts (a batch request of up to 500 always fits
 /// with others; PostgreSQL's 65,535 bind parameters allow about 4,000).
@@ -50,101 +43,31 @@ const MAX_DRAFTS_PER_TRANSACTION: usize = 1000;
 /// The histogram of creation requests written per transaction.
 pub const CREATIONS_PER_TRANSACTION: &str = "tasklane_task_creations_per_transaction";
 
-/// The per-project queues of decided creations and their writers.
-#[derive(Debug, Default)]
-pub(crate) struct Coalescer {
-    queues: Mutex<HashMap<ProjectId, Queue>>,
-    next_writer: AtomicU64,
-}
-
-#[derive(Debug)]
-struct Queue {
-    pending: Vec<Job>,
-    /// Which writer task owns the queue (see [`WriterGuard`]).
-    writer: u64,
-}
-
 /// A decided creation waiting for its project's writer.
-struct Job {
+pub(super) struct Job {
     plan: CreateTasksPlan,
     state: ProjectState,
     events: CreationEvents,
     reply: oneshot::Sender<Outcome>,
 }
 
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("plan", &self.plan)
-            .field("state", &self.state)
-            .finish_non_exhaustive()
+impl Queued for Job {
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
+    }
+
+    fn weight(&self) -> usize {
+        self.plan.drafts.len()
     }
 }
 
 type Outcome = Result<Logged<TasksCreated>, TxError<CreateTaskError>>;
 
-impl Coalescer {
-    fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<ProjectId, Queue>> {
-        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Queues `job`; the first job of an idle project starts its writer.
-    fn submit(self: &Arc<Self>, store: &Store, job: Job) {
-        let project = job.state.id;
-        let mut queues = self.queues();
-        match queues.get_mut(&project) {
-            // A writer is running: it takes the job with its next batch.
-            Some(queue) => queue.pending.push(job),
-            None => {
-                let writer = self.next_writer.fetch_add(1, Ordering::Relaxed);
-                queues.insert(
-                    project,
-                    Queue {
-                        pending: vec![job],
-                        writer,
-                    },
-                );
-                let guard = WriterGuard {
-                    coalescer: self.clone(),
-                    project,
-                    writer,
-                };
-                tokio::spawn(write_queue(store.clone(), guard));
-            }
-        }
-    }
-
-    /// The next batch of `project`, oldest first; none ends the writer (and forgets the queue,
-    /// under the same lock, so a later job starts a new one).
-    fn next_batch(&self, project: ProjectId) -> Vec<Job> {
-        let mut queues = self.queues();
-        let Some(queue) = queues.get_mut(&project) else {
-            return Vec::new();
-        };
-        // A request that went away is not written: nobody would answer or publish it.
-        queue.pending.retain(|job| !job.reply.is_closed());
-        let mut drafts = 0;
-        let mut take = 0;
-        for job in &queue.pending {
-            if take > 0 && drafts + job.plan.drafts.len() > MAX_DRAFTS_PER_TRANSACTION {
-                break;
-            }
-            drafts += job.plan.drafts.len();
-            take += 1;
-        }
-        if take == 0 {
-            queues.remove(&project);
-            return Vec::new();
-        }
-        queue.pending.drain(..take).collect()
-    }
-}
-
 /// Creates on PostgreSQL through the project's writer: the context read and the decision here,
 /// the write with whatever else is queued for the project.
-pub(super) async fn create(
+pub(crate) async fn create(
     store: &Store,
-    coalescer: &Arc<Coalescer>,
+    coalescing: &Coalescing,
     request: CreateTasksRequest,
     decide: &Decide<CreateTasksContext, CreateTasksPlan, CreateTaskError>,
     events: CreationEvents,
@@ -153,15 +76,22 @@ pub(super) async fn create(
         .await
         .map_err(Fail::into_tx)?;
     let (reply, outcome) = oneshot::channel();
-    coalescer.submit(
-        store,
-        Job {
-            plan,
-            state,
-            events,
-            reply,
-        },
-    );
+    let project = state.id;
+    let job = Job {
+        plan,
+        state,
+        events,
+        reply,
+    };
+    if let Some(writer) = coalescing.creations.submit(project, job) {
+        let store = coalescing.writers_store(store);
+        coalescing.runtime.spawn(write_queue(
+            writer,
+            MAX_DRAFTS_PER_TRANSACTION,
+            CREATIONS_PER_TRANSACTION,
+            move |jobs| write_batch(store.clone(), jobs),
+        ));
+    }
     // The shared creation statement counts as this request's second; the statement that logs
     // the events following from the results, when there were any of this request's, as its third.
     crate::counter::statement_sent_elsewhere();
@@ -172,45 +102,6 @@ pub(super) async fn create(
         crate::counter::statement_sent_elsewhere();
     }
     Ok(created)
-}
-
-/// Owns a project's queue for one writer task. If the task ends without emptying it (its
-/// runtime shut down), dropping the guard forgets the queue, failing the requests still in it,
-/// so that the next creation starts a new writer instead of waiting forever.
-#[derive(Debug)]
-struct WriterGuard {
-    coalescer: Arc<Coalescer>,
-    project: ProjectId,
-    writer: u64,
-}
-
-impl Drop for WriterGuard {
-    fn drop(&mut self) {
-        let mut queues = self.coalescer.queues();
-        if queues
-            .get(&self.project)
-            .is_some_and(|queue| queue.writer == self.writer)
-        {
-            queues.remove(&self.project);
-        }
-    }
-}
-
-/// The writer of one project: batch after batch until its queue is empty.
-async fn write_queue(store: Store, guard: WriterGuard) {
-    let (coalescer, project) = (&guard.coalescer, guard.project);
-    loop {
-        let jobs = coalescer.next_batch(project);
-        if jobs.is_empty() {
-            return;
-        }
-        metrics::histogram!(CREATIONS_PER_TRANSACTION).record(jobs.len() as f64);
-        // A panic while writing fails that batch's requests (their replies are dropped), not
-        // the ones queued behind it.
-        if let Err(error) = tokio::spawn(write_batch(store.clone(), jobs)).await {
-            tracing::error!(%error, %project, "a creation batch failed to complete");
-        }
-    }
 }
 
 /// Writes one batch and answers each of its requests.

@@ -1,0 +1,333 @@
+//! Coalesced changes: the concurrent updates, moves and archivings of one project's tasks share
+//! one transaction.
+//!
+//! Why: a change holds the project's aggregation row and event head (and a column's append
+//! sequence) from its write to `COMMIT`, so on a busy board every change waited for the one
+//! before it to commit: in the S3 profile the change statement spent 79 ms on average waiting,
+//! and the project passed 100–140 changes a second.
+//!
+//! How: the project's writer locks the project row and then every task of its batch, in id
+//! order, in one statement (the project first, as every writer of a project's tasks does), then
+//! runs each change's own context read,
+//! decision and write in turn, in queue order, and commits once. Each change reads after the
+//! ones before it, so each request gets exactly what it would have got committing alone right
+//! after them. A change the domain refuses writes nothing and leaves the transaction usable.
+//!
+//! Failure isolation: an unavailable database is every request's answer at once; any other
+//! failure (a deadlock with a writer outside the batch, a missing aggregation row, a constraint)
+//! rolls the batch back and writes each change again alone, with the usual retries, so it fails
+//! only the request it belongs to. A quiet project's batch is its one change, with the same
+//! statements as the uncoalesced path.
+//!
+//! Routing: a change names only its task; the store remembers the project of each task it
+//! created or changed (`Coalescing::remember`). A change of a task it does not know runs alone,
+//! outside the writer, and teaches it the project.
+
+use async_trait::async_trait;
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+use tasklane_domain::errors::{Decide, RepoError, TxError};
+use tasklane_domain::ids::TaskId;
+use tasklane_domain::model::Task;
+use tasklane_domain::ports::{
+    ChangeEvents, Logged, TaskChangeRequest, TaskContext, TaskUpdatePlan, TaskUpdated,
+};
+use tokio::sync::oneshot;
+
+use super::{Coalescing, Queued, write_queue};
+use crate::Store;
+use crate::counter::{count_statements, statements_sent_elsewhere};
+use crate::db::Dialect;
+use crate::errors::{Fail, is_unavailable};
+use crate::tasks::change::{self, Unchanged};
+use crate::tasks::change_context::read_context;
+
+/// The most changes one coalesced transaction writes: the first waits for all of them.
+const MAX_CHANGES_PER_TRANSACTION: usize = 64;
+
+/// The histogram of change requests written per transaction.
+pub const CHANGES_PER_TRANSACTION: &str = "tasklane_task_changes_per_transaction";
+
+/// A change waiting for its project's writer.
+pub(super) struct Job {
+    change: Box<dyn Change>,
+}
+
+impl Queued for Job {
+    fn abandoned(&self) -> bool {
+        self.change.abandoned()
+    }
+
+    fn weight(&self) -> usize {
+        1
+    }
+}
+
+/// A queued change, whatever the domain's error type of its kind (update, move, archive).
+#[async_trait]
+trait Change: Send {
+    fn task_id(&self) -> TaskId;
+
+    fn abandoned(&self) -> bool;
+
+    /// Reads, decides and writes inside the batch's transaction. An error means the
+    /// transaction cannot go on; a refusal is kept for [`Change::answer`].
+    async fn apply(&mut self, txn: &DatabaseTransaction, d: Dialect) -> Result<(), Fail<()>>;
+
+    /// Answers with what `apply` wrote, once the batch has committed.
+    fn answer(self: Box<Self>);
+
+    /// Writes the change in a transaction of its own, and answers.
+    async fn alone(self: Box<Self>, store: &Store);
+
+    /// Answers with its batch's failure.
+    fn fail(self: Box<Self>, error: RepoError);
+}
+
+/// What a request hears back: its outcome, and the statements sent for it.
+struct Reply<E> {
+    outcome: Result<Logged<TaskUpdated>, TxError<E>>,
+    statements: u32,
+}
+
+/// A change decided before its transaction, with what the decision took for granted.
+struct Decided {
+    task: Task,
+    plan: TaskUpdatePlan,
+    unchanged: Unchanged,
+}
+
+struct Pending<E> {
+    request: TaskChangeRequest,
+    decide: Decide<TaskContext, TaskUpdatePlan, E>,
+    events: ChangeEvents,
+    reply: oneshot::Sender<Reply<E>>,
+    /// Decided on a read before the transaction: written as decided if that read still holds.
+    decided: Option<Decided>,
+    /// What `apply` wrote or the refusal, and the statements it sent.
+    applied: Option<(Result<Logged<TaskUpdated>, E>, u32)>,
+}
+
+#[async_trait]
+impl<E: Send + 'static> Change for Pending<E> {
+    fn task_id(&self) -> TaskId {
+        self.request.task_id
+    }
+
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
+    }
+
+    async fn apply(&mut self, txn: &DatabaseTransaction, d: Dialect) -> Result<(), Fail<()>> {
+        let mut sent = 0;
+        if let Some(Decided {
+            task,
+            plan,
+            unchanged,
+        }) = self.decided.take()
+        {
+            let write =
+                change::write_prepared(txn, d, &self.request, task, plan, &self.events, unchanged);
+            let (written, statements) = count_statements(write).await;
+            sent += statements;
+            match written {
+                Ok(Some(logged)) => {
+                    self.applied = Some((Ok(logged), sent));
+                    return Ok(());
+                }
+                // The read it was decided on is out of date: decide again, under the lock.
+                Ok(None) => {}
+                Err(failure) => return Err(failure),
+            }
+        }
+        let (applied, statements) = count_statements(change::apply(
+            txn,
+            d,
+            &self.request,
+            &self.decide,
+            &self.events,
+        ))
+        .await;
+        let statements = statements + sent;
+        let applied = match applied {
+            Ok(logged) => Ok(logged),
+            Err(Fail::Rejected(refusal)) => Err(refusal),
+            Err(Fail::AggregationMissing) => return Err(Fail::AggregationMissing),
+            Err(Fail::Db(error)) => return Err(Fail::Db(error)),
+            Err(Fail::Corrupt(error)) => return Err(Fail::Corrupt(error)),
+        };
+        self.applied = Some((applied, statements));
+        Ok(())
+    }
+
+    fn answer(self: Box<Self>) {
+        let Some((applied, statements)) = self.applied else {
+            // Unreachable: a batch commits only when every change in it was applied.
+            let error = RepoError::other("a coalesced change was not applied");
+            let _ = self.reply.send(Reply {
+                outcome: Err(TxError::Store(error)),
+                statements: 0,
+            });
+            return;
+        };
+        // The batch's lock statement counts as each change's first.
+        let _ = self.reply.send(Reply {
+            outcome: applied.map_err(TxError::Rejected),
+            statements: statements + 1,
+        });
+    }
+
+    async fn alone(self: Box<Self>, store: &Store) {
+        let (outcome, statements) = count_statements(change::update(
+            store,
+            &self.request,
+            &self.decide,
+            &self.events,
+        ))
+        .await;
+        let _ = self.reply.send(Reply {
+            outcome,
+            statements,
+        });
+    }
+
+    fn fail(self: Box<Self>, error: RepoError) {
+        let _ = self.reply.send(Reply {
+            outcome: Err(TxError::Store(error)),
+            statements: 0,
+        });
+    }
+}
+
+/// Changes a task on PostgreSQL: through its project's writer when the project is known,
+/// otherwise alone.
+pub(crate) async fn update<E: Send + 'static>(
+    store: &Store,
+    coalescing: &Coalescing,
+    request: TaskChangeRequest,
+    decide: Decide<TaskContext, TaskUpdatePlan, E>,
+    events: ChangeEvents,
+) -> Result<Logged<TaskUpdated>, TxError<E>> {
+    let Some(project) = coalescing.project_of(request.task_id) else {
+        let updated = change::update(store, &request, &decide, &events).await;
+        if let Ok(updated) = &updated {
+            coalescing.remember(updated.value.task.id, updated.value.task.project_id);
+        }
+        return updated;
+    };
+    let decided = if change::decidable_before(&request) {
+        decide_before(store, &request, &decide).await?
+    } else {
+        None
+    };
+    let (reply, answer) = oneshot::channel();
+    let job = Job {
+        change: Box::new(Pending {
+            request,
+            decide,
+            events,
+            reply,
+            decided,
+            applied: None,
+        }),
+    };
+    if let Some(writer) = coalescing.changes.submit(project, job) {
+        let store = coalescing.writers_store(store);
+        coalescing.runtime.spawn(write_queue(
+            writer,
+            MAX_CHANGES_PER_TRANSACTION,
+            CHANGES_PER_TRANSACTION,
+            move |jobs| write_batch(store.clone(), jobs),
+        ));
+    }
+    let Reply {
+        outcome,
+        statements,
+    } = answer
+        .await
+        .map_err(|_| TxError::Store(RepoError::other("the change writer stopped")))?;
+    statements_sent_elsewhere(statements);
+    outcome
+}
+
+/// Reads the change's context without locks and decides on it, in the request's own task, so
+/// that the writer only writes it. A refusal is the answer at once (the read was current when it
+/// was made); a plan the writer cannot write as decided is left to be decided under the lock.
+async fn decide_before<E>(
+    store: &Store,
+    request: &TaskChangeRequest,
+    decide: &Decide<TaskContext, TaskUpdatePlan, E>,
+) -> Result<Option<Decided>, TxError<E>> {
+    let context = read_context(&store.writer, store.dialect, request)
+        .await
+        .map_err(|error| Fail::<E>::Db(error).into_tx())?;
+    let task = context.task.clone();
+    let project_archived = context
+        .project
+        .as_ref()
+        .is_some_and(|project| project.archived_at.is_some());
+    let plan = decide(context).map_err(TxError::Rejected)?;
+    match task {
+        Some(task) if change::writable_as_decided(&plan) => Ok(Some(Decided {
+            unchanged: Unchanged {
+                row_version: task.row_version,
+                project_archived,
+            },
+            task,
+            plan,
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// Writes one batch and answers each of its requests.
+async fn write_batch(store: Store, jobs: Vec<Job>) {
+    let mut changes: Vec<Box<dyn Change>> = jobs.into_iter().map(|job| job.change).collect();
+    match write_together(&store, &mut changes).await {
+        Ok(()) => {
+            for change in changes {
+                change.answer();
+            }
+            return;
+        }
+        Err(Fail::Db(error)) if is_unavailable(&error) => {
+            let cause = error.to_string();
+            for change in changes {
+                change.fail(RepoError::Unavailable(anyhow::anyhow!("{cause}")));
+            }
+            return;
+        }
+        Err(failure) => {
+            tracing::debug!(
+                ?failure,
+                batch = changes.len(),
+                "change batch failed; writing each change on its own"
+            );
+        }
+    }
+    for change in changes {
+        change.alone(&store).await;
+    }
+}
+
+/// Locks the project and the batch's tasks, applies every change in queue order, and commits.
+async fn write_together(store: &Store, changes: &mut [Box<dyn Change>]) -> Result<(), Fail<()>> {
+    let d = store.dialect;
+    let txn = store.writer.begin().await?;
+    let task_ids: Vec<TaskId> = changes.iter().map(|change| change.task_id()).collect();
+    let applied = async {
+        change::lock(&txn, d, &task_ids).await?;
+        for change in changes.iter_mut() {
+            change.apply(&txn, d).await?;
+        }
+        Ok::<(), Fail<()>>(())
+    }
+    .await;
+    match applied {
+        Ok(()) => Ok(txn.commit().await?),
+        Err(failure) => {
+            // A failed rollback is moot: the connection is discarded.
+            let _ = txn.rollback().await;
+            Err(failure)
+        }
+    }
+}
