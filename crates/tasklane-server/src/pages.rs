@@ -11,8 +11,13 @@
 //! Readers that miss together share one page query: the first claims the listing at its version
 //! and reads it; the others (at that version or an older one) wait for its bytes instead of
 //! reading the same page again. Without that, a board changing every few milliseconds would
-//! never be found cached: its readers miss at once, each reading its own copy. A reader whose
-//! claimant goes away (its client hung up) reads the page itself.
+//! never be found cached: its readers miss at once, each reading its own copy. Readers at a
+//! later version than the read under way wait for the read after it: the first of them makes
+//! it, labelled with the latest of their versions (it starts after each of them read theirs, so
+//! it shows at least that), and the others wait for its bytes; so a board has at most one page
+//! query under way and one gathering, however often it changes (the S3 board traffic, with a
+//! change every few milliseconds, read a page for nearly every request without this). A reader
+//! whose claimant goes away (its client hung up) reads the page itself.
 //!
 //! Bounded in bytes (moka, each entry weighed by its body and query string, least recently used
 //! out first): entries over a sixteenth of the budget are not kept. A budget of 0 turns the cache off (and the sharing with
@@ -56,7 +61,19 @@ struct State {
 struct Reading {
     claim: u64,
     version: ListingVersion,
-    waiting: Vec<oneshot::Sender<Versioned>>,
+    waiting: Vec<oneshot::Sender<Handoff>>,
+    /// The readers at a later version, for the read after this one, with the latest of their
+    /// versions (the highest of each part).
+    next: Option<(ListingVersion, Vec<oneshot::Sender<Handoff>>)>,
+}
+
+/// What a waiting reader is handed.
+#[derive(Debug)]
+pub enum Handoff {
+    /// The page it waited for.
+    Page(Versioned),
+    /// Its turn to read the page, labelled with this version (its own or a later one).
+    Read(Reader, ListingVersion),
 }
 
 /// What an entry costs the budget: its body, its query string (a client's, up to a URL's
@@ -76,9 +93,9 @@ pub fn at_least(a: ListingVersion, b: ListingVersion) -> bool {
 pub enum Claim {
     /// Read the page, then hand it to the cache and to whoever waits ([`Reader::done`]).
     Read(Reader),
-    /// Wait for another reader's page, at the version asked or a later one; an error means that
-    /// reader went away.
-    Wait(oneshot::Receiver<Versioned>),
+    /// Wait for another reader's page, at the version asked or a later one, or for the turn to
+    /// read it; an error means the reader waited for went away.
+    Wait(oneshot::Receiver<Handoff>),
 }
 
 /// The claim of one page query (see [`PageCache::claim`]). Dropped without
@@ -93,7 +110,15 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// Keeps `body`, read at `version`, and hands it to the readers waiting for it.
+    /// The reader without its claim, so that dropping it releases nothing (the caller holds the
+    /// state's lock, or registered nothing).
+    fn forget(mut self) -> Self {
+        self.key = None;
+        self
+    }
+
+    /// Keeps `body`, read at `version`, and hands it to the readers waiting for it; the first
+    /// reader waiting for the read after it gets the turn.
     pub fn done(mut self, version: ListingVersion, body: Bytes) {
         let Some(key) = self.key.take() else {
             return;
@@ -101,16 +126,22 @@ impl Reader {
         let waiting = {
             let mut state = self.cache.state();
             match state.reading.get(&key) {
-                Some(reading) if self.claim != 0 && reading.claim == self.claim => state
-                    .reading
-                    .remove(&key)
-                    .map(|reading| reading.waiting)
-                    .unwrap_or_default(),
+                Some(reading) if self.claim != 0 && reading.claim == self.claim => {
+                    match state.reading.remove(&key) {
+                        Some(reading) => {
+                            if let Some(next) = reading.next {
+                                self.cache.pass_turn(&mut state, &key, next);
+                            }
+                            reading.waiting
+                        }
+                        None => Vec::new(),
+                    }
+                }
                 _ => Vec::new(),
             }
         };
         for waiter in waiting {
-            let _ = waiter.send((version, body.clone()));
+            let _ = waiter.send(Handoff::Page((version, body.clone())));
         }
         self.cache.put(key.0, &key.1, version, body);
     }
@@ -181,28 +212,79 @@ impl PageCache {
         }
         let mut state = self.state();
         if let Some(reading) = state.reading.get_mut(&key) {
+            let (sender, receiver) = oneshot::channel();
             if at_least(reading.version, version) {
-                let (sender, receiver) = oneshot::channel();
                 reading.waiting.push(sender);
-                return Claim::Wait(receiver);
+            } else {
+                let (latest, waiting) = reading.next.get_or_insert_with(|| (version, Vec::new()));
+                // The read starts after every waiter read its version, so it shows them all.
+                latest.project_seq = latest.project_seq.max(version.project_seq);
+                latest.directory = latest.directory.max(version.directory);
+                waiting.push(sender);
             }
-            return Claim::Read(unclaimed);
+            drop(state);
+            // Nothing to hand back: the claim-less reader it replaces registered nothing.
+            drop(unclaimed.forget());
+            return Claim::Wait(receiver);
         }
-        state.next_claim += 1;
-        let claim = state.next_claim;
-        state.reading.insert(
-            key.clone(),
-            Reading {
-                claim,
-                version,
-                waiting: Vec::new(),
-            },
-        );
+        let claim = Self::register(&mut state, key.clone(), version, Vec::new());
+        drop(state);
+        drop(unclaimed.forget());
         Claim::Read(Reader {
             cache: self.clone(),
             key: Some(key),
             claim,
         })
+    }
+
+    /// Registers a read of `key` at `version` under way, with the readers waiting for it.
+    fn register(
+        state: &mut State,
+        key: Key,
+        version: ListingVersion,
+        waiting: Vec<oneshot::Sender<Handoff>>,
+    ) -> u64 {
+        state.next_claim += 1;
+        let claim = state.next_claim;
+        state.reading.insert(
+            key,
+            Reading {
+                claim,
+                version,
+                waiting,
+                next: None,
+            },
+        );
+        claim
+    }
+
+    /// Starts the read after the one that ended: the first waiter still there makes it, at
+    /// the latest of their versions, and the others wait for it.
+    fn pass_turn(
+        self: &Arc<Self>,
+        state: &mut State,
+        key: &Key,
+        (version, waiting): (ListingVersion, Vec<oneshot::Sender<Handoff>>),
+    ) {
+        let mut waiting = waiting.into_iter();
+        while let Some(first) = waiting.next() {
+            if first.is_closed() {
+                continue;
+            }
+            let claim = Self::register(state, key.clone(), version, waiting.collect());
+            let reader = Reader {
+                cache: self.clone(),
+                key: Some(key.clone()),
+                claim,
+            };
+            if let Err(Handoff::Read(reader, _)) = first.send(Handoff::Read(reader, version)) {
+                // Gone between the look and the send: its waiters read for themselves. The
+                // state is locked here, so the claim is released without the reader's drop.
+                state.reading.remove(key);
+                drop(reader.forget());
+            }
+            return;
+        }
     }
 
     /// Keeps `body`, the listing of `project` for `query` read at `version`, unless a newer
@@ -301,23 +383,19 @@ mod tests {
         let Claim::Read(reader) = cache.claim(project, "q", version(7, 0)) else {
             panic!("the first reader reads");
         };
-        // At the same version or an older one: wait for it. At a newer one: read apart.
+        // At the same version or an older one: wait for it.
         let Claim::Wait(same) = cache.claim(project, "q", version(7, 0)) else {
             panic!("the second waits");
         };
         let Claim::Wait(older) = cache.claim(project, "q", version(6, 0)) else {
             panic!("an older version waits too");
         };
-        assert!(matches!(
-            cache.claim(project, "q", version(8, 0)),
-            Claim::Read(Reader { claim: 0, .. })
-        ));
         reader.done(version(7, 0), Bytes::from_static(b"page"));
         for waiter in [same, older] {
-            assert_eq!(
+            assert!(matches!(
                 waiter.await.unwrap(),
-                (version(7, 0), Bytes::from_static(b"page"))
-            );
+                Handoff::Page((v, body)) if v == version(7, 0) && body == Bytes::from_static(b"page")
+            ));
         }
         assert_eq!(cache.get(project, "q").map(|(v, _)| v), Some(version(7, 0)));
         // The read is over: the next miss claims again.
@@ -325,6 +403,48 @@ mod tests {
             cache.claim(project, "q", version(9, 0)),
             Claim::Read(Reader { claim: 1.., .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn readers_at_a_later_version_share_the_read_after_the_one_under_way() {
+        let cache = Arc::new(PageCache::new(1 << 20));
+        let project = ProjectId::generate();
+        let Claim::Read(first) = cache.claim(project, "q", version(7, 0)) else {
+            panic!("the first reader reads");
+        };
+        // Three readers at later versions, one of whom hangs up: none reads while a read is
+        // under way.
+        let waiting: Vec<_> = [version(9, 0), version(8, 2), version(9, 2), version(8, 0)]
+            .into_iter()
+            .map(|v| match cache.claim(project, "q", v) {
+                Claim::Wait(receiver) => receiver,
+                Claim::Read(_) => panic!("a later version waits for the read after"),
+            })
+            .collect();
+        let mut waiting = waiting.into_iter();
+        drop(waiting.next());
+        first.done(version(7, 0), Bytes::from_static(b"old"));
+        // The first one still there reads, labelled with the latest version of them all.
+        let Some(turn) = waiting.next() else {
+            unreachable!()
+        };
+        let Handoff::Read(reader, label) = turn.await.unwrap() else {
+            panic!("the first waiter gets the turn");
+        };
+        assert_eq!(label, version(9, 2));
+        // Meanwhile a newer reader waits for the read after that one.
+        let Claim::Wait(newest) = cache.claim(project, "q", version(10, 2)) else {
+            panic!("waits again");
+        };
+        reader.done(label, Bytes::from_static(b"new"));
+        for waiter in waiting {
+            assert!(matches!(
+                waiter.await.unwrap(),
+                Handoff::Page((v, body)) if v == version(9, 2) && body == Bytes::from_static(b"new")
+            ));
+        }
+        assert!(matches!(newest.await.unwrap(), Handoff::Read(_, v) if v == version(10, 2)));
+        assert_eq!(cache.get(project, "q").map(|(v, _)| v), Some(version(9, 2)));
     }
 
     #[tokio::test]

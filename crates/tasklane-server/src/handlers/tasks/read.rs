@@ -14,7 +14,7 @@ use super::task_response;
 use crate::auth::Actor;
 use crate::dto::{PageDto, TaskDto, TaskListQuery};
 use crate::error::{ApiError, Problem};
-use crate::pages::{Claim, TASK_PAGES_TOTAL, at_least};
+use crate::pages::{Claim, Handoff, TASK_PAGES_TOTAL, at_least};
 use crate::state::AppState;
 
 /// Splits the repeatable `label_id` out of a query string: the ids, and the rest of the query
@@ -168,19 +168,21 @@ async fn find_page(
     {
         return Ok(("cached", version, body));
     }
-    let reader = match pages.claim(project, query, current) {
+    let (reader, version) = match pages.claim(project, query, current) {
         Claim::Wait(shared) => match shared.await {
-            Ok((version, body)) => return Ok(("shared", version, body)),
+            Ok(Handoff::Page((version, body))) => return Ok(("shared", version, body)),
+            // The read after the one under way, for readers at this version or later ones.
+            Ok(Handoff::Read(reader, version)) => (Some(reader), version),
             // The reader waited for went away: read it here, without a claim.
-            Err(_) => None,
+            Err(_) => (None, current),
         },
-        Claim::Read(reader) => Some(reader),
+        Claim::Read(reader) => (Some(reader), current),
     };
     let body = page_body(&state.services.tasks.read_listing(gate).await?)?;
     if let Some(reader) = reader {
-        reader.done(current, body.clone());
+        reader.done(version, body.clone());
     }
-    Ok(("read", current, body))
+    Ok(("read", version, body))
 }
 
 /// A page as its JSON body.
