@@ -184,6 +184,13 @@ impl Store {
         })
     }
 
+    /// How many changes of `project` wait for its writer (PostgreSQL with coalescing); `None`
+    /// when it has no writer. For tests that line changes up behind a writer.
+    #[cfg(feature = "testing")]
+    pub fn changes_waiting(&self, project: ProjectId) -> Option<usize> {
+        self.coalescing.as_ref()?.changes_waiting(project)
+    }
+
     /// Which database this is.
     pub fn dialect(&self) -> Dialect {
         self.dialect

@@ -527,6 +527,28 @@ impl EventHeadHeld {
     }
 }
 
+/// A new project `key` of `owner` with `count` tasks in its first column.
+async fn project_with_tasks(
+    world: &World,
+    owner: UserId,
+    key: &str,
+    count: usize,
+) -> anyhow::Result<(ProjectId, Vec<Task>)> {
+    let project = world.project(owner, key).await?.project.id;
+    let inputs = (0..count)
+        .map(|i| NewTaskInput {
+            title: format!("{key} {i}"),
+            ..Default::default()
+        })
+        .collect();
+    let created = world
+        .services
+        .tasks
+        .create_batch(owner, project, inputs)
+        .await?;
+    Ok((project, created.tasks))
+}
+
 /// How many transactions last wrote `tasks` (rows written by one transaction share its xmin).
 async fn writers_of(world: &World, tasks: &[TaskId]) -> anyhow::Result<i64> {
     let ids: Vec<String> = tasks.iter().map(|id| format!("'{id}'")).collect();
@@ -540,23 +562,32 @@ async fn writers_of(world: &World, tasks: &[TaskId]) -> anyhow::Result<i64> {
 }
 
 /// Starts `changes` while the first one holds the project's writer: the first is written
-/// alone and waits at the held event head, the rest queue behind it and are written as one
-/// batch once the head is released. Returns each change's outcome and statement count.
+/// alone and waits at the held event head, the others queue behind it and are written as one
+/// batch once the head is released. After starting change `k` of a `(k, waiting)` checkpoint,
+/// waits until `waiting` changes wait for the writer, so that the changes after it queue after
+/// those. Returns each change's outcome and statement count.
 async fn changes_behind_a_held_writer<T: Send + 'static>(
     world: &World,
     project: ProjectId,
     changes: Vec<futures::future::BoxFuture<'static, T>>,
+    checkpoints: &[(usize, usize)],
 ) -> anyhow::Result<Vec<(T, u32)>> {
     let held = EventHeadHeld::take(world, project).await?;
     let mut started = Vec::new();
-    for (i, change) in changes.into_iter().enumerate() {
+    for (k, change) in changes.into_iter().enumerate() {
         started.push(tokio::spawn(tasklane_store::count_statements(change)));
-        if i == 0 {
-            // The first change must be the writer's first batch, alone.
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        if let Some(&(_, waiting)) = checkpoints.iter().find(|(at, _)| *at == k) {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while world.store().changes_waiting(project) != Some(waiting) {
+                anyhow::ensure!(
+                    std::time::Instant::now() < deadline,
+                    "{waiting} changes never waited (now {:?})",
+                    world.store().changes_waiting(project)
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
         }
     }
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     held.release().await?;
     let mut outcomes = Vec::new();
     for outcome in join_all(started).await {
@@ -588,24 +619,12 @@ async fn postgres_writes_the_concurrent_changes_of_a_project_in_one_transaction(
 -> anyhow::Result<()> {
     let world = World::new(TestDb::postgres().await?);
     let owner = world.user("owner").await?;
-    let project = world.project(owner, "BAT").await?.project.id;
+    let (project, tasks) = project_with_tasks(&world, owner, "BAT", 21).await?;
     let statuses = world
         .services
         .statuses
         .list_statuses(owner, project)
         .await?;
-    let inputs = (0..21)
-        .map(|i| NewTaskInput {
-            title: format!("b{i}"),
-            ..Default::default()
-        })
-        .collect();
-    let tasks = world
-        .services
-        .tasks
-        .create_batch(owner, project, inputs)
-        .await?
-        .tasks;
     // The first change holds the writer; 20 changes queue behind it, then three more: a second
     // archive of task 1 and a second rename of task 2 (both read before the batch is written,
     // so out of date by their turn), and a refused move.
@@ -656,7 +675,9 @@ async fn postgres_writes_the_concurrent_changes_of_a_project_in_one_transaction(
             change
         })
         .collect();
-    let outcomes = changes_behind_a_held_writer(&world, project, changes).await?;
+    let outcomes =
+        changes_behind_a_held_writer(&world, project, changes, &[(0, 0), (20, 20), (23, 22)])
+            .await?;
     let mut batched = Vec::new();
     for (n, (outcome, statements)) in outcomes.into_iter().enumerate() {
         let (i, kind) = plan[n];
@@ -733,20 +754,8 @@ async fn postgres_writes_a_failed_batch_of_changes_again_one_by_one() -> anyhow:
         )
         .await?;
     let owner = world.user("owner").await?;
-    let project = world.project(owner, "BOO").await?.project.id;
+    let (project, tasks) = project_with_tasks(&world, owner, "BOO", 10).await?;
     let done = world.status(owner, project, StatusCategory::Done).await?;
-    let inputs = (0..10)
-        .map(|i| NewTaskInput {
-            title: format!("f{i}"),
-            ..Default::default()
-        })
-        .collect();
-    let tasks = world
-        .services
-        .tasks
-        .create_batch(owner, project, inputs)
-        .await?
-        .tasks;
     const BOOM: usize = 5;
     let changes = (0..10)
         .map(|i| {
@@ -772,7 +781,8 @@ async fn postgres_writes_a_failed_batch_of_changes_again_one_by_one() -> anyhow:
             change
         })
         .collect();
-    let outcomes = changes_behind_a_held_writer(&world, project, changes).await?;
+    let outcomes =
+        changes_behind_a_held_writer(&world, project, changes, &[(0, 0), (9, 9)]).await?;
     let mut written = Vec::new();
     for (i, (outcome, _)) in outcomes.into_iter().enumerate() {
         match outcome {

@@ -135,23 +135,10 @@ pub(crate) fn writable_as_decided(plan: &TaskUpdatePlan) -> bool {
         && matches!(plan.patch.placement, None | Some(Placement::Append))
 }
 
-/// Writes a change decided before the transaction, if what it took for granted still holds
-/// (`None` otherwise: nothing was written).
-pub(crate) async fn write_prepared<E>(
-    txn: &DatabaseTransaction,
-    d: Dialect,
-    request: &TaskChangeRequest,
-    task: Task,
-    plan: TaskUpdatePlan,
-    events: &ChangeEvents,
-    unchanged: Unchanged,
-) -> Result<Option<Logged<TaskUpdated>>, Fail<E>> {
-    write_decided(txn, d, request, task, plan, events, Some(unchanged)).await
-}
-
 /// Writes a decided change to the locked `task`: the rows around it, the task with its events,
-/// and the events that follow. With `unchanged`, `None` when it no longer holds.
-async fn write_decided<E>(
+/// and the events that follow. With `unchanged` (a change decided before the transaction),
+/// `None` when what the decision took for granted no longer holds: nothing was written.
+pub(crate) async fn write_decided<E>(
     txn: &DatabaseTransaction,
     d: Dialect,
     request: &TaskChangeRequest,

@@ -33,7 +33,7 @@ use tasklane_domain::ports::{
 };
 use tokio::sync::oneshot;
 
-use super::{Coalescing, Queued, write_queue};
+use super::{Coalescing, Queued};
 use crate::Store;
 use crate::counter::{count_statements, statements_sent_elsewhere};
 use crate::db::Dialect;
@@ -125,8 +125,15 @@ impl<E: Send + 'static> Change for Pending<E> {
             unchanged,
         }) = self.decided.take()
         {
-            let write =
-                change::write_prepared(txn, d, &self.request, task, plan, &self.events, unchanged);
+            let write = change::write_decided(
+                txn,
+                d,
+                &self.request,
+                task,
+                plan,
+                &self.events,
+                Some(unchanged),
+            );
             let (written, statements) = count_statements(write).await;
             sent += statements;
             match written {
@@ -230,15 +237,12 @@ pub(crate) async fn update<E: Send + 'static>(
             applied: None,
         }),
     };
-    if let Some(writer) = coalescing.changes.submit(project, job) {
-        let store = coalescing.writers_store(store);
-        coalescing.runtime.spawn(write_queue(
-            writer,
-            MAX_CHANGES_PER_TRANSACTION,
-            CHANGES_PER_TRANSACTION,
-            move |jobs| write_batch(store.clone(), jobs),
-        ));
-    }
+    coalescing.enqueue(
+        store,
+        (&coalescing.changes, project, job),
+        (MAX_CHANGES_PER_TRANSACTION, CHANGES_PER_TRANSACTION),
+        write_batch,
+    );
     let Reply {
         outcome,
         statements,

@@ -30,7 +30,7 @@ use tasklane_domain::ports::{
 use tasklane_domain::services::tasks::CreateTaskError;
 use tokio::sync::oneshot;
 
-use super::{Coalescing, Queued, write_queue};
+use super::{Coalescing, Queued};
 use crate::Store;
 use crate::errors::{Fail, is_unavailable};
 use crate::tasks::create::context::decide_creation;
@@ -83,15 +83,12 @@ pub(crate) async fn create(
         events,
         reply,
     };
-    if let Some(writer) = coalescing.creations.submit(project, job) {
-        let store = coalescing.writers_store(store);
-        coalescing.runtime.spawn(write_queue(
-            writer,
-            MAX_DRAFTS_PER_TRANSACTION,
-            CREATIONS_PER_TRANSACTION,
-            move |jobs| write_batch(store.clone(), jobs),
-        ));
-    }
+    coalescing.enqueue(
+        store,
+        (&coalescing.creations, project, job),
+        (MAX_DRAFTS_PER_TRANSACTION, CREATIONS_PER_TRANSACTION),
+        write_batch,
+    );
     // The shared creation statement counts as this request's second; the statement that logs
     // the events following from the results, when there were any of this request's, as its third.
     crate::counter::statement_sent_elsewhere();

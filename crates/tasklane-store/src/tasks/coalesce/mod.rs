@@ -126,12 +126,38 @@ impl Coalescing {
         })
     }
 
-    /// `store`, writing through the writers' connections.
-    fn writers_store(&self, store: &Store) -> Store {
-        Store {
-            writer: self.connections.clone(),
-            ..store.clone()
+    /// Queues `job` for its project's writer; the first job of an idle project starts the
+    /// writer on the writers' thread, writing batches of at most `limit` (sizes recorded in
+    /// `histogram`) with `write` through the writers' connections.
+    fn enqueue<J, F>(
+        &self,
+        store: &Store,
+        (queues, project, job): (&Arc<ProjectQueues<J>>, ProjectId, J),
+        (limit, histogram): (usize, &'static str),
+        write: fn(Store, Vec<J>) -> F,
+    ) where
+        J: Queued,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        if let Some(writer) = queues.submit(project, job) {
+            let store = Store {
+                writer: self.connections.clone(),
+                ..store.clone()
+            };
+            self.runtime
+                .spawn(write_queue(writer, limit, histogram, move |jobs| {
+                    write(store.clone(), jobs)
+                }));
         }
+    }
+
+    /// How many changes of `project` wait for its writer; `None` when it has no writer.
+    #[cfg(feature = "testing")]
+    pub(crate) fn changes_waiting(&self, project: ProjectId) -> Option<usize> {
+        self.changes
+            .queues()
+            .get(&project)
+            .map(|queue| queue.pending.len())
     }
 
     /// Remembers that `task` is in `project`.
