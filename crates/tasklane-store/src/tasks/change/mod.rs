@@ -1,9 +1,11 @@
 //! Changes to one task (update, move, archive, unarchive) and deletion with its sub-tasks. The
 //! write of the task itself is `write.rs`; the other rows a change touches are `around.rs`.
 //!
-//! On PostgreSQL every change first locks the task row (and, when the tree changes, the project
-//! row) in a statement of its own, then reads its context: a read that waited for a lock would
-//! otherwise see the rows it joins as they were before the wait. Then one data-modifying
+//! On PostgreSQL every change first locks its project row and then the task row in a statement
+//! of its own, then reads its context: a read that waited for a lock would otherwise see the
+//! rows it joins as they were before the wait. (A coalesced change may be decided on a read
+//! before the lock instead, and written only if that read still holds: `write_decided` with
+//! `Unchanged`.) Then one data-modifying
 //! statement writes the task, the column's append sequence and the aggregation, and logs the
 //! task's event (`events::Folded`); the events that follow from the change (a derived status's
 //! change, a restoration) take one more statement, only when there are any.

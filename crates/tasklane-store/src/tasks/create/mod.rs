@@ -1,6 +1,6 @@
 //! Task creation, one direction of dependency: the context read and the domain's decision
 //! (`context.rs`), then the write of one backend (`postgres.rs`, `sqlite.rs`), with the steps
-//! both share here. Coalescing (`../coalesce.rs`) builds on the PostgreSQL write; nothing here
+//! both share here. Coalescing (`../coalesce/creations.rs`) builds on the PostgreSQL write; nothing here
 //! knows it exists. `tasks/mod.rs` chooses the path.
 
 pub(crate) mod context;
