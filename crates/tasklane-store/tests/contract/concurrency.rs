@@ -561,6 +561,20 @@ async fn writers_of(world: &World, tasks: &[TaskId]) -> anyhow::Result<i64> {
         .await
 }
 
+/// Waits until `waiting` changes of `project` wait for its writer (which then has one under way).
+async fn changes_waiting(world: &World, project: ProjectId, waiting: usize) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while world.store().changes_waiting(project) != Some(waiting) {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "{waiting} changes never waited (now {:?})",
+            world.store().changes_waiting(project)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
 /// Starts `changes` while the first one holds the project's writer: the first is written
 /// alone and waits at the held event head, the others queue behind it and are written as one
 /// batch once the head is released. After starting change `k` of a `(k, waiting)` checkpoint,
@@ -577,15 +591,7 @@ async fn changes_behind_a_held_writer<T: Send + 'static>(
     for (k, change) in changes.into_iter().enumerate() {
         started.push(tokio::spawn(tasklane_store::count_statements(change)));
         if let Some(&(_, waiting)) = checkpoints.iter().find(|(at, _)| *at == k) {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-            while world.store().changes_waiting(project) != Some(waiting) {
-                anyhow::ensure!(
-                    std::time::Instant::now() < deadline,
-                    "{waiting} changes never waited (now {:?})",
-                    world.store().changes_waiting(project)
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
+            changes_waiting(world, project, waiting).await?;
         }
     }
     held.release().await?;
@@ -736,6 +742,98 @@ async fn postgres_writes_the_concurrent_changes_of_a_project_in_one_transaction(
     world.assert_exact(project).await?;
     let in_seq_order = assert_logged_gap_free(&world, project).await?;
     assert_published_in_commit_order(&in_seq_order);
+    Ok(())
+}
+
+/// A change decided on a read made before its transaction is decided again, under the locks,
+/// when something it read moved before the write, even without the task's version: a comment
+/// added meanwhile (the answer carries the new count), a role taken away meanwhile (refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_decides_a_change_again_when_its_early_read_went_out_of_date() -> anyhow::Result<()>
+{
+    let world = World::new(TestDb::postgres().await?);
+    let owner = world.user("owner").await?;
+    let (editor, demoted) = (world.user("editor").await?, world.user("demoted").await?);
+    let (project, tasks) = project_with_tasks(&world, owner, "RED", 3).await?;
+    for member in [editor, demoted] {
+        world
+            .services
+            .members
+            .set_member_role(
+                owner,
+                project,
+                member,
+                tasklane_domain::values::Role::Editor,
+            )
+            .await?;
+    }
+    // The project row held: the writer's lock statement waits, changes queue behind it.
+    let held = sea_orm::TransactionTrait::begin(world.db.connection()).await?;
+    let lock = format!("SELECT id FROM projects WHERE id = '{project}' FOR NO KEY UPDATE");
+    sea_orm::ConnectionTrait::execute_unprepared(&held, &lock).await?;
+    let rename = |actor, task: TaskId, title: &str| {
+        let services = world.services.clone();
+        let input = TaskUpdateInput {
+            title: Some(title.into()),
+            ..Default::default()
+        };
+        tokio::spawn(tasklane_store::count_statements(async move {
+            services
+                .tasks
+                .update_task(actor, task, input, None)
+                .await
+                .map_err(|e| e.class())
+        }))
+    };
+    let first = rename(owner, tasks[0].id, "first");
+    changes_waiting(&world, project, 0).await?;
+    let commented = rename(editor, tasks[1].id, "after a comment");
+    let refused = rename(demoted, tasks[2].id, "after a demotion");
+    changes_waiting(&world, project, 2).await?;
+    // Both were read and decided; now what they read moves.
+    world
+        .services
+        .comments
+        .add(owner, tasks[1].id, "meanwhile")
+        .await?;
+    world
+        .db
+        .execute(&format!(
+            "UPDATE project_members SET role = 'viewer' WHERE project_id = '{project}' AND user_id = '{demoted}'"
+        ))
+        .await?;
+    held.commit().await?;
+    let (first, _) = first.await?;
+    assert!(first.is_ok(), "{first:?}");
+    let (commented, statements) = commented.await?;
+    let commented = commented.map_err(|class| anyhow::anyhow!("{class:?}"))?;
+    assert_eq!(
+        commented.comment_count, 1,
+        "the answer carries the comment added meanwhile"
+    );
+    assert_eq!(
+        statements, 5,
+        "read, lock, the write that matched nothing, read and write again"
+    );
+    let (refused, statements) = refused.await?;
+    assert!(matches!(refused, Err(ErrorClass::Forbidden)), "{refused:?}");
+    assert_eq!(
+        statements, 4,
+        "read, lock, the write that matched nothing, read again"
+    );
+    assert_eq!(
+        world
+            .db
+            .scalar(&format!(
+                "SELECT row_version FROM tasks WHERE id = '{}'",
+                tasks[2].id
+            ))
+            .await?,
+        i64::try_from(tasks[2].row_version)?,
+        "the demoted member's change wrote nothing"
+    );
+    world.assert_exact(project).await?;
+    assert_logged_gap_free(&world, project).await?;
     Ok(())
 }
 

@@ -117,10 +117,9 @@ pub(crate) async fn apply<E>(
 }
 
 /// Whether a change can be decided before its transaction, on a context read without locks,
-/// and written with [`Unchanged`] checks: everything it depends on besides the task, its
-/// statuses and its project's archiving is taken for granted (as for a creation: the actor's
-/// role, the assignee's membership). Changes that read other tasks (a parent's chain, a move's
-/// neighbours) or set labels are decided inside the transaction.
+/// and written with [`Unchanged`] checks of everything the decision read. Changes that read
+/// other tasks (a parent's chain, a move's neighbours) or set labels are decided inside the
+/// transaction.
 pub(crate) fn decidable_before(request: &TaskChangeRequest) -> bool {
     let lookup = &request.lookup;
     lookup.parent_id.is_none()

@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use tasklane_domain::aggregation::AggregationChange;
 use tasklane_domain::events::LoggedEvent;
+use tasklane_domain::ids::UserId;
 use tasklane_domain::model::Task;
 use tasklane_domain::ports::{ChangeEvents, TaskRevision, TaskUpdatePlan};
 use tasklane_domain::rank::{Placement, Rank};
+use tasklane_domain::values::Role;
 
 use crate::convert::{self, valid};
 use crate::db::{Binds, Dialect, exec, one};
@@ -42,15 +44,21 @@ pub(super) fn task_after(task: &Task, plan: &TaskUpdatePlan, rank: Rank, row_ver
 }
 
 /// What a change decided before its transaction (on a context read without locks) took for
-/// granted. Its write matches nothing, and writes nothing, unless all of it still holds: the
-/// task's version (so every field of the task the decision read), the categories of its old and
-/// new status (the aggregation delta), and whether the project is archived.
+/// granted. Its write matches nothing, and writes nothing, unless all of it still holds, as it
+/// would under the locks: the task as read (its version, and what moves without the version:
+/// its rank and comment count, which its answer and events carry), the categories of its old
+/// and new status (the aggregation delta), whether the project is archived, the actor's role,
+/// and the new assignee's membership.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Unchanged {
-    /// The task's version when the context was read.
-    pub row_version: u64,
-    /// Whether its project was archived then.
+    /// Whether its project was archived when the context was read.
     pub project_archived: bool,
+    /// The actor.
+    pub actor: UserId,
+    /// The actor's role read.
+    pub role: Option<Role>,
+    /// The member the change assigns the task to, if any.
+    pub assignee: Option<UserId>,
 }
 
 /// What [`write_change`] wrote.
@@ -126,8 +134,16 @@ pub(super) async fn write_change<E>(
             let counted = binds.bind(has_delta);
             let (set, at) = task_fields(&mut binds, d, &after, plan.at);
             let checked = binds.bind(unchanged.is_some());
-            let seen = binds
-                .bind(unchanged.map_or(0, |u| i64::try_from(u.row_version).unwrap_or(i64::MAX)));
+            let seen = binds.bind(i64::try_from(task.row_version).unwrap_or(i64::MAX));
+            let seen_rank = binds.bind(task.rank.as_str());
+            let seen_comments = binds.bind(i64::try_from(task.comment_count).unwrap_or(i64::MAX));
+            let actor = binds.bind(d.opt_id(unchanged.map(|u| u.actor)));
+            let role = binds.bind(
+                unchanged
+                    .and_then(|u| u.role)
+                    .map(|r| r.as_str().to_owned()),
+            );
+            let assignee = binds.bind(d.opt_id(unchanged.and_then(|u| u.assignee)));
             let old_status = binds.bind(d.id(task.status.id));
             let old_category = binds.bind(task.status.category.as_str());
             let new_category = binds.bind(after.status.category.as_str());
@@ -136,7 +152,9 @@ pub(super) async fn write_change<E>(
             let sql = format!(
                 "WITH seq AS (UPDATE statuses SET append_seq = append_seq + 1 WHERE id = {status} AND {appends} RETURNING append_seq), \
                  upd AS (UPDATE tasks SET {set}, rank = COALESCE((SELECT {rank} FROM seq), {exact}, rank) WHERE id = {id} \
-                           AND (NOT {checked} OR (row_version = {seen} \
+                           AND (NOT {checked} OR (row_version = {seen} AND rank = {seen_rank} AND comment_count = {seen_comments} \
+                             AND (SELECT role FROM project_members WHERE project_id = ${project} AND user_id = {actor}) IS NOT DISTINCT FROM {role} \
+                             AND ({assignee} IS NULL OR EXISTS (SELECT 1 FROM project_members WHERE project_id = ${project} AND user_id = {assignee})) \
                              AND (SELECT category FROM statuses WHERE id = {old_status}) = {old_category} \
                              AND (SELECT category FROM statuses WHERE id = {status}) = {new_category} \
                              AND (SELECT archived_at IS NOT NULL FROM projects WHERE id = ${project}) = {archived})) \

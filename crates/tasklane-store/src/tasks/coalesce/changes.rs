@@ -269,12 +269,20 @@ async fn decide_before<E>(
         .project
         .as_ref()
         .is_some_and(|project| project.archived_at.is_some());
+    let role = context.actor_role;
     let plan = decide(context).map_err(TxError::Rejected)?;
+    let assignee = plan
+        .patch
+        .assignee
+        .as_ref()
+        .and_then(|assignee| assignee.as_ref().map(|user| user.id));
     match task {
         Some(task) if change::writable_as_decided(&plan) => Ok(Some(Decided {
             unchanged: Unchanged {
-                row_version: task.row_version,
                 project_archived,
+                actor: request.actor,
+                role,
+                assignee,
             },
             task,
             plan,
