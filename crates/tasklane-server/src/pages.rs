@@ -110,8 +110,8 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// The reader without its claim, so that dropping it releases nothing (the caller holds the
-    /// state's lock, or registered nothing).
+    /// The reader without its claim, so that dropping it releases nothing (for a caller that
+    /// holds the state's lock).
     fn forget(mut self) -> Self {
         self.key = None;
         self
@@ -201,14 +201,13 @@ impl PageCache {
         version: ListingVersion,
     ) -> Claim {
         let key = (project, query.to_owned());
-        // Claim 0 is no claim: the reader keeps its page but nobody waits for it.
-        let unclaimed = Reader {
-            cache: self.clone(),
-            key: Some(key.clone()),
-            claim: 0,
-        };
         if self.budget == 0 {
-            return Claim::Read(unclaimed);
+            // Claim 0 is no claim: nobody waits for its page.
+            return Claim::Read(Reader {
+                cache: self.clone(),
+                key: Some(key),
+                claim: 0,
+            });
         }
         let mut state = self.state();
         if let Some(reading) = state.reading.get_mut(&key) {
@@ -222,14 +221,10 @@ impl PageCache {
                 latest.directory = latest.directory.max(version.directory);
                 waiting.push(sender);
             }
-            drop(state);
-            // Nothing to hand back: the claim-less reader it replaces registered nothing.
-            drop(unclaimed.forget());
             return Claim::Wait(receiver);
         }
         let claim = Self::register(&mut state, key.clone(), version, Vec::new());
         drop(state);
-        drop(unclaimed.forget());
         Claim::Read(Reader {
             cache: self.clone(),
             key: Some(key),

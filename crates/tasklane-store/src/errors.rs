@@ -43,6 +43,17 @@ impl<E> Fail<E> {
         }
     }
 
+    /// The decision's refusal, or the failure it is, without a refusal's type (for the one who
+    /// runs decisions of several types, and passes on everything but their refusals).
+    pub(crate) fn refusal(self) -> Result<E, Fail<()>> {
+        match self {
+            Fail::Rejected(error) => Ok(error),
+            Fail::AggregationMissing => Err(Fail::AggregationMissing),
+            Fail::Db(error) => Err(Fail::Db(error)),
+            Fail::Corrupt(error) => Err(Fail::Corrupt(error)),
+        }
+    }
+
     /// The store's own failure, for methods without a decision.
     pub(crate) fn into_repo(self) -> RepoError {
         match self {

@@ -157,30 +157,24 @@ impl<E: Send + 'static> Change for Pending<E> {
         let statements = statements + sent;
         let applied = match applied {
             Ok(logged) => Ok(logged),
-            Err(Fail::Rejected(refusal)) => Err(refusal),
-            Err(Fail::AggregationMissing) => return Err(Fail::AggregationMissing),
-            Err(Fail::Db(error)) => return Err(Fail::Db(error)),
-            Err(Fail::Corrupt(error)) => return Err(Fail::Corrupt(error)),
+            Err(failure) => Err(failure.refusal()?),
         };
         self.applied = Some((applied, statements));
         Ok(())
     }
 
-    fn answer(self: Box<Self>) {
-        let Some((applied, statements)) = self.applied else {
+    fn answer(mut self: Box<Self>) {
+        match self.applied.take() {
+            // The batch's lock statement counts as each change's first.
+            Some((applied, statements)) => {
+                let _ = self.reply.send(Reply {
+                    outcome: applied.map_err(TxError::Rejected),
+                    statements: statements + 1,
+                });
+            }
             // Unreachable: a batch commits only when every change in it was applied.
-            let error = RepoError::other("a coalesced change was not applied");
-            let _ = self.reply.send(Reply {
-                outcome: Err(TxError::Store(error)),
-                statements: 0,
-            });
-            return;
-        };
-        // The batch's lock statement counts as each change's first.
-        let _ = self.reply.send(Reply {
-            outcome: applied.map_err(TxError::Rejected),
-            statements: statements + 1,
-        });
+            None => self.fail(RepoError::other("a coalesced change was not applied")),
+        }
     }
 
     async fn alone(self: Box<Self>, store: &Store) {
