@@ -2,6 +2,7 @@
 //! on an ephemeral port over a fresh database — a SQLite file or a PostgreSQL schema per test —
 //! and drives it over real HTTP.
 
+pub mod browser;
 pub mod redis;
 pub mod ws;
 

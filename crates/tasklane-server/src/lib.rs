@@ -2,9 +2,10 @@
 //!
 //! The HTTP server of Tasklane on actix-web: the REST API v1 of docs/api.md over the domain's
 //! services, its OpenAPI document (`/api/v1/openapi.json`) and browsable reference (`/docs`),
-//! `/healthz`, `/readyz` and `/metrics`. This crate stays thin: [`AppState`] wires adapters into
-//! the services, [`run`] serves on a listener the caller bound (tests bind port 0), and
-//! `main.rs` loads [`Settings`], builds adapters, migrates and calls [`run`].
+//! the web page at `/` ([`page`]), `/healthz`, `/readyz` and `/metrics`. This crate stays thin:
+//! [`AppState`] wires adapters into the services, [`run`] serves on a listener the caller bound
+//! (tests bind port 0), and `main.rs` loads [`Settings`], builds adapters, migrates and calls
+//! [`run`].
 
 pub mod auth;
 pub mod document;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod handlers;
 pub mod limits;
 pub mod metrics;
+pub mod page;
 pub mod pages;
 pub mod realtime;
 pub mod settings;
@@ -55,6 +57,7 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             // Registered before the `/api/v1` scope, which would otherwise answer 404 for it.
             .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", document.clone()))
             .service(web::redirect("/docs", "/docs/"))
+            .configure(page::routes)
             .into_utoipa_app()
             .configure(handlers::api)
             .service(handlers::ops::healthz)

@@ -267,7 +267,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&settings.bind)
         .with_context(|| format!("cannot bind {}", settings.bind))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, database = ?store.dialect(), "tasklane listening on http://{address} (API /api/v1, docs /docs)");
+    tracing::info!(%address, database = ?store.dialect(), "tasklane listening on http://{address} (page /, API /api/v1, docs /docs)");
     let metrics_server = match &settings.metrics_bind {
         Some(bind) => {
             let listener =

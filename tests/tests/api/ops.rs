@@ -1,5 +1,5 @@
-//! Operations: health, readiness, metrics, the OpenAPI document and `/docs`, problem documents
-//! for unknown routes, request ids.
+//! Operations: health, readiness, metrics, the OpenAPI document and `/docs`, the page at `/`,
+//! problem documents for unknown routes, request ids.
 
 use reqwest::{Method, StatusCode};
 use tasklane_tests::{TestApp, both_databases};
@@ -215,7 +215,66 @@ async fn every_metric_the_alert_rules_read_is_on_the_metrics_page(
     Ok(())
 }
 
+/// The page at `/`: embedded, under a strict policy, revalidated by a strong tag; an unknown
+/// asset is a problem document and a write to `/` is refused like any unknown route.
+async fn the_page_and_its_modules_are_served_from_the_binary(app: TestApp) -> anyhow::Result<()> {
+    let page = app.client.get(app.url("/")).send().await?;
+    assert_eq!(page.status(), StatusCode::OK);
+    let headers = page.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    let policy = headers["content-security-policy"].to_str()?;
+    assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "no-cache");
+    let html = page.text().await?;
+    assert!(html.contains("<script type=\"module\" src=\"/app/app.js\">"));
+
+    let tag = headers["etag"].to_str()?;
+    let again = app
+        .client
+        .get(app.url("/"))
+        .header("if-none-match", tag)
+        .send()
+        .await?;
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()["etag"], tag);
+
+    for (name, kind) in [
+        ("app.js", "text/javascript; charset=utf-8"),
+        ("live.js", "text/javascript; charset=utf-8"),
+        ("app.css", "text/css; charset=utf-8"),
+    ] {
+        let asset = app
+            .client
+            .get(app.url(&format!("/app/{name}")))
+            .send()
+            .await?;
+        assert_eq!(asset.status(), StatusCode::OK, "{name}");
+        assert_eq!(asset.headers()["content-type"], kind, "{name}");
+        assert_ne!(asset.headers()["etag"], tag, "{name} has its own tag");
+    }
+    let head = app.client.head(app.url("/")).send().await?;
+    assert_eq!(head.status(), StatusCode::OK);
+
+    let missing = app
+        .call(Method::GET, "/app/../Cargo.toml", None, None)
+        .await?;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let missing = app.call(Method::GET, "/app/secret.js", None, None).await?;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        missing.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(missing.header("x-content-type-options"), Some("nosniff"));
+    assert!(missing.header("content-security-policy").is_some());
+    let write = app.call(Method::POST, "/", None, None).await?;
+    assert_eq!(write.status, StatusCode::NOT_FOUND);
+    Ok(())
+}
+
 both_databases!(
+    the_page_and_its_modules_are_served_from_the_binary,
     every_api_route_is_in_the_openapi_document_and_docs_are_served,
     health_readiness_metrics_request_ids_and_unknown_routes,
     every_metric_the_alert_rules_read_is_on_the_metrics_page,
