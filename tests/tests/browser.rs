@@ -44,28 +44,34 @@ async fn keys_in(browser: &Browser, n: usize) -> Vec<String> {
     serde_json::from_value(value).unwrap()
 }
 
-async fn sign_up(browser: &Browser, app: &TestApp, name: &str) {
-    browser.goto(&app.url("/")).await.unwrap();
-    let form = "form[aria-label='Create an account']";
-    browser
-        .keys(&format!("{form} input[name=display_name]"), name)
-        .await
-        .unwrap();
-    browser
-        .keys(
-            &format!("{form} input[name=email]"),
-            &format!("{}@example.com", name.to_lowercase()),
-        )
-        .await
-        .unwrap();
-    browser
-        .keys(&format!("{form} input[name=password]"), "correct horse")
-        .await
-        .unwrap();
+/// Types `fields` (name, value) into `form`'s controls and submits it.
+async fn submit(browser: &Browser, form: &str, fields: &[(&str, &str)]) {
+    for (name, value) in fields {
+        browser
+            .keys(&format!("{form} [name={name}]"), value)
+            .await
+            .unwrap();
+    }
     browser
         .click(&format!("{form} button[type=submit]"))
         .await
         .unwrap();
+}
+
+/// Waits up to [`WAIT`] for the JS expression `condition` to hold in `browser`.
+async fn until(browser: &Browser, what: &str, condition: &str) {
+    browser.wait(what, condition, WAIT).await.unwrap();
+}
+
+async fn sign_up(browser: &Browser, app: &TestApp, name: &str) {
+    browser.goto(&app.url("/")).await.unwrap();
+    let email = format!("{}@example.com", name.to_lowercase());
+    let fields = [
+        ("display_name", name),
+        ("email", &email),
+        ("password", "correct horse"),
+    ];
+    submit(browser, "form[aria-label='Create an account']", &fields).await;
     browser
         .find("form[aria-label='New project']")
         .await
@@ -74,19 +80,8 @@ async fn sign_up(browser: &Browser, app: &TestApp, name: &str) {
 
 async fn sign_in(browser: &Browser, app: &TestApp, email: &str) {
     browser.goto(&app.url("/")).await.unwrap();
-    let form = "form[aria-label='Sign in']";
-    browser
-        .keys(&format!("{form} input[name=email]"), email)
-        .await
-        .unwrap();
-    browser
-        .keys(&format!("{form} input[name=password]"), "correct horse")
-        .await
-        .unwrap();
-    browser
-        .click(&format!("{form} button[type=submit]"))
-        .await
-        .unwrap();
+    let fields = [("email", email), ("password", "correct horse")];
+    submit(browser, "form[aria-label='Sign in']", &fields).await;
     browser
         .find("form[aria-label='New project']")
         .await
@@ -102,14 +97,26 @@ async fn create_inline(browser: &Browser, n: usize, title: &str, key_expected: &
         )
         .await
         .unwrap();
+    until(
+        browser,
+        &format!("{key_expected} on the creator's board"),
+        &card_in(n, key_expected),
+    )
+    .await;
+}
+
+/// Drags card `key` to the end of column `n` and waits for it there on the dragger's board.
+async fn drag_to_column(browser: &Browser, key: &str, n: usize) {
     browser
-        .wait(
-            &format!("{key_expected} on the creator's board"),
-            &card_in(n, key_expected),
-            WAIT,
+        .drag(
+            &format!(".card[data-key='{key}']"),
+            &format!("{} .cards", column(n)),
+            0,
         )
         .await
         .unwrap();
+    let what = format!("{key} in column {n} on the dragger's board");
+    until(browser, &what, &card_in(n, key)).await;
 }
 
 async fn live_state(browser: &Browser) -> String {
@@ -159,40 +166,28 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
     sign_up(&b, &app, "Grace").await;
 
     // A creates the project from the list and invites B from the members panel.
-    a.keys("form[aria-label='New project'] input[name=key]", "WEB")
-        .await
-        .unwrap();
-    a.keys("form[aria-label='New project'] input[name=name]", "Website")
-        .await
-        .unwrap();
-    a.click("form[aria-label='New project'] button[type=submit]")
-        .await
-        .unwrap();
+    let project = [("key", "WEB"), ("name", "Website")];
+    submit(&a, "form[aria-label='New project']", &project).await;
     a.find("#board .columns").await.unwrap();
     a.click(".project-head button").await.unwrap();
-    a.keys("dialog .invite input[name=email]", "Grace@Example.com")
-        .await
-        .unwrap();
-    a.click("dialog .invite button[type=submit]").await.unwrap();
-    a.wait(
+    submit(&a, "dialog .invite", &[("email", "Grace@Example.com")]).await;
+    until(
+        &a,
         "the invitation on A's members list",
         "document.querySelector('dialog .members').textContent.includes('grace@example.com')",
-        WAIT,
     )
-    .await
-    .unwrap();
+    .await;
     a.click("dialog .close").await.unwrap();
 
     // B's project list learns of the project live (member_added in B's user room), and B opens it.
     b.click("a[data-key='WEB']").await.unwrap();
     b.find("#board .columns").await.unwrap();
-    b.wait(
+    until(
+        &b,
         "B live",
         "document.getElementById('live').dataset.state === 'live'",
-        WAIT,
     )
-    .await
-    .unwrap();
+    .await;
     let status_before = b
         .run(
             "return document.getElementById('derived-status').dataset.status;",
@@ -204,45 +199,25 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
 
     // A creates a task; it appears on B's board.
     create_inline(&a, 1, "Write the landing page", "WEB-1").await;
-    b.wait("WEB-1 on B's board", &card_in(1, "WEB-1"), WAIT)
-        .await
-        .unwrap();
-    b.wait(
+    until(&b, "WEB-1 on B's board", &card_in(1, "WEB-1")).await;
+    until(
+        &b,
         "B's counts after the creation",
         "document.getElementById('counts').textContent.startsWith('1 tasks · 1 to do')",
-        WAIT,
     )
-    .await
-    .unwrap();
+    .await;
 
     // A drags it to Done: B sees the card move and the project's derived status become done.
-    a.drag(
-        ".card[data-key='WEB-1']",
-        &format!("{} .cards", column(5)),
-        0,
-    )
-    .await
-    .unwrap();
-    a.wait("WEB-1 in Done on A's board", &card_in(5, "WEB-1"), WAIT)
-        .await
-        .unwrap();
-    b.wait("WEB-1 in Done on B's board", &card_in(5, "WEB-1"), WAIT)
-        .await
-        .unwrap();
-    b.wait(
+    drag_to_column(&a, "WEB-1", 5).await;
+    until(&b, "WEB-1 in Done on B's board", &card_in(5, "WEB-1")).await;
+    until(
+        &b,
         "B's derived status done",
         "document.getElementById('derived-status').dataset.status === 'done'",
-        WAIT,
     )
-    .await
-    .unwrap();
-    b.wait(
-        "B's counts with the task done",
-        "document.getElementById('counts').textContent.includes('1 tasks · 0 to do') && document.getElementById('counts').textContent.endsWith('1 done')",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    .await;
+    until(&b, "B's counts with the task done",
+        "document.getElementById('counts').textContent.includes('1 tasks · 0 to do') && document.getElementById('counts').textContent.endsWith('1 done')").await;
     a.screenshot(&artifacts().join("board-a-after-drag.png"))
         .await
         .unwrap();
@@ -256,20 +231,10 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
     a.drag(".card[data-key='WEB-3']", ".card[data-key='WEB-2']", -10)
         .await
         .unwrap();
-    a.wait(
-        "WEB-3 above WEB-2 on A's board",
-        &format!("[...document.querySelectorAll('{} .card')].map(c => c.dataset.key).join() === 'WEB-3,WEB-2'", column(1)),
-        WAIT,
-    )
-    .await
-    .unwrap();
-    b.wait(
-        "WEB-3 above WEB-2 on B's board",
-        &format!("[...document.querySelectorAll('{} .card')].map(c => c.dataset.key).join() === 'WEB-3,WEB-2'", column(1)),
-        WAIT,
-    )
-    .await
-    .unwrap();
+    until(&a, "WEB-3 above WEB-2 on A's board",
+        &format!("[...document.querySelectorAll('{} .card')].map(c => c.dataset.key).join() === 'WEB-3,WEB-2'", column(1))).await;
+    until(&b, "WEB-3 above WEB-2 on B's board",
+        &format!("[...document.querySelectorAll('{} .card')].map(c => c.dataset.key).join() === 'WEB-3,WEB-2'", column(1))).await;
     assert_eq!(
         b.run(
             "return document.getElementById('derived-status').dataset.status;",
@@ -289,20 +254,18 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
     .await
     .unwrap();
     a.press(&[key::ALT, key::RIGHT]).await.unwrap();
-    b.wait(
+    until(
+        &b,
         "WEB-2 in In Progress on B's board",
         &card_in(2, "WEB-2"),
-        WAIT,
     )
-    .await
-    .unwrap();
-    b.wait(
+    .await;
+    until(
+        &b,
         "B's derived status in progress",
         "document.getElementById('derived-status').dataset.status === 'in_progress'",
-        WAIT,
     )
-    .await
-    .unwrap();
+    .await;
     let focused = a
         .run(
             "return document.activeElement.dataset.key || null;",
@@ -315,13 +278,12 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
     // B goes offline (the browser's network, through the DevTools protocol): the page closes its
     // socket at once and says so.
     set_offline(&b, true).await;
-    b.wait(
+    until(
+        &b,
         "B offline",
         "document.getElementById('live').dataset.state === 'offline'",
-        WAIT,
     )
-    .await
-    .unwrap();
+    .await;
     let b_seq = b
         .run(
             "return Number(document.getElementById('board').dataset.seq);",
@@ -339,35 +301,20 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
     a.click("dialog .task-form button[type=submit]")
         .await
         .unwrap();
-    a.wait(
+    until(
+        &a,
         "A's save",
         "document.querySelector('dialog .notice').textContent === 'Saved.'",
-        WAIT,
     )
-    .await
-    .unwrap();
-    a.wait(
+    .await;
+    until(
+        &a,
         "the rename in the task's history",
         "document.querySelector('dialog .history').textContent.includes('changed title')",
-        WAIT,
     )
-    .await
-    .unwrap();
+    .await;
     a.click("dialog .close").await.unwrap();
-    a.drag(
-        ".card[data-key='WEB-4']",
-        &format!("{} .cards", column(3)),
-        0,
-    )
-    .await
-    .unwrap();
-    a.wait(
-        "WEB-4 in In Review on A's board",
-        &card_in(3, "WEB-4"),
-        WAIT,
-    )
-    .await
-    .unwrap();
+    drag_to_column(&a, "WEB-4", 3).await;
 
     // B, offline, shows none of it.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -388,27 +335,15 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
 
     // The network returns: B reconnects at once and catches up from its `seq`.
     set_offline(&b, false).await;
-    b.wait(
+    until(
+        &b,
         "B live again",
         "document.getElementById('live').dataset.state === 'live'",
-        WAIT,
     )
-    .await
-    .unwrap();
-    b.wait(
-        "WEB-4 in In Review on B's board",
-        &card_in(3, "WEB-4"),
-        WAIT,
-    )
-    .await
-    .unwrap();
-    b.wait(
-        "the new title on B's board",
-        "document.querySelector(\".card[data-key='WEB-3'] .title\").textContent === 'Choose the palette'",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    .await;
+    until(&b, "WEB-4 in In Review on B's board", &card_in(3, "WEB-4")).await;
+    until(&b, "the new title on B's board",
+        "document.querySelector(\".card[data-key='WEB-3'] .title\").textContent === 'Choose the palette'").await;
     let a_seq = a
         .run(
             "return Number(document.getElementById('board').dataset.seq);",
@@ -416,13 +351,12 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
         )
         .await
         .unwrap();
-    b.wait(
+    until(
+        &b,
         "B at A's seq",
         &format!("Number(document.getElementById('board').dataset.seq) === {a_seq}"),
-        WAIT,
     )
-    .await
-    .unwrap();
+    .await;
     for n in 1..=5 {
         assert_eq!(keys_in(&a, n).await, keys_in(&b, n).await, "column {n}");
     }
@@ -438,13 +372,8 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
         ])
     );
     assert_eq!(a.run(titles, json!([])).await.unwrap(), shown);
-    b.wait(
-        "B's counts after the catch-up",
-        "document.getElementById('counts').textContent === '4 tasks · 1 to do · 1 in progress · 1 in review · 0 issue · 1 done'",
-        WAIT,
-    )
-    .await
-    .unwrap();
+    until(&b, "B's counts after the catch-up",
+        "document.getElementById('counts').textContent === '4 tasks · 1 to do · 1 in progress · 1 in review · 0 issue · 1 done'").await;
     b.screenshot(&artifacts().join("board-b-after-reconnect.png"))
         .await
         .unwrap();
@@ -492,52 +421,44 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
     a.click("dialog .task-form button[type=submit]")
         .await
         .unwrap();
-    a.wait(
+    until(
+        &a,
         "A's save of the fields",
         "document.querySelector('dialog .notice').textContent === 'Saved.'",
-        WAIT,
     )
-    .await
-    .unwrap();
+    .await;
     a.keys("dialog .comment-form textarea", "Purple, as agreed")
         .await
         .unwrap();
     a.click("dialog .comment-form button[type=submit]")
         .await
         .unwrap();
-    a.wait(
+    until(
+        &a,
         "the comment in A's panel",
         "document.querySelector('dialog .comments-list').textContent.includes('Purple, as agreed')",
-        WAIT,
     )
-    .await
-    .unwrap();
+    .await;
     a.click("dialog .close").await.unwrap();
     // B's open panel follows: its untouched form refills, the comment appears.
-    b.wait(
-        "A's changes in B's open panel",
+    until(&b, "A's changes in B's open panel",
         "document.querySelector('dialog select[name=priority]').value === 'high'
            && document.querySelector('dialog .comments-list').textContent.includes('Purple, as agreed')
-           && document.querySelector('dialog .history').textContent.includes('Ada commented')",
-        WAIT,
-    )
-    .await
-    .unwrap();
+           && document.querySelector('dialog .history').textContent.includes('Ada commented')").await;
     b.screenshot(&artifacts().join("task-panel-b.png"))
         .await
         .unwrap();
     b.click("dialog .close").await.unwrap();
-    b.wait(
+    until(
+        &b,
         "WEB-3's label, assignee, priority and comment on B's card",
         "(() => { const c = document.querySelector(\".card[data-key='WEB-3']\");
            return c.querySelector('.label')?.textContent === 'design'
              && c.querySelector('.assignee')?.textContent === 'G'
              && c.querySelector('.priority').textContent === 'high'
              && c.querySelector('.comments')?.textContent === '1 comment'; })()",
-        WAIT,
     )
-    .await
-    .unwrap();
+    .await;
     b.screenshot(&artifacts().join("board-b-labels.png"))
         .await
         .unwrap();
@@ -552,27 +473,23 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
         "a paused board stays as it was"
     );
     b.click("#live").await.unwrap();
-    b.wait(
+    until(
+        &b,
         "WEB-5 on B's board after resuming",
         &card_in(4, "WEB-5"),
-        WAIT,
     )
-    .await
-    .unwrap();
-    b.wait(
+    .await;
+    until(
+        &b,
         "B's derived status issue",
         "document.getElementById('derived-status').dataset.status === 'issue'",
-        WAIT,
     )
-    .await
-    .unwrap();
+    .await;
 
     // A reload keeps the session (the refresh token rotates) and shows the same board.
     b.goto(&app.url("/")).await.unwrap();
     b.click("a[data-key='WEB']").await.unwrap();
-    b.wait("B's board after a reload", &card_in(3, "WEB-4"), WAIT)
-        .await
-        .unwrap();
+    until(&b, "B's board after a reload", &card_in(3, "WEB-4")).await;
 
     // A copy of B's tab (window.open copies sessionStorage, refresh token included) does not
     // spend B's token: it sees it is a copy and asks to sign in, and B's tab keeps its session.
@@ -618,14 +535,12 @@ async fn a_viewer_sees_cards_arrive_and_the_api_refusing_an_edit() {
     b.click("a[data-key='LAT']").await.unwrap();
     for browser in [&a, &b] {
         browser.find("#board .columns").await.unwrap();
-        browser
-            .wait(
-                "live",
-                "document.getElementById('live').dataset.state === 'live'",
-                WAIT,
-            )
-            .await
-            .unwrap();
+        until(
+            browser,
+            "live",
+            "document.getElementById('live').dataset.state === 'live'",
+        )
+        .await;
     }
 
     // B notes when each card first appears; A notes when it submits.
@@ -660,19 +575,16 @@ async fn a_viewer_sees_cards_arrive_and_the_api_refusing_an_edit() {
             )
             .await
             .unwrap();
-        a.wait(&format!("{key} on A's board"), &card_in(1, &key), WAIT)
-            .await
-            .unwrap();
+        until(&a, &format!("{key} on A's board"), &card_in(1, &key)).await;
         latencies.push(seen.as_f64().unwrap() - sent.as_f64().unwrap());
     }
     assert_eq!(keys_in(&b, 1).await.len(), 20, "every card reached B");
-    b.wait(
+    until(
+        &b,
         "B's counts with the 20 tasks",
         "document.getElementById('counts').textContent.startsWith('20 tasks · 20 to do')",
-        WAIT,
     )
-    .await
-    .unwrap();
+    .await;
     let mut sorted = latencies.clone();
     sorted.sort_by(f64::total_cmp);
     let report = format!(
@@ -736,26 +648,20 @@ async fn a_viewer_sees_cards_arrive_and_the_api_refusing_an_edit() {
     assert_eq!(refusal.status, 403);
     let detail = refusal.text("detail");
     assert!(!detail.is_empty());
-    b.wait(
+    until(
+        &b,
         "the refusal in B's task panel",
         &format!(
             "document.querySelector('dialog .notice').textContent === {}",
             json!(detail)
         ),
-        WAIT,
     )
-    .await
-    .unwrap();
-    b.wait(
-        "the refusal on B's page",
+    .await;
+    until(&b, "the refusal on B's page",
         &format!(
             "!document.getElementById('alert').hidden && document.getElementById('alert-text').textContent === {}",
             json!(detail)
-        ),
-        WAIT,
-    )
-    .await
-    .unwrap();
+        )).await;
     b.screenshot(&artifacts().join("viewer-refused.png"))
         .await
         .unwrap();
