@@ -29,6 +29,14 @@ fn card_in(n: usize, key: &str) -> String {
     )
 }
 
+/// The JS expression: column `n`'s cards are `keys` (comma-separated), top to bottom.
+fn order_is(n: usize, keys: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('{} .card')].map(c => c.dataset.key).join() === '{keys}'",
+        column(n)
+    )
+}
+
 /// The keys of column `n`'s cards, top to bottom.
 async fn keys_in(browser: &Browser, n: usize) -> Vec<String> {
     let value = browser
@@ -231,10 +239,37 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
     a.drag(".card[data-key='WEB-3']", ".card[data-key='WEB-2']", -10)
         .await
         .unwrap();
-    until(&a, "WEB-3 above WEB-2 on A's board",
-        &format!("[...document.querySelectorAll('{} .card')].map(c => c.dataset.key).join() === 'WEB-3,WEB-2'", column(1))).await;
-    until(&b, "WEB-3 above WEB-2 on B's board",
-        &format!("[...document.querySelectorAll('{} .card')].map(c => c.dataset.key).join() === 'WEB-3,WEB-2'", column(1))).await;
+    for browser in [&a, &b] {
+        until(browser, "WEB-3 above WEB-2", &order_is(1, "WEB-3,WEB-2")).await;
+    }
+
+    // Within a column from the keyboard: Alt+↓ puts the focused WEB-3 after WEB-2 (`after_id`),
+    // Alt+↑ back before it (`before_id`); the card keeps the focus.
+    a.run(
+        "document.querySelector(\".card[data-key='WEB-3']\").focus();",
+        json!([]),
+    )
+    .await
+    .unwrap();
+    a.press(&[key::ALT, key::DOWN]).await.unwrap();
+    for browser in [&a, &b] {
+        until(browser, "WEB-2 above WEB-3", &order_is(1, "WEB-2,WEB-3")).await;
+    }
+    until(
+        &a,
+        "the focus on WEB-3 after its move",
+        "document.activeElement.dataset.key === 'WEB-3'",
+    )
+    .await;
+    a.press(&[key::ALT, key::UP]).await.unwrap();
+    for browser in [&a, &b] {
+        until(
+            browser,
+            "WEB-3 above WEB-2 again",
+            &order_is(1, "WEB-3,WEB-2"),
+        )
+        .await;
+    }
     assert_eq!(
         b.run(
             "return document.getElementById('derived-status').dataset.status;",
@@ -246,7 +281,7 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
         "two to-do tasks beside one done one"
     );
 
-    // From the keyboard: focus WEB-2, Alt+→ moves it to In Progress, Alt+↑ keeps order checks.
+    // Between columns from the keyboard: Alt+→ moves the focused WEB-2 to In Progress.
     a.run(
         "document.querySelector(\".card[data-key='WEB-2']\").focus();",
         json!([]),
