@@ -521,6 +521,57 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
     )
     .await;
 
+    // Offline again, and meanwhile the events B missed are pruned (as retention does, keeping
+    // each project's newest): its rejoin is refused with `resync_required`, and it reads the
+    // board again and joins from the new `seq`.
+    set_offline(&b, true).await;
+    until(
+        &b,
+        "B offline again",
+        "document.getElementById('live').dataset.state === 'offline'",
+    )
+    .await;
+    create_inline(&a, 1, "Check the contrast", "WEB-6").await;
+    create_inline(&a, 1, "Proofread", "WEB-7").await;
+    app.db
+        .execute(
+            "DELETE FROM project_events WHERE seq < (SELECT h.seq FROM project_event_heads h \
+             WHERE h.project_id = project_events.project_id)",
+        )
+        .await
+        .unwrap();
+    set_offline(&b, false).await;
+    until(
+        &b,
+        "WEB-7 on B's board after the resync",
+        &card_in(1, "WEB-7"),
+    )
+    .await;
+    until(
+        &b,
+        "WEB-6 on B's board after the resync",
+        &card_in(1, "WEB-6"),
+    )
+    .await;
+    let a_seq = a
+        .run(
+            "return Number(document.getElementById('board').dataset.seq);",
+            json!([]),
+        )
+        .await
+        .unwrap();
+    until(
+        &b,
+        "B live at A's seq after the resync",
+        &format!(
+            "document.getElementById('live').dataset.state === 'live' && Number(document.getElementById('board').dataset.seq) === {a_seq}"
+        ),
+    )
+    .await;
+    // Still live after the resync: a new card arrives as an event.
+    create_inline(&a, 1, "Ship it", "WEB-8").await;
+    until(&b, "WEB-8 on B's board, live", &card_in(1, "WEB-8")).await;
+
     // A reload keeps the session (the refresh token rotates) and shows the same board.
     b.goto(&app.url("/")).await.unwrap();
     b.click("a[data-key='WEB']").await.unwrap();

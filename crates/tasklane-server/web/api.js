@@ -96,7 +96,12 @@ function refresh() {
 export async function claimTab() {
   if (!navigator.locks || !crypto.randomUUID) return;
   const hold = (name, wait) => new Promise((resolve) => {
-    const options = wait ? { signal: AbortSignal.timeout(wait) } : { ifAvailable: true };
+    let options = { ifAvailable: true };
+    if (wait) {
+      const abort = new AbortController();
+      setTimeout(() => abort.abort(), wait);
+      options = { signal: abort.signal };
+    }
     navigator.locks.request(`tasklane-tab:${name}`, options, (lock) => {
       resolve(lock !== null);
       // Held until the page goes away.

@@ -36,17 +36,26 @@ const live = new Live({
     }
   },
   resync(room) {
-    // Events after our `seq` are gone: read the board again, then resume from its new `seq`.
+    // Events after our `seq` are gone: leave the room (so that the join after the reload is a
+    // fresh one, replaying from the new `seq`), read the board again, then join from its `seq`.
     const current = board;
-    if (!current || room !== `project:${current.projectId}`) return;
+    if (!current || room !== `project:${current.projectId}` || current.resyncing) return;
+    current.resyncing = true;
+    live.leave(room);
     const reload = async (attempt) => {
       try {
         await current.load();
       } catch (error) {
         showError(error);
-        if (board === current) setTimeout(() => reload(attempt + 1), Math.min(8000, 1000 * 2 ** attempt));
+        if (board !== current) return;
+        if (error.status === 404 || error.status === 403) {
+          location.hash = '#/';
+          return;
+        }
+        setTimeout(() => reload(attempt + 1), Math.min(8000, 1000 * 2 ** attempt));
         return;
       }
+      current.resyncing = false;
       if (board === current) live.join(room, () => current.seq);
     };
     reload(0);
@@ -195,15 +204,24 @@ function route() {
   else showList();
 }
 
-async function boot() {
+async function boot(attempt = 0) {
   try {
     await api.claimTab();
     if (await api.resume()) {
+      clearError();
       signedIn();
       route();
       return;
     }
-  } catch (error) { showError(error); }
+  } catch (error) {
+    // The session may be fine and the server briefly out of reach: try again, keep the session.
+    if (api.hasSession()) {
+      showError(error);
+      fill(main, h('p', {}, 'Reaching the server…'));
+      setTimeout(() => boot(attempt + 1), Math.min(8000, 1000 * 2 ** attempt));
+      return;
+    }
+  }
   showSignIn();
 }
 

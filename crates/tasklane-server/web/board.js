@@ -46,6 +46,10 @@ export class Board {
    */
   async load() {
     const id = this.projectId;
+    // Frames that come while the board is read are dropped: the join from the new `seq`
+    // replays them, and a frame applied now could move `seq` past events the page never saw.
+    const loading = (this.loading = (this.loading || 0) + 1);
+    this.ready = false;
     const first = await api.request('GET', `/projects/${id}/tasks?order=board&limit=200`, { full: true });
     const tagged = /"(\d+)\./.exec(first.headers.get('etag') || '');
     const [project, statuses, labels, members, rest] = await Promise.all([
@@ -57,7 +61,8 @@ export class Board {
         ? api.all(`/projects/${id}/tasks?order=board&limit=200&cursor=${encodeURIComponent(first.body.next_cursor)}`)
         : { items: [] },
     ]);
-    if (this.disposed) return;
+    // Another read of the board started after this one: its answer wins.
+    if (this.disposed || loading !== this.loading) return;
     this.project = project;
     this.statuses = statuses;
     this.labels = new Map(labels.map((l) => [l.id, l]));
@@ -71,7 +76,8 @@ export class Board {
         this.gone.delete(task.id);
       }
     }
-    this.seq = Math.max(this.seq, tagged ? Number(tagged[1]) : 0);
+    this.seq = tagged ? Number(tagged[1]) : 0;
+    this.ready = true;
     this.render();
   }
 
@@ -116,6 +122,7 @@ export class Board {
 
   /** Applies one event frame of this project. Frames come in `seq` order, each once. */
   apply(frame) {
+    if (!this.ready) return;
     if (typeof frame.seq === 'number') this.seq = Math.max(this.seq, frame.seq);
     this.root.dataset.seq = String(this.seq);
     const data = frame.data;
@@ -213,7 +220,7 @@ export class Board {
    */
   render() {
     // A drag in progress keeps the cards it moves; the board is drawn when it ends.
-    if (this.drag?.started || this.disposed) return;
+    if (this.drag?.started || this.disposed || !this.project) return;
     const focused = document.activeElement?.closest?.('.card')?.dataset.id;
     const p = this.project;
     const a = p.aggregation;

@@ -11,6 +11,8 @@ const PING_EVERY_MS = 25_000;
 const PONG_WITHIN_MS = 10_000;
 /** A join the server could not check (`unavailable`, `rate_limited`) is sent again after this. */
 const REJOIN_MS = 2_000;
+/** A connection (ticket and handshake) not open by then is given up and tried again. */
+const CONNECT_WITHIN_MS = 15_000;
 
 export class Live {
   /**
@@ -96,11 +98,19 @@ export class Live {
     this.setState(this.attempt === 0 ? 'connecting' : this.offlineOr('reconnecting'));
     // Held while the ticket is fetched, so that nothing starts a second connection meanwhile.
     this.socket = { pending: true, readyState: -1, close() {} };
+    // A ticket request or a handshake that hangs (a network switch the browser did not report)
+    // must not leave the page waiting for ever.
+    clearTimeout(this.timers.connect);
+    this.timers.connect = setTimeout(() => {
+      this.close();
+      this.retry();
+    }, CONNECT_WITHIN_MS);
     let ticket;
     try {
       ticket = await wsTicket();
     } catch {
       if (generation !== this.generation) return;
+      clearTimeout(this.timers.connect);
       this.socket = null;
       this.retry();
       return;
@@ -111,6 +121,7 @@ export class Live {
     const socket = new WebSocket(`${scheme}//${location.host}/api/v1/ws?ticket=${ticket}`);
     this.socket = socket;
     socket.onopen = () => {
+      clearTimeout(this.timers.connect);
       this.attempt = 0;
       this.joinAll();
       this.setState('live');
@@ -119,6 +130,7 @@ export class Live {
     socket.onmessage = (message) => this.receive(message.data);
     socket.onclose = () => {
       if (this.socket !== socket) return;
+      clearTimeout(this.timers.connect);
       this.socket = null;
       clearTimeout(this.timers.ping);
       clearTimeout(this.timers.pong);
@@ -149,6 +161,7 @@ export class Live {
     clearTimeout(this.timers.ping);
     clearTimeout(this.timers.pong);
     clearTimeout(this.timers.rejoin);
+    clearTimeout(this.timers.connect);
     this.timers = {};
     const socket = this.socket;
     this.socket = null;
