@@ -600,11 +600,30 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
     b.close().await.unwrap();
 }
 
-/// The time from a task's creation in A's browser to its card in B's (p50 over 20 creations),
-/// a viewer's refused edit shown as the API's `detail`, and the board at phone width.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_viewer_sees_cards_arrive_and_the_api_refusing_an_edit() {
-    let app = spawn_app(TestDb::postgres().await.unwrap()).unwrap();
+async fn a_viewer_sees_cards_arrive_and_the_api_refusing_an_edit_on_postgres() {
+    viewer_sees_cards_arrive_and_the_api_refusing_an_edit(
+        TestDb::postgres().await.unwrap(),
+        "postgres",
+    )
+    .await;
+}
+
+/// The embedded default that `cargo run` starts with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_sees_cards_arrive_and_the_api_refusing_an_edit_on_sqlite() {
+    viewer_sees_cards_arrive_and_the_api_refusing_an_edit(
+        TestDb::sqlite().await.unwrap(),
+        "sqlite",
+    )
+    .await;
+}
+
+/// The time from a task's creation in A's browser to its card in B's (p50 over 20 creations),
+/// a viewer's refused edit shown as the API's `detail`, and the board at phone width, over
+/// `db` (`database` names the files written).
+async fn viewer_sees_cards_arrive_and_the_api_refusing_an_edit(db: TestDb, database: &str) {
+    let app = spawn_app(db).unwrap();
     let owner = app.register("ada").await.unwrap();
     let viewer = app.register("grace").await.unwrap();
     let project = app.project(&owner, "LAT").await.unwrap();
@@ -674,7 +693,7 @@ async fn a_viewer_sees_cards_arrive_and_the_api_refusing_an_edit() {
     let mut sorted = latencies.clone();
     sorted.sort_by(f64::total_cmp);
     let report = format!(
-        "creation in A's browser to the card in B's, 20 creations: p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms\nall (ms): {}\n",
+        "{database}: creation in A's browser to the card in B's, 20 creations: p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms\nall (ms): {}\n",
         (sorted[9] + sorted[10]) / 2.0,
         sorted[17],
         sorted[19],
@@ -685,7 +704,7 @@ async fn a_viewer_sees_cards_arrive_and_the_api_refusing_an_edit() {
             .join(", ")
     );
     std::fs::create_dir_all(artifacts()).unwrap();
-    std::fs::write(artifacts().join("latency.txt"), &report).unwrap();
+    std::fs::write(artifacts().join(format!("latency-{database}.txt")), &report).unwrap();
     eprint!("{report}");
 
     // At phone width the page itself does not scroll sideways (the board's columns do).
@@ -700,7 +719,7 @@ async fn a_viewer_sees_cards_arrive_and_the_api_refusing_an_edit() {
         overflow.as_i64().unwrap() <= 0,
         "page wider than the phone: {overflow}"
     );
-    b.screenshot(&artifacts().join("board-phone.png"))
+    b.screenshot(&artifacts().join(format!("board-phone-{database}.png")))
         .await
         .unwrap();
 
@@ -748,7 +767,7 @@ async fn a_viewer_sees_cards_arrive_and_the_api_refusing_an_edit() {
             "!document.getElementById('alert').hidden && document.getElementById('alert-text').textContent === {}",
             json!(detail)
         )).await;
-    b.screenshot(&artifacts().join("viewer-refused.png"))
+    b.screenshot(&artifacts().join(format!("viewer-refused-{database}.png")))
         .await
         .unwrap();
     let title = app
