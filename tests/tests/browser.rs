@@ -127,6 +127,22 @@ async fn drag_to_column(browser: &Browser, key: &str, n: usize) {
     until(browser, &what, &card_in(n, key)).await;
 }
 
+/// The last event `seq` the board in `browser` reflects.
+async fn board_seq(browser: &Browser) -> Value {
+    browser
+        .run(
+            "return Number(document.getElementById('board').dataset.seq);",
+            json!([]),
+        )
+        .await
+        .unwrap()
+}
+
+/// The JS expression: the live indicator of the page says `state`.
+fn live_is(state: &str) -> String {
+    format!("document.getElementById('live').dataset.state === '{state}'")
+}
+
 async fn live_state(browser: &Browser) -> String {
     browser
         .run(
@@ -190,12 +206,7 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
     // B's project list learns of the project live (member_added in B's user room), and B opens it.
     b.click("a[data-key='WEB']").await.unwrap();
     b.find("#board .columns").await.unwrap();
-    until(
-        &b,
-        "B live",
-        "document.getElementById('live').dataset.state === 'live'",
-    )
-    .await;
+    until(&b, "B live", &live_is("live")).await;
     let status_before = b
         .run(
             "return document.getElementById('derived-status').dataset.status;",
@@ -313,19 +324,8 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
     // B goes offline (the browser's network, through the DevTools protocol): the page closes its
     // socket at once and says so.
     set_offline(&b, true).await;
-    until(
-        &b,
-        "B offline",
-        "document.getElementById('live').dataset.state === 'offline'",
-    )
-    .await;
-    let b_seq = b
-        .run(
-            "return Number(document.getElementById('board').dataset.seq);",
-            json!([]),
-        )
-        .await
-        .unwrap();
+    until(&b, "B offline", &live_is("offline")).await;
+    let b_seq = board_seq(&b).await;
 
     // Meanwhile A creates WEB-4, renames WEB-3 in the task panel and moves WEB-4 to In Review.
     create_inline(&a, 1, "Write the copy", "WEB-4").await;
@@ -358,34 +358,15 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
         "an offline board stays as it was"
     );
     assert_eq!(keys_in(&b, 1).await, ["WEB-3"]);
-    assert_eq!(
-        b.run(
-            "return Number(document.getElementById('board').dataset.seq);",
-            json!([])
-        )
-        .await
-        .unwrap(),
-        b_seq
-    );
+    assert_eq!(board_seq(&b).await, b_seq);
 
     // The network returns: B reconnects at once and catches up from its `seq`.
     set_offline(&b, false).await;
-    until(
-        &b,
-        "B live again",
-        "document.getElementById('live').dataset.state === 'live'",
-    )
-    .await;
+    until(&b, "B live again", &live_is("live")).await;
     until(&b, "WEB-4 in In Review on B's board", &card_in(3, "WEB-4")).await;
     until(&b, "the new title on B's board",
         "document.querySelector(\".card[data-key='WEB-3'] .title\").textContent === 'Choose the palette'").await;
-    let a_seq = a
-        .run(
-            "return Number(document.getElementById('board').dataset.seq);",
-            json!([]),
-        )
-        .await
-        .unwrap();
+    let a_seq = board_seq(&a).await;
     until(
         &b,
         "B at A's seq",
@@ -525,12 +506,7 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
     // each project's newest): its rejoin is refused with `resync_required`, and it reads the
     // board again and joins from the new `seq`.
     set_offline(&b, true).await;
-    until(
-        &b,
-        "B offline again",
-        "document.getElementById('live').dataset.state === 'offline'",
-    )
-    .await;
+    until(&b, "B offline again", &live_is("offline")).await;
     create_inline(&a, 1, "Check the contrast", "WEB-6").await;
     create_inline(&a, 1, "Proofread", "WEB-7").await;
     app.db
@@ -553,18 +529,13 @@ async fn two_members_watch_one_board_change_live_and_catch_up_after_a_disconnect
         &card_in(1, "WEB-6"),
     )
     .await;
-    let a_seq = a
-        .run(
-            "return Number(document.getElementById('board').dataset.seq);",
-            json!([]),
-        )
-        .await
-        .unwrap();
+    let a_seq = board_seq(&a).await;
     until(
         &b,
         "B live at A's seq after the resync",
         &format!(
-            "document.getElementById('live').dataset.state === 'live' && Number(document.getElementById('board').dataset.seq) === {a_seq}"
+            "{} && Number(document.getElementById('board').dataset.seq) === {a_seq}",
+            live_is("live")
         ),
     )
     .await;
@@ -640,12 +611,7 @@ async fn viewer_sees_cards_arrive_and_the_api_refusing_an_edit(db: TestDb, datab
     b.click("a[data-key='LAT']").await.unwrap();
     for browser in [&a, &b] {
         browser.find("#board .columns").await.unwrap();
-        until(
-            browser,
-            "live",
-            "document.getElementById('live').dataset.state === 'live'",
-        )
-        .await;
+        until(browser, "live", &live_is("live")).await;
     }
 
     // B notes when each card first appears; A notes when it submits.

@@ -756,16 +756,7 @@ async fn postgres_decides_a_change_again_when_its_early_read_went_out_of_date() 
     let (editor, demoted) = (world.user("editor").await?, world.user("demoted").await?);
     let (project, tasks) = project_with_tasks(&world, owner, "RED", 3).await?;
     for member in [editor, demoted] {
-        world
-            .services
-            .members
-            .set_member_role(
-                owner,
-                project,
-                member,
-                tasklane_domain::values::Role::Editor,
-            )
-            .await?;
+        world.editor(owner, project, member).await?;
     }
     // The project row held: the writer's lock statement waits, changes queue behind it.
     let held = sea_orm::TransactionTrait::begin(world.db.connection()).await?;

@@ -15,16 +15,7 @@ async fn statement_counts_stay_within_the_budgets(db: TestDb) -> anyhow::Result<
     let owner = world.user("owner").await?;
     let assignee = world.user("assignee").await?;
     let project = world.project(owner, "CNT").await?.project.id;
-    world
-        .services
-        .members
-        .set_member_role(
-            owner,
-            project,
-            assignee,
-            tasklane_domain::values::Role::Editor,
-        )
-        .await?;
+    world.editor(owner, project, assignee).await?;
     let done = world.status(owner, project, StatusCategory::Done).await?;
     let tasks = &world.services.tasks;
     let inputs = (0..120)
@@ -177,16 +168,7 @@ async fn creations_of_any_size_prepare_the_same_statements_on_postgres() -> anyh
     let owner = world.user("ada").await?;
     let editor = world.user("bob").await?;
     let project = world.project(owner, "SIZE").await?.project.id;
-    world
-        .services
-        .members
-        .set_member_role(
-            owner,
-            project,
-            editor,
-            tasklane_domain::values::Role::Editor,
-        )
-        .await?;
+    world.editor(owner, project, editor).await?;
     let parent = world.task(owner, project, "parent").await?;
     for size in [1, 2, 3, 5, 8, 13] {
         let inputs = (0..size)

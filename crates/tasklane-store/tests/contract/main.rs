@@ -193,6 +193,20 @@ impl World {
         Ok(self.services.users.register(input).await?.summary.id)
     }
 
+    /// Makes `user` an editor of `project` (set-up, not the subject of a test).
+    pub(crate) async fn editor(
+        &self,
+        owner: UserId,
+        project: ProjectId,
+        user: UserId,
+    ) -> anyhow::Result<()> {
+        self.services
+            .members
+            .set_member_role(owner, project, user, tasklane_domain::values::Role::Editor)
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn project(&self, owner: UserId, key: &str) -> anyhow::Result<ProjectView> {
         let input = NewProjectInput {
             key: key.into(),
