@@ -151,9 +151,13 @@ impl Bench {
         .await;
         let server_cpu = meter.shares();
         let server = Stats::of(&samples, elapsed);
-        let (requests, transactions) = {
+        let (requests, transactions, projects) = {
             let after = creation_batches(&owner).await;
-            (after.0 - batches_before.0, after.1 - batches_before.1)
+            (
+                after.0 - batches_before.0,
+                after.1 - batches_before.1,
+                after.2 - batches_before.2,
+            )
         };
 
         let raw = match &self.database_url {
@@ -235,6 +239,13 @@ impl Bench {
                 &label,
                 "creations per transaction",
                 format!("{:.1}", requests / transactions),
+                None,
+            );
+            self.report.value(
+                id,
+                &label,
+                "projects per creation transaction",
+                format!("{:.1}", projects / transactions),
                 None,
             );
         }
@@ -462,12 +473,14 @@ impl BoardTraffic {
     }
 }
 
-/// The server's coalesced creation counters so far: (requests, transactions). Zero against a
-/// server that does not coalesce (or another implementation, `--target`).
-async fn creation_batches(api: &Api) -> (f64, f64) {
+/// The server's coalesced creation counters so far: (requests, transactions, projects summed
+/// over the transactions). Zero against a server that does not coalesce (or another
+/// implementation, `--target`).
+async fn creation_batches(api: &Api) -> (f64, f64, f64) {
     let page = api.metrics().await.unwrap_or_default();
     (
         metric(&page, "tasklane_task_creations_per_transaction_sum"),
         metric(&page, "tasklane_task_creations_per_transaction_count"),
+        metric(&page, "tasklane_task_creation_projects_per_transaction_sum"),
     )
 }

@@ -51,6 +51,10 @@ pub fn handle() -> anyhow::Result<PrometheusHandle> {
             &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
         )?
         .set_buckets_for_metric(
+            Matcher::Full(tasklane_store::CREATION_PROJECTS_PER_TRANSACTION.to_owned()),
+            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+        )?
+        .set_buckets_for_metric(
             Matcher::Full(tasklane_store::CHANGES_PER_TRANSACTION.to_owned()),
             &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
         )?
@@ -98,6 +102,10 @@ fn register() {
         "Task creation requests written per PostgreSQL transaction (coalesced creation)"
     );
     metrics::describe_histogram!(
+        tasklane_store::CREATION_PROJECTS_PER_TRANSACTION,
+        "Projects whose task creations shared one PostgreSQL transaction (group commit)"
+    );
+    metrics::describe_histogram!(
         tasklane_store::CHANGES_PER_TRANSACTION,
         "Task update, move and archive requests written per PostgreSQL transaction (coalesced changes)"
     );
@@ -107,6 +115,9 @@ fn register() {
         tasklane_store::CREATIONS_PER_TRANSACTION
     ));
     drop(metrics::histogram!(tasklane_store::CHANGES_PER_TRANSACTION));
+    drop(metrics::histogram!(
+        tasklane_store::CREATION_PROJECTS_PER_TRANSACTION
+    ));
     metrics::describe_counter!(
         crate::pages::TASK_PAGES_TOTAL,
         "Task listings answered, by how: not_modified (304), cached (this instance's copy), read (the page query)"

@@ -47,7 +47,9 @@ use tasklane_migrations::{Migrator, MigratorTrait};
 
 pub use counter::{STATEMENTS_PER_REQUEST, count_statements, record_statements};
 pub use db::Dialect;
-pub use tasks::{CHANGES_PER_TRANSACTION, CREATIONS_PER_TRANSACTION};
+pub use tasks::{
+    CHANGES_PER_TRANSACTION, CREATION_PROJECTS_PER_TRANSACTION, CREATIONS_PER_TRANSACTION,
+};
 
 /// How to connect.
 #[derive(Debug, Clone)]
@@ -189,6 +191,13 @@ impl Store {
     #[cfg(feature = "testing")]
     pub fn changes_waiting(&self, project: ProjectId) -> Option<usize> {
         self.coalescing.as_ref()?.changes_waiting(project)
+    }
+
+    /// How many projects' creation batches wait for a group (PostgreSQL with coalescing);
+    /// `None` without coalescing. For tests that line groups up behind a busy committer.
+    #[cfg(feature = "testing")]
+    pub fn creation_batches_waiting(&self) -> Option<usize> {
+        Some(self.coalescing.as_ref()?.creation_batches_waiting())
     }
 
     /// Which database this is.

@@ -28,7 +28,9 @@ use tasklane_domain::services::tasks::{
 use tasklane_domain::values::Role;
 
 pub(crate) use coalesce::Coalescing;
-pub use coalesce::{CHANGES_PER_TRANSACTION, CREATIONS_PER_TRANSACTION};
+pub use coalesce::{
+    CHANGES_PER_TRANSACTION, CREATION_PROJECTS_PER_TRANSACTION, CREATIONS_PER_TRANSACTION,
+};
 
 use crate::Store;
 use crate::convert;

@@ -505,6 +505,176 @@ async fn postgres_refuses_a_creation_whose_status_changed_category_since_the_dec
     Ok(())
 }
 
+/// Holds the row of `project` (`FOR UPDATE`, which every creation's lock waits for) in a
+/// transaction of its own; returns it with its transaction id.
+async fn hold_project_row(
+    world: &World,
+    project: ProjectId,
+) -> anyhow::Result<(sea_orm::DatabaseTransaction, String)> {
+    let txn = sea_orm::TransactionTrait::begin(world.db.connection()).await?;
+    let sql = format!("SELECT 1 FROM projects WHERE id = '{project}' FOR UPDATE");
+    let stmt = sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql);
+    sea_orm::ConnectionTrait::query_one_raw(&txn, stmt).await?;
+    // The 32-bit id that pg_locks shows (the 64-bit one less its epoch).
+    let sql = "SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text AS xid";
+    let stmt = sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql);
+    let row = sea_orm::ConnectionTrait::query_one_raw(&txn, stmt)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no transaction id"))?;
+    Ok((txn, row.try_get("", "xid")?))
+}
+
+/// Waits until a transaction waits for transaction `xid`.
+async fn someone_waits_for(world: &World, xid: &str) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let sql = format!(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted \
+         AND transactionid::text = '{xid}'"
+    );
+    while world.db.scalar(&sql).await? == 0 {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "nobody waited for {xid}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// Waits until `waiting` projects' creation batches wait for a group.
+async fn creation_batches_waiting(world: &World, waiting: usize) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while world.store().creation_batches_waiting() != Some(waiting) {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "{waiting} creation batches never waited (now {:?})",
+            world.store().creation_batches_waiting()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// On PostgreSQL creations in different projects that wait at once share one transaction
+/// (group commit), each answered as if it had committed alone; a group with a creation that
+/// fails is written again project by project, and only that creation fails.
+///
+/// The store has one writers' connection (a pool of 4), so one committer: a creation held at
+/// its project's row keeps it busy while the others line up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writes_creations_of_several_projects_in_one_transaction() -> anyhow::Result<()> {
+    let options = tasklane_store::StoreOptions {
+        max_connections: 4,
+        ..Default::default()
+    };
+    let world = World::new(TestDb::postgres_with(&options).await?);
+    let owner = world.user("owner").await?;
+    let mut projects = Vec::new();
+    for key in ["GA", "GB", "GC", "GD", "GE", "GF", "GG"] {
+        projects.push(world.project(owner, key).await?.project.id);
+    }
+    let (blocker, grouped) = (projects[0], projects[1..].to_vec());
+    let create = |project: ProjectId, title: String| {
+        let services = world.services.clone();
+        tokio::spawn(async move {
+            let input = NewTaskInput {
+                title,
+                ..Default::default()
+            };
+            services.tasks.create_task(owner, project, input).await
+        })
+    };
+
+    // Round 1: six projects' creations wait behind the held one, then commit together.
+    for round in 1u64..=2 {
+        let (held, xid) = hold_project_row(&world, blocker).await?;
+        let first = create(blocker, format!("blocker {round}"));
+        someone_waits_for(&world, &xid).await?;
+        creation_batches_waiting(&world, 0).await?;
+        let mut started = Vec::new();
+        for (i, project) in grouped.iter().enumerate() {
+            if round == 2 && i == 2 {
+                // Round 2: the third project's creation names a status that vanished.
+                let store = world.store().clone();
+                let project = *project;
+                started.push(tokio::spawn(async move {
+                    let title = TaskTitle::new("vanished")?;
+                    let (request, decide) = one_task_creation(project, owner, title, |status| {
+                        status.id = StatusId::generate();
+                    });
+                    let result = store
+                        .create_tasks(request, decide, crate::no_events())
+                        .await;
+                    anyhow::ensure!(
+                        matches!(result, Err(TxError::Rejected(CreateTaskError::Invalid(_)))),
+                        "the vanished status: {result:?}"
+                    );
+                    Ok(None)
+                }));
+                creation_batches_waiting(&world, i + 1).await?;
+                continue;
+            }
+            let creation = create(*project, format!("r{round} p{i}"));
+            started.push(tokio::spawn(async move {
+                let created = creation.await??;
+                anyhow::Ok(Some(created))
+            }));
+            creation_batches_waiting(&world, i + 1).await?;
+        }
+        held.commit().await?;
+        first.await??;
+        let mut written = Vec::new();
+        for outcome in join_all(started).await {
+            if let Some(created) = outcome?? {
+                written.push(created);
+            }
+        }
+        assert_eq!(written.len(), if round == 1 { 6 } else { 5 });
+        for created in &written {
+            // Each answer is its project's own: its first (or second) task, its own counts.
+            let number = round;
+            let task = &created.tasks[0];
+            assert_eq!(task.number(), number, "{}", task.title.as_str());
+            assert_eq!(
+                created.aggregation.before.total + 1,
+                created.aggregation.after.total
+            );
+            assert_eq!(created.aggregation.after.total, number);
+            assert_eq!(created.project.task_counter, number);
+        }
+        let ids: Vec<TaskId> = written.iter().map(|created| created.tasks[0].id).collect();
+        let transactions = writers_of(&world, &ids).await?;
+        if round == 1 {
+            assert_eq!(
+                transactions, 1,
+                "six projects' creations in one transaction"
+            );
+        } else {
+            assert_eq!(
+                transactions, 5,
+                "the failed group written again project by project"
+            );
+        }
+    }
+    for (i, project) in grouped.iter().enumerate() {
+        let expected = if i == 2 { 1 } else { 2 };
+        assert_eq!(world.assert_exact(*project).await?.total, expected);
+        assert_eq!(
+            numbers(&world, *project).await?,
+            (1..=expected as i64).collect::<Vec<i64>>()
+        );
+        if i != 2 {
+            let logged = assert_logged_gap_free(&world, *project).await?;
+            let created = logged
+                .iter()
+                .filter(|event| matches!(event.payload, EventPayload::TaskCreated { .. }))
+                .count();
+            assert_eq!(created, 2, "the project's two task_created events");
+        }
+    }
+    Ok(())
+}
+
 /// Holds the project's event head in a transaction of its own, so that every change of the
 /// project waits at its write until [`EventHeadHeld::release`].
 struct EventHeadHeld(sea_orm::DatabaseTransaction);

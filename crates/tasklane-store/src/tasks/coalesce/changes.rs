@@ -234,7 +234,7 @@ pub(crate) async fn update<E: Send + 'static>(
     coalescing.enqueue(
         store,
         (&coalescing.changes, project, job),
-        (MAX_CHANGES_PER_TRANSACTION, CHANGES_PER_TRANSACTION),
+        (MAX_CHANGES_PER_TRANSACTION, Some(CHANGES_PER_TRANSACTION)),
         write_batch,
     );
     let Reply {

@@ -38,16 +38,16 @@ use crate::tasks::create::postgres;
 
 /// The most tasks one coalesced transaction inserts (a batch request of up to 500 always fits
 /// with others; PostgreSQL's 65,535 bind parameters allow about 4,000).
-const MAX_DRAFTS_PER_TRANSACTION: usize = 1000;
+pub(super) const MAX_DRAFTS_PER_TRANSACTION: usize = 1000;
 
 /// The histogram of creation requests written per transaction.
 pub const CREATIONS_PER_TRANSACTION: &str = "tasklane_task_creations_per_transaction";
 
 /// A decided creation waiting for its project's writer.
 pub(super) struct Job {
-    plan: CreateTasksPlan,
-    state: ProjectState,
-    events: CreationEvents,
+    pub(super) plan: CreateTasksPlan,
+    pub(super) state: ProjectState,
+    pub(super) events: CreationEvents,
     reply: oneshot::Sender<Outcome>,
 }
 
@@ -86,7 +86,8 @@ pub(crate) async fn create(
     coalescing.enqueue(
         store,
         (&coalescing.creations, project, job),
-        (MAX_DRAFTS_PER_TRANSACTION, CREATIONS_PER_TRANSACTION),
+        // Recorded per transaction by the groups, which may write several projects' batches.
+        (MAX_DRAFTS_PER_TRANSACTION, None),
         write_batch,
     );
     // The shared creation statement counts as this request's second; the statement that logs
@@ -101,8 +102,24 @@ pub(crate) async fn create(
     Ok(created)
 }
 
-/// Writes one batch and answers each of its requests.
+/// Writes one batch of a project and answers each of its requests: with other projects'
+/// batches in one transaction when they wait too (`groups.rs`).
 async fn write_batch(store: Store, jobs: Vec<Job>) {
+    let Some(first) = jobs.first() else {
+        return;
+    };
+    let project = first.state.id;
+    match store.coalescing.clone() {
+        Some(coalescing) => coalescing.groups.write(store, project, jobs).await,
+        None => write_alone(store, jobs).await,
+    }
+}
+
+/// Writes one batch of a project in a transaction of its own and answers each of its
+/// requests; a failed batch of several writes each creation again on its own.
+pub(super) async fn write_alone(store: Store, jobs: Vec<Job>) {
+    metrics::histogram!(CREATIONS_PER_TRANSACTION).record(jobs.len() as f64);
+    metrics::histogram!(super::CREATION_PROJECTS_PER_TRANSACTION).record(1.0);
     let plans: Vec<&CreateTasksPlan> = jobs.iter().map(|job| &job.plan).collect();
     let events: Vec<&CreationEvents> = jobs.iter().map(|job| &job.events).collect();
     let Some(state) = jobs.first().map(|job| job.state.clone()) else {
@@ -150,7 +167,7 @@ async fn write_batch(store: Store, jobs: Vec<Job>) {
 
 /// The database is down or saturated: every request learns it now, none waits for a retry of
 /// its own.
-fn unavailable(jobs: Vec<Job>, error: &sea_orm::DbErr) {
+pub(super) fn unavailable(jobs: Vec<Job>, error: &sea_orm::DbErr) {
     let cause = error.to_string();
     for job in jobs {
         let error = RepoError::Unavailable(anyhow::anyhow!("{cause}"));
@@ -159,7 +176,7 @@ fn unavailable(jobs: Vec<Job>, error: &sea_orm::DbErr) {
 }
 
 /// Answers each request of a committed batch with its result and its events.
-fn hand_out(jobs: Vec<Job>, created: Vec<Logged<TasksCreated>>) {
+pub(super) fn hand_out(jobs: Vec<Job>, created: Vec<Logged<TasksCreated>>) {
     for (job, created) in jobs.into_iter().zip(created) {
         // A request that went away cannot publish: its events stay in the log, where receivers
         // that notice the gap find them.

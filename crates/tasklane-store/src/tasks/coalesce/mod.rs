@@ -15,6 +15,7 @@
 
 mod changes;
 mod creations;
+mod groups;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +33,7 @@ pub use changes::CHANGES_PER_TRANSACTION;
 pub(crate) use changes::update;
 pub use creations::CREATIONS_PER_TRANSACTION;
 pub(crate) use creations::create;
+pub use groups::CREATION_PROJECTS_PER_TRANSACTION;
 
 /// The least time between the starts of two batches of a busy project's writer (one whose
 /// requests arrive while its last batch is written). Why: every batch moves the project's
@@ -59,6 +61,8 @@ const REMEMBERED_TASKS: u64 = 100_000;
 pub(crate) struct Coalescing {
     creations: Arc<ProjectQueues<creations::Job>>,
     changes: Arc<ProjectQueues<changes::Job>>,
+    /// Creation batches of several projects, written in one transaction (`groups.rs`).
+    groups: Arc<groups::Groups>,
     /// The project of each recently created or changed task: a change names only its task, and
     /// is queued for its project's writer only when the project is known. A task never changes
     /// project, so an entry cannot go stale; a forgotten task's change runs alone and is
@@ -85,6 +89,7 @@ impl Coalescing {
         connections: u32,
         acquire_timeout: Duration,
     ) -> anyhow::Result<Coalescing> {
+        let committers = connections as usize;
         let (started, start) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
@@ -119,6 +124,7 @@ impl Coalescing {
         Ok(Coalescing {
             creations: Arc::default(),
             changes: Arc::default(),
+            groups: Arc::new(groups::Groups::new(committers)),
             task_projects: moka::sync::Cache::new(REMEMBERED_TASKS),
             runtime,
             connections,
@@ -128,12 +134,12 @@ impl Coalescing {
 
     /// Queues `job` for its project's writer; the first job of an idle project starts the
     /// writer on the writers' thread, writing batches of at most `limit` (sizes recorded in
-    /// `histogram`) with `write` through the writers' connections.
+    /// `histogram`, when given) with `write` through the writers' connections.
     fn enqueue<J, F>(
         &self,
         store: &Store,
         (queues, project, job): (&Arc<ProjectQueues<J>>, ProjectId, J),
-        (limit, histogram): (usize, &'static str),
+        (limit, histogram): (usize, Option<&'static str>),
         write: fn(Store, Vec<J>) -> F,
     ) where
         J: Queued,
@@ -158,6 +164,12 @@ impl Coalescing {
             .queues()
             .get(&project)
             .map(|queue| queue.pending.len())
+    }
+
+    /// How many projects' creation batches wait for a group.
+    #[cfg(feature = "testing")]
+    pub(crate) fn creation_batches_waiting(&self) -> usize {
+        self.groups.batches_waiting()
     }
 
     /// Remembers that `task` is in `project`.
@@ -293,7 +305,7 @@ impl<J: Queued> Drop for WriterGuard<J> {
 async fn write_queue<J, W, F>(
     guard: WriterGuard<J>,
     max_weight: usize,
-    histogram: &'static str,
+    histogram: Option<&'static str>,
     write: W,
 ) where
     J: Queued,
@@ -316,11 +328,13 @@ async fn write_queue<J, W, F>(
             return;
         }
         last_batch = Some(tokio::time::Instant::now());
-        metrics::histogram!(histogram).record(jobs.len() as f64);
+        if let Some(histogram) = histogram {
+            metrics::histogram!(histogram).record(jobs.len() as f64);
+        }
         // A panic while writing fails that batch's requests (their replies are dropped), not
         // the ones queued behind it.
         if let Err(error) = tokio::spawn(write(jobs)).await {
-            tracing::error!(%error, %project, histogram, "a coalesced batch failed to complete");
+            tracing::error!(%error, %project, ?histogram, "a coalesced batch failed to complete");
         }
     }
 }

@@ -322,6 +322,26 @@ pub(crate) async fn write_batch(
         insert_batch(txn, plans, events, state).await
     })
 }
+/// Writes the batches of several projects (`(plans, events, state)` each, in the order given,
+/// which must be the projects' order so that two groups lock their projects in one order) in
+/// one PostgreSQL transaction: one result per batch, as [`write_batch`] gives it. Any failure
+/// fails the whole group (the caller writes its batches again on their own).
+pub(crate) async fn write_group(
+    store: &Store,
+    batches: &[(Vec<&CreateTasksPlan>, Vec<&CreationEvents>, &ProjectState)],
+) -> Result<Vec<Vec<Logged<TasksCreated>>>, Fail<CreateTaskError>> {
+    in_transaction!(store.writer, |txn| -> Result<
+        Vec<Vec<Logged<TasksCreated>>>,
+        Fail<CreateTaskError>,
+    > {
+        let mut written = Vec::with_capacity(batches.len());
+        for (plans, events, state) in batches {
+            written.push(insert_batch(txn, plans, events, state).await?);
+        }
+        Ok(written)
+    })
+}
+
 /// One request's creation in its own transaction: the context read, the decision and the
 /// write (when coalescing is off).
 pub(crate) async fn create(
