@@ -80,6 +80,7 @@ impl Bench {
                 anyhow::Ok(received)
             }));
         }
+        self.analyze().await?;
         // 200 creates per second, each on its own task so that a slow one does not delay the
         // schedule.
         type Sent = HashMap<(usize, u64), (Instant, Instant)>;
