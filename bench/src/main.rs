@@ -19,6 +19,7 @@ mod raw;
 mod report;
 mod scenarios;
 mod server;
+mod wire;
 
 use std::time::Duration;
 

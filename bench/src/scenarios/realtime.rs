@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{Bench, key};
+use crate::wire::RawSocket;
 
 impl Bench {
     /// S4: 1,000 WebSocket clients in one project room, then 10,000 over 100 rooms (100 a
@@ -37,22 +38,19 @@ impl Bench {
         for _ in 0..rooms {
             projects.push(owner.project(&key("F")).await?);
         }
-        let ws_base = self.base.replacen("http://", "ws://", 1);
         let mut readers = Vec::with_capacity(clients);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         for c in 0..clients {
             let room_index = c % rooms;
             let room = format!("project:{}", projects[room_index]);
             let ticket = owner.ticket().await?;
-            let url = format!("{ws_base}/api/v1/ws?ticket={ticket}");
-            let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+            let path = format!("/api/v1/ws?ticket={ticket}");
+            let mut socket = RawSocket::connect(&self.base, &path).await?;
             let join = json!({"type": "join", "data": {"room": room}}).to_string();
-            futures::SinkExt::send(&mut socket, Message::Text(join.into())).await?;
+            socket.send_text(&join).await?;
             // Wait for `joined` before the next client, so every socket is in the room.
-            while let Some(message) = socket.next().await {
-                if let Message::Text(text) = message?
-                    && text.contains(r#""type":"joined""#)
-                {
+            while let Some(text) = socket.next_text().await? {
+                if text.contains(r#""type":"joined""#) {
                     break;
                 }
             }
@@ -61,18 +59,17 @@ impl Bench {
                 let mut received = HashMap::new();
                 // Reads until the creates are over and the last frames had time to arrive.
                 loop {
-                    let message = tokio::select! {
+                    let text = tokio::select! {
                         _ = stopped.changed() => break,
-                        message = socket.next() => match message {
-                            Some(Ok(message)) => message,
+                        text = socket.next_text() => match text {
+                            Ok(Some(text)) => text,
                             _ => break,
                         },
                     };
                     // A substring search, not a JSON parse: thousands of readers in this process
                     // must not starve the server of the CPU it is being measured on.
-                    if let Message::Text(text) = message
-                        && text.contains(r#""type":"task_created""#)
-                        && let Some(number) = number_in(&text)
+                    if text.contains(r#""type":"task_created""#)
+                        && let Some(number) = number_in(text)
                     {
                         received.insert((room_index, number), Instant::now());
                     }
@@ -85,6 +82,7 @@ impl Bench {
         // schedule.
         type Sent = HashMap<(usize, u64), (Instant, Instant)>;
         let sent = Arc::new(Mutex::new(Sent::new()));
+        let meter = crate::cpu::Meter::start(self.server_pid);
         let mut ticks = tokio::time::interval(Duration::from_millis(5));
         let deadline = Instant::now() + self.duration;
         let mut creates = Vec::new();
@@ -127,6 +125,8 @@ impl Bench {
             self.report.note(format!("S4: {reason}"));
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
+        // The creates and the frames' delivery, not the sockets' connecting.
+        let cpu = meter.shares();
         stop.send(true)?;
         let sent = sent.lock().await.clone();
         let (mut after_response, mut after_request, mut received) = (Vec::new(), Vec::new(), 0u64);
@@ -149,11 +149,12 @@ impl Bench {
                 sockets * created
             })
             .sum();
+        let case = format!(
+            "{clients} sockets in {rooms} room{}",
+            if rooms == 1 { "" } else { "s" }
+        );
         self.report.fanout(
-            &format!(
-                "{clients} sockets in {rooms} room{}",
-                if rooms == 1 { "" } else { "s" }
-            ),
+            &case,
             rooms == 1,
             sent.len(),
             errors,
@@ -162,6 +163,9 @@ impl Bench {
             expected,
             received,
         );
+        let label = format!("{case}, {} creates", sent.len());
+        self.report
+            .value("S4", &label, "CPU", cpu.to_string(), None);
         Ok(())
     }
 
