@@ -363,7 +363,7 @@ impl Hub {
             }
             Command::Leave { id, room } => {
                 self.leave(id, room);
-                self.send(
+                self.send_counted(
                     id,
                     &protocol::frame("left", json!({"room": room.to_string()})).into(),
                 );
@@ -418,9 +418,13 @@ impl Hub {
 
     fn deliver(&mut self, envelope: &Envelope) {
         let project = ProjectId::from_uuid(envelope.project);
-        let mut targets: HashSet<ConnId> = self.members_of(Room::Project(project)).collect();
+        // The project room's sockets as a list (a busy room's thousand sockets are not hashed
+        // again for every event), then the sockets of the other rooms the event reaches, each
+        // once and only if not in the project room.
+        let mut targets: Vec<ConnId> = self.members_of(Room::Project(project)).collect();
+        let mut others: HashSet<ConnId> = HashSet::new();
         if let Some(task) = envelope.task {
-            targets.extend(self.members_of(Room::Task(TaskId::from_uuid(task))));
+            others.extend(self.members_of(Room::Task(TaskId::from_uuid(task))));
         }
         match envelope.audience {
             Audience::Project => {}
@@ -433,15 +437,24 @@ impl Hub {
                     .copied()
                     .collect();
                 for user in users {
-                    targets.extend(self.members_of(Room::User(user)));
+                    others.extend(self.members_of(Room::User(user)));
                 }
             }
             Audience::User(user) => {
-                targets.extend(self.members_of(Room::User(UserId::from_uuid(user))));
+                others.extend(self.members_of(Room::User(UserId::from_uuid(user))));
             }
+        }
+        if !others.is_empty() {
+            let in_project_room = self.rooms.get(&Room::Project(project));
+            targets.extend(
+                others
+                    .into_iter()
+                    .filter(|id| !in_project_room.is_some_and(|room| room.contains(id))),
+            );
         }
         // One buffer for every socket: each outbox gets a reference, not a copy.
         let frame = ByteString::from(envelope.frame.clone());
+        let mut queued = 0;
         for id in targets {
             // A socket catching up gets this from the log; one already sent it skips it.
             if let Some(cursor) = self
@@ -454,8 +467,9 @@ impl Hub {
                 }
                 cursor.seq = envelope.seq;
             }
-            self.send(id, &frame);
+            queued += u64::from(self.send(id, &frame));
         }
+        metrics::delivered(queued);
         match envelope.effect {
             Some(Effect::MemberAdded(user)) => self.member_added(UserId::from_uuid(user), project),
             Some(Effect::MemberRemoved(user)) => {
@@ -466,11 +480,19 @@ impl Hub {
         }
     }
 
+    /// [`Hub::send`], counted.
+    fn send_counted(&mut self, id: ConnId, frame: &ByteString) {
+        if self.send(id, frame) {
+            metrics::delivered(1);
+        }
+    }
+
     /// Queues a frame for one socket; a socket whose queue is full (in frames or bytes) is
-    /// closed, not waited for.
-    fn send(&mut self, id: ConnId, frame: &ByteString) {
+    /// closed, not waited for. Whether it was queued (the caller counts it, in
+    /// `tasklane_ws_frames_queued_total`).
+    fn send(&mut self, id: ConnId, frame: &ByteString) -> bool {
         let Some(conn) = self.conns.get_mut(&id) else {
-            return;
+            return false;
         };
         // Counted before it is queued (the socket may write it at once and uncount it), and
         // uncounted if it is not queued after all.
@@ -491,7 +513,7 @@ impl Hub {
             conn.outbox.queued.fetch_sub(frame.len(), Ordering::SeqCst);
         }
         match sent {
-            Ok(()) => metrics::delivered(),
+            Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(())) => {
                 tracing::info!(connection = id, user = %conn.user, "socket fell behind; closing it");
                 if let Some(kick) = conn.kick.take() {
@@ -499,8 +521,12 @@ impl Hub {
                 }
                 metrics::slow_consumer_closed();
                 self.unregister(id);
+                false
             }
-            Err(mpsc::error::TrySendError::Closed(())) => self.unregister(id),
+            Err(mpsc::error::TrySendError::Closed(())) => {
+                self.unregister(id);
+                false
+            }
         }
     }
 }

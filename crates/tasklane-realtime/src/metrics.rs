@@ -14,8 +14,9 @@ pub(crate) fn connections(open: usize) {
     metrics::gauge!(WS_CONNECTIONS).set(open as f64);
 }
 
-pub(crate) fn delivered() {
-    metrics::counter!(WS_FRAMES_QUEUED_TOTAL).increment(1);
+/// `frames` more frames queued (counted once per event, not per socket).
+pub(crate) fn delivered(frames: u64) {
+    metrics::counter!(WS_FRAMES_QUEUED_TOTAL).increment(frames);
 }
 
 pub(crate) fn slow_consumer_closed() {

@@ -25,7 +25,7 @@ impl Hub {
         };
         if !conn.rooms.insert(room) {
             // Already in it: say so again, nothing else changes.
-            self.send(
+            self.send_counted(
                 id,
                 &protocol::frame("joined", json!({"room": room.to_string()})).into(),
             );
@@ -76,7 +76,7 @@ impl Hub {
             }
             _ => {}
         }
-        self.send(
+        self.send_counted(
             id,
             &protocol::frame("joined", json!({"room": room.to_string()})).into(),
         );
@@ -215,7 +215,7 @@ impl Hub {
                 self.leave(id, room);
                 let frame =
                     protocol::frame("left", json!({"room": room.to_string(), "reason": reason}));
-                self.send(id, &frame.into());
+                self.send_counted(id, &frame.into());
             }
         }
     }
@@ -235,7 +235,7 @@ impl Hub {
             self.leave(id, room);
             let frame =
                 protocol::frame("left", json!({"room": room.to_string(), "reason": reason}));
-            self.send(id, &frame.into());
+            self.send_counted(id, &frame.into());
         }
     }
 }

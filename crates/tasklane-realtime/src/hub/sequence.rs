@@ -267,7 +267,7 @@ impl Hub {
         }
         metrics::replayed(frames.len());
         for frame in &frames {
-            self.send(id, frame);
+            self.send_counted(id, frame);
         }
         if removed {
             self.evict_socket(id, project, "membership_removed");
