@@ -5,9 +5,10 @@
 //!
 //! Numbering: on PostgreSQL a write bumps the project's row in `project_event_heads`, which
 //! holds that row's lock until `COMMIT`, so numbers follow commit order (every other write of the
-//! project that logs an event waits on it). Every write takes the head after all its other
-//! locks (an append is its last statement; a folded log depends on the statement's other
-//! writes), so the head cannot be part of a deadlock. On SQLite the one writer serialises
+//! project that logs an event waits on it). Every write takes a project's head after all its
+//! other locks of that project (an append is its last statement; a folded log depends on the
+//! statement's other writes). Writes that span projects (a creation group, the auto-archive
+//! job) take them in project order, so the heads cannot be part of a deadlock. On SQLite the one writer serialises
 //! everything; the statement numbers from the head, which a trigger advances (see the
 //! migration).
 //!

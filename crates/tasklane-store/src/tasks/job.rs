@@ -1,7 +1,7 @@
 //! The auto-archive job's store side: archive a batch of old done tasks, update each project's
 //! aggregation and log each project's events in the same transaction.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::DbErr;
@@ -32,8 +32,10 @@ pub(super) async fn archive_done_tasks(
     > {
         // Lock candidates first (skipping rows a request holds), then archive only those that
         // still qualify on a fresh read: a task moved out of done meanwhile stays as it is.
+        // `NO KEY UPDATE`: archiving changes no key, so a creation of a sub-task (whose foreign
+        // key check takes `KEY SHARE` on its parent) does not wait for the job.
         let skip = match d {
-            Dialect::Postgres => " FOR UPDATE OF t SKIP LOCKED",
+            Dialect::Postgres => " FOR NO KEY UPDATE OF t SKIP LOCKED",
             Dialect::Sqlite => "",
         };
         let candidates = format!(
@@ -66,7 +68,9 @@ pub(super) async fn archive_done_tasks(
              RETURNING id, project_id"
         );
         let archived = all(txn, d.stmt(&archive, values)).await?;
-        let mut per_project: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        // In project order, as a creation group takes its projects: the job and a group that
+        // spans some of the same projects take their aggregations in one order.
+        let mut per_project: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
         for row in &archived {
             let r = d.row(row);
             per_project

@@ -18,8 +18,10 @@
 //! unavailable database is every request's answer at once.
 //!
 //! Lock order: a group locks its projects' rows in project order, and a project has at most one
-//! batch in flight (its writer waits), so two groups never wait for each other in a circle;
-//! every other writer locks one project.
+//! batch in flight (its writer waits), so two groups never wait for each other in a circle.
+//! Other writers lock one project, except the auto-archive job (`tasks/job.rs`), which takes its
+//! projects' aggregations and event heads in project order too, and locks the tasks it archives
+//! without blocking a sub-task's foreign key check.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
