@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
@@ -35,6 +35,8 @@ use uuid::Uuid;
 use crate::directory::{Directory, LogPage, MembershipCache};
 use crate::envelope::{Audience, Effect, Envelope};
 use crate::metrics;
+pub(crate) use crate::outbox::Outbox;
+use crate::outbox::Pushed;
 use crate::protocol::{self, Room};
 
 mod handle;
@@ -66,6 +68,10 @@ pub type ConnId = u64;
 
 /// The close code for a socket that fell behind: try again later.
 pub const CLOSE_TOO_SLOW: u16 = 1013;
+
+/// The hub wakes the sockets it queued for after this many frames at most, even with commands
+/// still waiting: a burst's first event is not held back much longer than its delivery takes.
+const WAKE_AFTER_FRAMES: usize = 10_000;
 
 /// How the hub answers a join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,14 +145,6 @@ pub(crate) enum Command {
     },
 }
 
-/// A socket's outgoing queue, bounded in frames by the channel and in bytes by `queued`, which
-/// the hub raises when it queues a frame and the socket lowers once the frame is written.
-#[derive(Debug, Clone)]
-pub(crate) struct Outbox {
-    pub(crate) frames: mpsc::Sender<ByteString>,
-    pub(crate) queued: Arc<AtomicUsize>,
-}
-
 struct Conn {
     user: UserId,
     outbox: Outbox,
@@ -213,8 +211,12 @@ pub struct Hub {
     directory: Option<Arc<dyn Directory>>,
     relay: Option<mpsc::Sender<String>>,
     membership: Arc<MembershipCache>,
-    /// Bytes a socket may have queued before it counts as fallen behind.
+    /// Frames, and bytes, a socket may have queued before it counts as fallen behind.
+    queue_frames: usize,
     queue_bytes: usize,
+    /// Sockets queued for since the last wake-up (see `run`), and the frames queued meanwhile.
+    to_wake: Vec<Outbox>,
+    queued_since_wake: usize,
     conns: HashMap<ConnId, Conn>,
     rooms: HashMap<Room, HashSet<ConnId>>,
     /// The project of every `task:` room in use, to empty them when a membership ends.
@@ -240,6 +242,7 @@ impl Hub {
     /// `relay` receives every locally published envelope for the other instances.
     pub(crate) fn new(
         capacity: usize,
+        queue_frames: usize,
         queue_bytes: usize,
         relay: Option<mpsc::Sender<String>>,
         membership: Arc<MembershipCache>,
@@ -260,7 +263,10 @@ impl Hub {
             directory: None,
             relay,
             membership,
+            queue_frames: queue_frames.max(1),
             queue_bytes: queue_bytes.max(1),
+            to_wake: Vec::new(),
+            queued_since_wake: 0,
             conns: HashMap::new(),
             rooms: HashMap::new(),
             task_projects: HashMap::new(),
@@ -278,7 +284,18 @@ impl Hub {
         loop {
             tokio::select! {
                 command = self.commands.recv() => match command {
-                    Some(command) => self.handle(command),
+                    Some(command) => {
+                        self.handle(command);
+                        // The commands already waiting too (a batch's events arrive together),
+                        // then one wake-up per socket for all of them.
+                        while self.queued_since_wake < WAKE_AFTER_FRAMES {
+                            match self.commands.try_recv() {
+                                Ok(command) => self.handle(command),
+                                Err(_) => break,
+                            }
+                        }
+                        self.wake_sockets();
+                    }
                     None => return,
                 },
                 _ = tick.tick() => {
@@ -287,9 +304,18 @@ impl Hub {
                         return;
                     }
                     self.tick();
+                    self.wake_sockets();
                 }
             }
         }
+    }
+
+    /// Wakes the sockets queued for since the last call, each once.
+    fn wake_sockets(&mut self) {
+        for outbox in self.to_wake.drain(..) {
+            outbox.wake();
+        }
+        self.queued_since_wake = 0;
     }
 
     fn handle(&mut self, command: Command) {
@@ -487,34 +513,22 @@ impl Hub {
         }
     }
 
-    /// Queues a frame for one socket; a socket whose queue is full (in frames or bytes) is
-    /// closed, not waited for. Whether it was queued (the caller counts it, in
-    /// `tasklane_ws_frames_queued_total`).
+    /// Queues a frame for one socket (woken by `run` after the burst); a socket whose queue is
+    /// full (in frames or bytes) is closed, not waited for. Whether it was queued (the caller
+    /// counts it, in `tasklane_ws_frames_queued_total`).
     fn send(&mut self, id: ConnId, frame: &ByteString) -> bool {
         let Some(conn) = self.conns.get_mut(&id) else {
             return false;
         };
-        // Counted before it is queued (the socket may write it at once and uncount it), and
-        // uncounted if it is not queued after all.
-        let queued = conn.outbox.queued.fetch_add(frame.len(), Ordering::SeqCst);
-        let over_budget = queued.saturating_add(frame.len()) > self.queue_bytes;
-        let sent = if over_budget {
-            Err(mpsc::error::TrySendError::Full(()))
-        } else {
-            conn.outbox
-                .frames
-                .try_send(frame.clone())
-                .map_err(|e| match e {
-                    mpsc::error::TrySendError::Full(_) => mpsc::error::TrySendError::Full(()),
-                    mpsc::error::TrySendError::Closed(_) => mpsc::error::TrySendError::Closed(()),
-                })
-        };
-        if sent.is_err() {
-            conn.outbox.queued.fetch_sub(frame.len(), Ordering::SeqCst);
-        }
-        match sent {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(())) => {
+        match conn.outbox.push(frame, self.queue_frames, self.queue_bytes) {
+            Pushed::Queued { wake } => {
+                if wake {
+                    self.to_wake.push(conn.outbox.clone());
+                }
+                self.queued_since_wake += 1;
+                true
+            }
+            Pushed::Full => {
                 tracing::info!(connection = id, user = %conn.user, "socket fell behind; closing it");
                 if let Some(kick) = conn.kick.take() {
                     let _ = kick.send(CLOSE_TOO_SLOW);
@@ -523,7 +537,7 @@ impl Hub {
                 self.unregister(id);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(())) => {
+            Pushed::Closed => {
                 self.unregister(id);
                 false
             }

@@ -15,6 +15,7 @@ mod directory;
 mod envelope;
 mod hub;
 pub mod metrics;
+mod outbox;
 mod poller;
 pub mod protocol;
 mod relay;
@@ -115,6 +116,7 @@ impl RealtimeHub {
         };
         let (hub, handle) = Hub::new(
             options.hub_capacity,
+            options.queue_capacity,
             options.queue_bytes,
             relay_sender,
             membership,

@@ -1,18 +1,17 @@
 //! One WebSocket connection: the ticket check at the handshake, then one `select!` loop over the
-//! client's frames, the hub's queue for this socket, a kick from the hub, and the heartbeat.
-//! Whatever ends the loop, the socket is unregistered from the hub.
+//! client's frames, a kick from the hub, and the heartbeat. The hub's frames for the socket do
+//! not pass through that loop: the connection's response body reads them from the hub's queue
+//! itself (`body`). Whatever ends the loop, the socket is unregistered from the hub.
 
+mod body;
 mod frames;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
-use bytestring::ByteString;
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use serde_json::json;
 use tasklane_domain::ids::UserId;
 use tokio::sync::{mpsc, oneshot};
@@ -21,6 +20,12 @@ use crate::Realtime;
 use crate::hub::{Command, ConnId, Outbox};
 use crate::protocol::{self};
 use crate::sockets::SocketSlot;
+
+use body::{Answer, SocketBody};
+
+/// Answers (and pings) waiting for the connection to write them; a client that sends but does
+/// not read fills it, and the next answer then waits at most the write timeout.
+const ANSWERS_CAPACITY: usize = 16;
 
 /// Frames larger than this are refused by the WebSocket layer itself (the socket closes, 1009);
 /// frames up to it get a `too_large` answer when over the protocol's limit.
@@ -86,8 +91,15 @@ pub async fn connect(
         .max_frame_size(MAX_WIRE_FRAME)
         .aggregate_continuations()
         .max_continuation_size(MAX_WIRE_FRAME);
-    actix_web::rt::spawn(serve(realtime.clone(), user, slot, session, stream));
-    response
+    // actix-ws's session is not used: the body below writes the frames.
+    drop(session);
+    let outbox = Outbox::default();
+    let (answers, answers_receiver) = mpsc::channel::<Answer>(ANSWERS_CAPACITY);
+    let (response, incoming_guard) = response.into_parts();
+    let body = SocketBody::new(outbox.clone(), answers_receiver, incoming_guard);
+    let socket = Socket { outbox, answers };
+    actix_web::rt::spawn(serve(realtime.clone(), user, slot, socket, stream));
+    response.set_body(body).map_into_boxed_body()
 }
 
 fn problem(status: StatusCode, code: &str, detail: &str) -> HttpResponse {
@@ -132,27 +144,6 @@ impl RateLimit {
     }
 }
 
-/// What the loop sends next.
-enum Write {
-    /// An event (or a hub answer) from the queue, counted in its byte budget.
-    Event(ByteString),
-    /// An answer to a client frame.
-    Text(ByteString),
-    Pong(Vec<u8>),
-    Ping,
-}
-
-impl Write {
-    /// Sends it; false when the client is gone.
-    async fn to(self, session: &mut Session) -> bool {
-        match self {
-            Write::Event(text) | Write::Text(text) => session.text(text).await.is_ok(),
-            Write::Pong(payload) => session.pong(&payload).await.is_ok(),
-            Write::Ping => session.ping(b"").await.is_ok(),
-        }
-    }
-}
-
 fn kicked(code: Result<u16, oneshot::error::RecvError>) -> End {
     let code = code.unwrap_or(crate::hub::CLOSE_TOO_SLOW);
     End::Close(CloseCode::from(code), "fell behind")
@@ -164,36 +155,39 @@ enum End {
     Gone,
 }
 
+/// The socket task's ends of what the connection's body writes.
+struct Socket {
+    /// The event queue, handed to the hub at registration.
+    outbox: Outbox,
+    answers: mpsc::Sender<Answer>,
+}
+
 struct Connection {
     realtime: Realtime,
     id: ConnId,
     user: UserId,
-    session: Session,
 }
 
 async fn serve(
     realtime: Realtime,
     user: UserId,
     _slot: SocketSlot,
-    session: Session,
+    socket: Socket,
     mut stream: actix_ws::AggregatedMessageStream,
 ) {
     let options = realtime.options.clone();
     let id = realtime.hub.next_conn_id();
-    let mut connection = Connection {
-        realtime,
-        id,
-        user,
-        session,
-    };
-    let (outbox_sender, mut outbox) = mpsc::channel::<ByteString>(options.queue_capacity.max(1));
-    let queued = Arc::new(AtomicUsize::new(0));
+    let mut connection = Connection { realtime, id, user };
+    let Socket { outbox, answers } = socket;
+    // Closed when the task ends, even if the client keeps the connection (and the body) open.
+    let events = outbox.clone();
     let (kick_sender, mut kick) = oneshot::channel::<u16>();
     let hello = protocol::frame(
         "connected",
         json!({"user_id": user.to_string(), "connection_id": id.to_string()}),
     );
-    if connection.session.text(hello).await.is_err() {
+    // Answers are written before events: the hello is the socket's first frame.
+    if answers.send(Answer::Text(hello.into())).await.is_err() {
         return;
     }
     let registered = connection
@@ -202,10 +196,7 @@ async fn serve(
         .send(Command::Register {
             id,
             user,
-            outbox: Outbox {
-                frames: outbox_sender,
-                queued: queued.clone(),
-            },
+            outbox,
             kick: kick_sender,
         })
         .await;
@@ -223,28 +214,24 @@ async fn serve(
     let mut last_heard = Instant::now();
 
     let end = loop {
-        let write = tokio::select! {
+        let answer = tokio::select! {
             code = &mut kick => break kicked(code),
-            frame = outbox.recv() => match frame {
-                Some(frame) => Write::Event(frame),
-                None => break End::Close(CloseCode::Again, "fell behind"),
-            },
             message = stream.recv() => {
                 last_heard = Instant::now();
                 match message {
                     Some(Ok(AggregatedMessage::Text(text))) => {
                         match connection.answer(&mut limit, Some(&text), options.max_frame).await {
-                            Some(answer) => Write::Text(answer.into()),
+                            Some(answer) => Answer::Text(answer.into()),
                             None => continue,
                         }
                     }
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         match connection.answer(&mut limit, None, options.max_frame).await {
-                            Some(answer) => Write::Text(answer.into()),
+                            Some(answer) => Answer::Text(answer.into()),
                             None => continue,
                         }
                     }
-                    Some(Ok(AggregatedMessage::Ping(payload))) => Write::Pong(payload.to_vec()),
+                    Some(Ok(AggregatedMessage::Ping(payload))) => Answer::Pong(payload),
                     Some(Ok(AggregatedMessage::Pong(_))) => continue,
                     Some(Ok(AggregatedMessage::Close(_))) => break End::Close(CloseCode::Normal, "bye"),
                     Some(Err(error)) => {
@@ -258,40 +245,33 @@ async fn serve(
                 if last_heard.elapsed() >= options.idle_timeout {
                     break End::Close(CloseCode::Away, "silent for too long");
                 }
-                Write::Ping
+                Answer::Ping
             }
         };
-        // A client that does not read makes the write wait; the hub then kicks it.
-        let session = &mut connection.session;
-        let event_bytes = match &write {
-            Write::Event(frame) => frame.len(),
-            _ => 0,
-        };
+        // A client that does not read fills the answers' queue; the hub kicks a socket whose
+        // events queue up, and an answer waits at most the write timeout.
         let written = tokio::select! {
-            written = write.to(session) => written,
+            sent = answers.send(answer) => sent.is_ok(),
             code = &mut kick => break kicked(code),
             () = tokio::time::sleep(options.write_timeout) => {
                 break End::Close(CloseCode::Again, "not reading");
             }
         };
-        // Written (or the socket is gone): the frame no longer counts against the budget.
-        queued.fetch_sub(event_bytes, Ordering::SeqCst);
         if !written {
             break End::Gone;
         }
     };
     connection.realtime.hub.send(Command::Unregister(id)).await;
+    events.close();
     if let End::Close(code, description) = end {
         let reason = CloseReason {
             code,
             description: Some(description.to_owned()),
         };
-        // A client that does not read cannot take a close frame either: give up after a second.
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            connection.session.close(Some(reason)),
-        )
-        .await;
+        // Written ahead of any queued event; a client that does not read cannot take it, and
+        // its queue may be full: give up after a second.
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), answers.send(Answer::Close(reason))).await;
     }
     tracing::debug!(connection = id, "socket closed");
 }

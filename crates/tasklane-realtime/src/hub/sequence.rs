@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytestring::ByteString;
@@ -181,8 +180,7 @@ impl Hub {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        let room = conn.outbox.frames.capacity() * 2 >= conn.outbox.frames.max_capacity()
-            && conn.outbox.queued.load(Ordering::SeqCst) * 2 <= self.queue_bytes;
+        let room = conn.outbox.half_empty(self.queue_frames, self.queue_bytes);
         let Some(cursor) = conn.cursors.get_mut(&project) else {
             return;
         };
