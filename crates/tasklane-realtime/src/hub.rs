@@ -73,6 +73,10 @@ pub const CLOSE_TOO_SLOW: u16 = 1013;
 /// still waiting: a burst's first event is not held back much longer than its delivery takes.
 const WAKE_AFTER_FRAMES: usize = 10_000;
 
+/// …and after this many commands: commands that queue nothing (events of projects nobody here
+/// watches, heads from the poller) must not hold back what the first ones queued.
+const WAKE_AFTER_COMMANDS: usize = 256;
+
 /// How the hub answers a join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JoinOutcome {
@@ -288,7 +292,10 @@ impl Hub {
                         self.handle(command);
                         // The commands already waiting too (a batch's events arrive together),
                         // then one wake-up per socket for all of them.
-                        while self.queued_since_wake < WAKE_AFTER_FRAMES {
+                        for _ in 1..WAKE_AFTER_COMMANDS {
+                            if self.queued_since_wake >= WAKE_AFTER_FRAMES {
+                                break;
+                            }
                             match self.commands.try_recv() {
                                 Ok(command) => self.handle(command),
                                 Err(_) => break,

@@ -119,7 +119,9 @@ impl MessageBody for SocketBody {
             });
         }
         if !this.buf.is_empty() {
-            return Poll::Ready(Some(Ok(this.buf.split().freeze())));
+            // A fresh buffer for the next poll: `split` would keep this allocation, and an idle
+            // socket its largest burst's worth of memory.
+            return Poll::Ready(Some(Ok(std::mem::take(&mut this.buf).freeze())));
         }
         if this.ended {
             return Poll::Ready(None);
@@ -285,6 +287,11 @@ mod tests {
         // Frames are whole: a poll stops at the first frame that reaches the chunk's size.
         assert_eq!(polls, [7, 7, 6]);
         assert!(parts.events.half_empty(0, 0), "all taken");
+        assert_eq!(
+            parts.body.buf.capacity(),
+            0,
+            "an idle socket keeps no buffer"
+        );
     }
 
     /// Polls once; records the frames written, or says the body had nothing.
