@@ -112,10 +112,10 @@ impl MessageBody for SocketBody {
             }
         }
         if !this.ended && this.buf.len() < CHUNK {
-            let events = this.events.clone();
-            let _ = events.poll_take(cx, |frame| {
-                this.encode(Answer::Text(frame));
-                this.buf.len() < CHUNK
+            let buf = &mut this.buf;
+            let _ = this.events.poll_take(cx, |frame| {
+                Parser::write_message(buf, frame, OpCode::Text, true, false);
+                buf.len() < CHUNK
             });
         }
         if !this.buf.is_empty() {

@@ -97,8 +97,7 @@ pub async fn connect(
     let (answers, answers_receiver) = mpsc::channel::<Answer>(ANSWERS_CAPACITY);
     let (response, incoming_guard) = response.into_parts();
     let body = SocketBody::new(outbox.clone(), answers_receiver, incoming_guard);
-    let socket = Socket { outbox, answers };
-    actix_web::rt::spawn(serve(realtime.clone(), user, slot, socket, stream));
+    actix_web::rt::spawn(serve(realtime.clone(), user, slot, outbox, answers, stream));
     response.set_body(body).map_into_boxed_body()
 }
 
@@ -155,13 +154,6 @@ enum End {
     Gone,
 }
 
-/// The socket task's ends of what the connection's body writes.
-struct Socket {
-    /// The event queue, handed to the hub at registration.
-    outbox: Outbox,
-    answers: mpsc::Sender<Answer>,
-}
-
 struct Connection {
     realtime: Realtime,
     id: ConnId,
@@ -172,13 +164,13 @@ async fn serve(
     realtime: Realtime,
     user: UserId,
     _slot: SocketSlot,
-    socket: Socket,
+    outbox: Outbox,
+    answers: mpsc::Sender<Answer>,
     mut stream: actix_ws::AggregatedMessageStream,
 ) {
     let options = realtime.options.clone();
     let id = realtime.hub.next_conn_id();
     let mut connection = Connection { realtime, id, user };
-    let Socket { outbox, answers } = socket;
     // Closed when the task ends, even if the client keeps the connection (and the body) open.
     let events = outbox.clone();
     let (kick_sender, mut kick) = oneshot::channel::<u16>();
