@@ -915,6 +915,40 @@ async fn postgres_writes_the_concurrent_changes_of_a_project_in_one_transaction(
     Ok(())
 }
 
+/// Holds `project`'s row (`FOR NO KEY UPDATE`, as a writer does: inserts that reference the
+/// project go on) in a transaction of its own: a change writer's lock statement waits for it,
+/// and changes queue behind that writer.
+async fn hold_project_row_for_changes(
+    world: &World,
+    project: ProjectId,
+) -> anyhow::Result<sea_orm::DatabaseTransaction> {
+    let held = sea_orm::TransactionTrait::begin(world.db.connection()).await?;
+    let lock = format!("SELECT id FROM projects WHERE id = '{project}' FOR NO KEY UPDATE");
+    sea_orm::ConnectionTrait::execute_unprepared(&held, &lock).await?;
+    Ok(held)
+}
+
+/// Starts renaming `task` as `actor`; its outcome and the statements it sent.
+fn rename(
+    world: &World,
+    actor: UserId,
+    task: TaskId,
+    title: &str,
+) -> tokio::task::JoinHandle<(Result<Task, ErrorClass>, u32)> {
+    let services = world.services.clone();
+    let input = TaskUpdateInput {
+        title: Some(title.into()),
+        ..Default::default()
+    };
+    tokio::spawn(tasklane_store::count_statements(async move {
+        services
+            .tasks
+            .update_task(actor, task, input, None)
+            .await
+            .map_err(|e| e.class())
+    }))
+}
+
 /// A change decided on a read made before its transaction is decided again, under the locks,
 /// when something it read moved before the write, even without the task's version: a comment
 /// added meanwhile (the answer carries the new count), a role taken away meanwhile (refused).
@@ -929,23 +963,8 @@ async fn postgres_decides_a_change_again_when_its_early_read_went_out_of_date() 
         world.editor(owner, project, member).await?;
     }
     // The project row held: the writer's lock statement waits, changes queue behind it.
-    let held = sea_orm::TransactionTrait::begin(world.db.connection()).await?;
-    let lock = format!("SELECT id FROM projects WHERE id = '{project}' FOR NO KEY UPDATE");
-    sea_orm::ConnectionTrait::execute_unprepared(&held, &lock).await?;
-    let rename = |actor, task: TaskId, title: &str| {
-        let services = world.services.clone();
-        let input = TaskUpdateInput {
-            title: Some(title.into()),
-            ..Default::default()
-        };
-        tokio::spawn(tasklane_store::count_statements(async move {
-            services
-                .tasks
-                .update_task(actor, task, input, None)
-                .await
-                .map_err(|e| e.class())
-        }))
-    };
+    let held = hold_project_row_for_changes(&world, project).await?;
+    let rename = |actor, task, title| rename(&world, actor, task, title);
     let first = rename(owner, tasks[0].id, "first");
     changes_waiting(&world, project, 0).await?;
     let commented = rename(editor, tasks[1].id, "after a comment");
@@ -992,6 +1011,200 @@ async fn postgres_decides_a_change_again_when_its_early_read_went_out_of_date() 
             .await?,
         i64::try_from(tasks[2].row_version)?,
         "the demoted member's change wrote nothing"
+    );
+    world.assert_exact(project).await?;
+    assert_logged_gap_free(&world, project).await?;
+    Ok(())
+}
+
+/// How many statements last wrote `tasks`: rows written by one statement share its transaction
+/// (`xmin`) and its command within it (`cmin`).
+async fn statements_of(world: &World, tasks: &[TaskId]) -> anyhow::Result<i64> {
+    let ids: Vec<String> = tasks.iter().map(|id| format!("'{id}'")).collect();
+    world
+        .db
+        .scalar(&format!(
+            "SELECT count(DISTINCT (xmin::text, cmin::text)) FROM tasks WHERE id IN ({})",
+            ids.join(", ")
+        ))
+        .await
+}
+
+/// On PostgreSQL the changes of a batch decided before it, of distinct tasks, are written by
+/// one statement, as if one after the other in queue order: moves to the end of one column
+/// take its next places in that order, each answer is the row as written, the derived status's
+/// change is logged once, and the aggregation and the log come out as they would have
+/// committing one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writes_a_batch_of_decided_changes_in_one_statement() -> anyhow::Result<()> {
+    let world = World::new(TestDb::postgres().await?);
+    let owner = world.user("owner").await?;
+    let (project, tasks) = project_with_tasks(&world, owner, "SET", 12).await?;
+    let statuses = world
+        .services
+        .statuses
+        .list_statuses(owner, project)
+        .await?;
+    let target = statuses
+        .iter()
+        .find(|status| {
+            status.id != tasks[0].status.id && status.category != tasks[0].status.category
+        })
+        .map(|status| status.id)
+        .ok_or_else(|| anyhow::anyhow!("no column of another category"))?;
+    // The first change holds the writer; then eight moves to `target` and three renames queue.
+    let changes = (0..12)
+        .map(|i| {
+            let services = world.services.clone();
+            let task = tasks[i].id;
+            let change: futures::future::BoxFuture<'static, Result<Task, ErrorClass>> =
+                Box::pin(async move {
+                    let t = &services.tasks;
+                    if (1..=8).contains(&i) {
+                        let to = MoveInput {
+                            status_id: Some(target),
+                            ..Default::default()
+                        };
+                        t.move_task(owner, task, to, None)
+                            .await
+                            .map_err(|e| e.class())
+                    } else {
+                        let input = TaskUpdateInput {
+                            title: Some(format!("renamed {i}")),
+                            ..Default::default()
+                        };
+                        t.update_task(owner, task, input, None)
+                            .await
+                            .map_err(|e| e.class())
+                    }
+                });
+            change
+        })
+        .collect();
+    let outcomes =
+        changes_behind_a_held_writer(&world, project, changes, &[(0, 0), (11, 11)]).await?;
+    let mut written = Vec::new();
+    let mut with_derived_status = 0;
+    for (n, (outcome, statements)) in outcomes.into_iter().enumerate() {
+        let task = outcome.map_err(|class| anyhow::anyhow!("change {n}: {class:?}"))?;
+        if n > 0 {
+            // The first move in queue order takes the project out of `todo`: its derived
+            // status's change is logged after the batch's statement, by one more.
+            assert!(
+                (3..=4).contains(&statements),
+                "change {n}: read, lock, the batch's statement (and the derived status): {statements}"
+            );
+            with_derived_status += usize::from(statements == 4);
+            assert_eq!(task.row_version, tasks[n].row_version + 1, "change {n}");
+            written.push(task);
+        }
+    }
+    assert_eq!(
+        with_derived_status, 1,
+        "one change moved the derived status"
+    );
+    let ids: Vec<TaskId> = written.iter().map(|task| task.id).collect();
+    assert_eq!(writers_of(&world, &ids).await?, 1, "one transaction");
+    assert_eq!(statements_of(&world, &ids).await?, 1, "one statement");
+    for task in &written {
+        let rows = world
+            .db
+            .text_pairs(&format!(
+                "SELECT rank, row_version::text FROM tasks WHERE id = '{}'",
+                task.id
+            ))
+            .await?;
+        assert_eq!(
+            rows,
+            vec![(task.rank.as_str().to_owned(), task.row_version.to_string())],
+            "the answer is the row as written"
+        );
+    }
+    world.assert_exact(project).await?;
+    let in_seq_order = assert_logged_gap_free(&world, project).await?;
+    assert_published_in_commit_order(&in_seq_order);
+    // The moves in log order (queue order) took the column's next places in that order, as
+    // their answers say.
+    let moved: Vec<&Task> = in_seq_order
+        .iter()
+        .filter_map(|event| match &event.payload {
+            EventPayload::TaskMoved { task, .. } if task.status.id == target => Some(task.as_ref()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moved.len(), 8);
+    assert!(
+        moved.windows(2).all(|pair| pair[0].rank < pair[1].rank),
+        "appended in log order: {:?}",
+        moved.iter().map(|t| t.rank.as_str()).collect::<Vec<_>>()
+    );
+    for task in moved {
+        let answer = written.iter().find(|answer| answer.id == task.id);
+        assert_eq!(
+            answer.map(|a| &a.rank),
+            Some(&task.rank),
+            "the event holds the answer's rank"
+        );
+    }
+    Ok(())
+}
+
+/// When a premise of one decision in a batch moved before the write (here its actor's role),
+/// the batch's one statement writes nothing, and each change is written on its own, where its
+/// own check decides: the demoted member's changes are refused, the owner's is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writes_each_change_alone_when_a_premise_of_its_batch_moved() -> anyhow::Result<()>
+{
+    let world = World::new(TestDb::postgres().await?);
+    let owner = world.user("owner").await?;
+    let demoted = world.user("demoted").await?;
+    let (project, tasks) = project_with_tasks(&world, owner, "PRE", 4).await?;
+    world.editor(owner, project, demoted).await?;
+    // The project row held: the writer's lock statement waits, changes queue behind it.
+    let held = hold_project_row_for_changes(&world, project).await?;
+    let rename = |actor, task, title| rename(&world, actor, task, title);
+    let first = rename(owner, tasks[0].id, "first");
+    changes_waiting(&world, project, 0).await?;
+    let refused = [
+        rename(demoted, tasks[1].id, "demoted 1"),
+        rename(demoted, tasks[2].id, "demoted 2"),
+    ];
+    let kept = rename(owner, tasks[3].id, "kept");
+    changes_waiting(&world, project, 3).await?;
+    // All three were read and decided; now the demoted member's role moves.
+    world
+        .db
+        .execute(&format!(
+            "UPDATE project_members SET role = 'viewer' WHERE project_id = '{project}' AND user_id = '{demoted}'"
+        ))
+        .await?;
+    held.commit().await?;
+    assert!(first.await?.0.is_ok());
+    for (i, refused) in refused.into_iter().enumerate() {
+        let (outcome, statements) = refused.await?;
+        assert!(matches!(outcome, Err(ErrorClass::Forbidden)), "{outcome:?}");
+        assert_eq!(
+            statements, 5,
+            "read, lock, the batch's statement that wrote nothing, the write that matched nothing, read again"
+        );
+        assert_eq!(
+            world
+                .db
+                .scalar(&format!(
+                    "SELECT row_version FROM tasks WHERE id = '{}'",
+                    tasks[i + 1].id
+                ))
+                .await?,
+            i64::try_from(tasks[i + 1].row_version)?,
+            "the demoted member's change wrote nothing"
+        );
+    }
+    let (kept, statements) = kept.await?;
+    let kept = kept.map_err(|class| anyhow::anyhow!("{class:?}"))?;
+    assert_eq!(kept.title.as_str(), "kept");
+    assert_eq!(
+        statements, 4,
+        "read, lock, the batch's statement that wrote nothing, the write"
     );
     world.assert_exact(project).await?;
     assert_logged_gap_free(&world, project).await?;

@@ -11,9 +11,11 @@
 //! change, a restoration) take one more statement, only when there are any.
 
 mod around;
+mod set;
 mod write;
 
 use around::{rebalance, restore_project, set_labels};
+pub(crate) use set::{SetChange, write_set};
 pub(crate) use write::Unchanged;
 use write::{ChangeWritten, task_after, write_change};
 
@@ -40,14 +42,15 @@ use crate::tasks::{after_to_change, bind_deltas, require, update_aggregation};
 /// deletion), so two of them never wait for each other in opposite orders: the S3 load
 /// deadlocked about once a run while changes locked their task first. `FOR NO KEY UPDATE`
 /// leaves the key-share locks of inserts that reference the project (comments, labels)
-/// unblocked.
+/// unblocked. Returns what a decision read of each locked task can be checked against
+/// (nothing on SQLite).
 pub(crate) async fn lock(
     txn: &DatabaseTransaction,
     d: Dialect,
     task_ids: &[TaskId],
-) -> Result<(), DbErr> {
+) -> Result<Vec<Locked>, DbErr> {
     if d == Dialect::Sqlite {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<String> = task_ids.iter().map(ToString::to_string).collect();
     // The uncorrelated EXISTS is a one-time filter: the project is locked before any task.
@@ -55,17 +58,50 @@ pub(crate) async fn lock(
         "WITH p AS MATERIALIZED (SELECT id FROM projects \
                                  WHERE id IN (SELECT project_id FROM tasks WHERE id IN {ids}) \
                                  ORDER BY id FOR NO KEY UPDATE) \
-         SELECT t.id FROM tasks t WHERE t.id IN {ids} AND EXISTS (SELECT 1 FROM p) \
+         SELECT t.id, t.row_version, t.rank, t.comment_count FROM tasks t WHERE t.id IN {ids} AND EXISTS (SELECT 1 FROM p) \
          ORDER BY t.id FOR UPDATE OF t",
         ids = d.json_ids(1)
     );
     // Budget: a task change (3) or deletion (4), statement 1: the lock (shared by a batch).
-    all(
+    let rows = all(
         txn,
         d.stmt(&sql, vec![serde_json::Value::from(ids).to_string().into()]),
     )
     .await?;
-    Ok(())
+    rows.iter()
+        .map(|row| {
+            let r = d.row(row);
+            Ok(Locked {
+                id: TaskId::from(r.id("id")?),
+                row_version: convert::count(r.int("row_version")?)?,
+                rank: r.text("rank")?,
+                comment_count: convert::count(r.int("comment_count")?)?,
+            })
+        })
+        .collect()
+}
+
+/// A task as [`lock`] found it: what moves when it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Locked {
+    /// The task.
+    pub id: TaskId,
+    /// Its version.
+    pub row_version: u64,
+    /// Its rank's text.
+    pub rank: String,
+    /// Its comments.
+    pub comment_count: u64,
+}
+
+impl Locked {
+    /// Whether `task`, as a decision read it, is still the task as locked.
+    pub(crate) fn still(&self, task: &Task) -> bool {
+        self.id == task.id
+            && self.row_version == task.row_version
+            && self.rank == task.rank.as_str()
+            && self.comment_count == task.comment_count
+    }
 }
 
 /// Locks every descendant of `task_id` (under the project lock, no descendant can appear).

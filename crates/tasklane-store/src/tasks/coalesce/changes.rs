@@ -7,11 +7,15 @@
 //! and the project passed 100–140 changes a second.
 //!
 //! How: the project's writer locks the project row and then every task of its batch, in id
-//! order, in one statement (the project first, as every writer of a project's tasks does), then
-//! runs each change's own context read,
-//! decision and write in turn, in queue order, and commits once. Each change reads after the
-//! ones before it, so each request gets exactly what it would have got committing alone right
-//! after them. A change the domain refuses writes nothing and leaves the transaction usable.
+//! order, in one statement (the project first, as every writer of a project's tasks does). The
+//! changes decided before the transaction on a read the lock finds current, of tasks the batch
+//! changes once, are then written together in one statement (`change::write_set`), as if one
+//! after the other in queue order; every other change runs its own context read, decision and
+//! write in turn, in queue order, after them, and the batch commits once. Each change reads
+//! after the ones before it, so each request gets exactly what it would have got committing
+//! alone right after them (the batch's requests are concurrent, so any order is one they could
+//! have committed in). A change the domain refuses writes nothing and leaves the transaction
+//! usable.
 //!
 //! Failure isolation: an unavailable database is every request's answer at once; any other
 //! failure (a deadlock with a writer outside the batch, a missing aggregation row, a constraint)
@@ -22,6 +26,8 @@
 //! Routing: a change names only its task; the store remembers the project of each task it
 //! created or changed (`Coalescing::remember`). A change of a task it does not know runs alone,
 //! outside the writer, and teaches it the project.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sea_orm::{DatabaseTransaction, TransactionTrait};
@@ -38,7 +44,7 @@ use crate::Store;
 use crate::counter::{count_statements, statements_sent_elsewhere};
 use crate::db::Dialect;
 use crate::errors::{Fail, is_unavailable};
-use crate::tasks::change::{self, Unchanged};
+use crate::tasks::change::{self, Locked, SetChange, Unchanged};
 use crate::tasks::change_context::read_context;
 
 /// The most changes one coalesced transaction writes: the first waits for all of them.
@@ -73,6 +79,14 @@ trait Change: Send {
     /// transaction cannot go on; a refusal is kept for [`Change::answer`].
     async fn apply(&mut self, txn: &DatabaseTransaction, d: Dialect) -> Result<(), Fail<()>>;
 
+    /// The change as decided before the transaction, when it can be written with others in one
+    /// statement ([`change::write_set`]).
+    fn decided(&self) -> Option<SetChange<'_>>;
+
+    /// Takes what the batch's one statement wrote for it and the statements sent for it
+    /// (`None`: it wrote nothing, and `apply` writes the change; the statement still counts).
+    fn written(&mut self, written: Option<(Logged<TaskUpdated>, u32)>);
+
     /// Answers with what `apply` wrote, once the batch has committed.
     fn answer(self: Box<Self>);
 
@@ -105,6 +119,10 @@ struct Pending<E> {
     decided: Option<Decided>,
     /// What `apply` wrote or the refusal, and the statements it sent.
     applied: Option<(Result<Logged<TaskUpdated>, E>, u32)>,
+    /// The batch's statements sent on its behalf besides the lock: the decided changes' one
+    /// statement when it was one of them, and the one that logs what followed from them when
+    /// something followed from it.
+    sent_together: u32,
 }
 
 #[async_trait]
@@ -117,7 +135,30 @@ impl<E: Send + 'static> Change for Pending<E> {
         self.reply.is_closed()
     }
 
+    fn decided(&self) -> Option<SetChange<'_>> {
+        self.decided.as_ref().map(|decided| SetChange {
+            task: &decided.task,
+            plan: &decided.plan,
+            unchanged: decided.unchanged,
+            events: &self.events,
+        })
+    }
+
+    fn written(&mut self, written: Option<(Logged<TaskUpdated>, u32)>) {
+        match written {
+            Some((logged, statements)) => {
+                self.sent_together += statements;
+                self.decided = None;
+                self.applied = Some((Ok(logged), 0));
+            }
+            None => self.sent_together += 1,
+        }
+    }
+
     async fn apply(&mut self, txn: &DatabaseTransaction, d: Dialect) -> Result<(), Fail<()>> {
+        if self.applied.is_some() {
+            return Ok(());
+        }
         let mut sent = 0;
         if let Some(Decided {
             task,
@@ -169,7 +210,7 @@ impl<E: Send + 'static> Change for Pending<E> {
             Some((applied, statements)) => {
                 let _ = self.reply.send(Reply {
                     outcome: applied.map_err(TxError::Rejected),
-                    statements: statements + 1,
+                    statements: statements + 1 + self.sent_together,
                 });
             }
             // Unreachable: a batch commits only when every change in it was applied.
@@ -229,6 +270,7 @@ pub(crate) async fn update<E: Send + 'static>(
             reply,
             decided,
             applied: None,
+            sent_together: 0,
         }),
     };
     coalescing.enqueue(
@@ -321,7 +363,8 @@ async fn write_together(store: &Store, changes: &mut [Box<dyn Change>]) -> Resul
     let txn = store.writer.begin().await?;
     let task_ids: Vec<TaskId> = changes.iter().map(|change| change.task_id()).collect();
     let applied = async {
-        change::lock(&txn, d, &task_ids).await?;
+        let locked = change::lock(&txn, d, &task_ids).await?;
+        write_decided_together(&txn, changes, &locked).await?;
         for change in changes.iter_mut() {
             change.apply(&txn, d).await?;
         }
@@ -336,4 +379,55 @@ async fn write_together(store: &Store, changes: &mut [Box<dyn Change>]) -> Resul
             Err(failure)
         }
     }
+}
+
+/// Writes the batch's changes that were decided before the transaction on a read the lock
+/// found current, of tasks the batch changes once, in one statement; `apply` then writes the
+/// others one by one, after them (the batch's requests are concurrent: any order is one they
+/// could have committed in). Fewer than two are left to `apply`, whose statement is as short.
+async fn write_decided_together(
+    txn: &DatabaseTransaction,
+    changes: &mut [Box<dyn Change>],
+    locked: &[Locked],
+) -> Result<(), Fail<()>> {
+    let mut times: HashMap<TaskId, usize> = HashMap::new();
+    for change in changes.iter() {
+        *times.entry(change.task_id()).or_default() += 1;
+    }
+    let current = |change: &SetChange<'_>| {
+        times.get(&change.task.id) == Some(&1)
+            && locked.iter().any(|found| found.still(change.task))
+    };
+    let chosen: Vec<usize> = changes
+        .iter()
+        .enumerate()
+        .filter(|(_, change)| change.decided().is_some_and(|decided| current(&decided)))
+        .map(|(i, _)| i)
+        .collect();
+    if chosen.len() < 2 {
+        return Ok(());
+    }
+    let written = {
+        let set: Vec<SetChange<'_>> = chosen
+            .iter()
+            .filter_map(|&i| changes[i].decided())
+            .collect();
+        let project = set[0].task.project_id;
+        change::write_set(txn, project, &set).await?
+    };
+    match written {
+        Some(written) => {
+            for (i, written) in chosen.into_iter().zip(written) {
+                changes[i].written(Some(written));
+            }
+        }
+        // A decision's other premises (a role, a membership, a column) moved: each change is
+        // written on its own, where its own check decides.
+        None => {
+            for i in chosen {
+                changes[i].written(None);
+            }
+        }
+    }
+    Ok(())
 }
