@@ -1138,7 +1138,7 @@ async fn postgres_writes_a_batch_of_decided_changes_in_one_statement() -> anyhow
         "appended in log order: {:?}",
         moved.iter().map(|t| t.rank.as_str()).collect::<Vec<_>>()
     );
-    for task in moved {
+    for task in &moved {
         let answer = written.iter().find(|answer| answer.id == task.id);
         assert_eq!(
             answer.map(|a| &a.rank),
@@ -1146,6 +1146,22 @@ async fn postgres_writes_a_batch_of_decided_changes_in_one_statement() -> anyhow
             "the event holds the answer's rank"
         );
     }
+    // The renames move no count: the aggregation's time is the last move's, in log order.
+    let last_moved = moved
+        .last()
+        .map(|task| task.id.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        world
+            .db
+            .scalar(&format!(
+                "SELECT (a.updated_at = t.updated_at)::int::bigint FROM project_aggregations a, tasks t \
+                 WHERE a.project_id = '{project}' AND t.id = '{last_moved}'"
+            ))
+            .await?,
+        1,
+        "the aggregation's time is its last count change's"
+    );
     Ok(())
 }
 

@@ -51,7 +51,7 @@ mod param {
     pub const PROJECT: usize = 1;
     /// The changes as JSON (`change_json`).
     pub const CHANGES: usize = 2;
-    /// The latest change time, the aggregation's `updated_at`.
+    /// The aggregation's `updated_at`: the time of the last change that moves a count.
     pub const AT: usize = 3;
     /// Whether any change moves a count.
     pub const COUNTED: usize = 4;
@@ -191,7 +191,15 @@ pub(crate) async fn write_set<E>(
     let folded = Folded::new(written, |task| stand_ins.get(&task.as_uuid()).cloned());
 
     let delta: AggregationDelta = changes.iter().map(|c| c.plan.delta).sum();
-    let latest = changes.iter().map(|c| c.plan.at).max().unwrap_or_default();
+    // The aggregation's time as the last change that moves a count would have left it (unused
+    // when none does).
+    let counted_at = changes
+        .iter()
+        .rev()
+        .find(|c| !c.plan.delta.is_zero())
+        .or(changes.last())
+        .map(|c| c.plan.at)
+        .unwrap_or_default();
     let rows: Vec<serde_json::Value> = changes
         .iter()
         .enumerate()
@@ -200,7 +208,7 @@ pub(crate) async fn write_set<E>(
     let mut binds = Binds::default();
     binds.bind_at(param::PROJECT, d.id(project));
     binds.bind_at(param::CHANGES, serde_json::Value::Array(rows).to_string());
-    binds.bind_at(param::AT, d.time(latest));
+    binds.bind_at(param::AT, d.time(counted_at));
     binds.bind_at(
         param::COUNTED,
         changes.iter().any(|c| !c.plan.delta.is_zero()),
