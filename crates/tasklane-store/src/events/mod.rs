@@ -103,6 +103,32 @@ pub(crate) async fn append(
     number(events, numbers)
 }
 
+/// The events of a batch written by one statement, handed back to each of its `results`: its
+/// share of `logged` (the statement's own events, `sizes` each, in order), then what followed
+/// from it, `outcomes`, appended after the whole batch's (one more statement, only when there
+/// are any), as every batch logs them.
+pub(crate) async fn with_outcomes<R>(
+    txn: &impl ConnectionTrait,
+    d: Dialect,
+    results: Vec<R>,
+    logged: Vec<LoggedEvent>,
+    sizes: Vec<usize>,
+    outcomes: Vec<Vec<EncodedEvent>>,
+) -> Result<Vec<Logged<R>>, DbErr> {
+    let more: Vec<usize> = outcomes.iter().map(Vec::len).collect();
+    let mut followed = append(txn, d, outcomes.concat()).await?.into_iter();
+    let mut logged = logged.into_iter();
+    Ok(results
+        .into_iter()
+        .zip(sizes.into_iter().zip(more))
+        .map(|(value, (size, more))| {
+            let mut events: Vec<LoggedEvent> = logged.by_ref().take(size).collect();
+            events.extend(followed.by_ref().take(more));
+            Logged { value, events }
+        })
+        .collect())
+}
+
 /// One event as the append statements read it from their JSON parameter.
 pub(super) fn event_row(
     d: Dialect,

@@ -118,8 +118,7 @@ static SET_STATEMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
 /// One change as the statement reads it from its JSON parameter: the task as it will be, and
 /// what the decision took for granted.
 fn change_json(ord: usize, change: &SetChange<'_>) -> serde_json::Value {
-    let time =
-        |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let time = |at| Dialect::Postgres.time_text(at);
     let (task, plan, unchanged) = (change.task, change.plan, change.unchanged);
     let after = task_after(task, plan, task.rank.clone(), task.row_version + 1);
     serde_json::json!({
@@ -281,24 +280,21 @@ pub(crate) async fn write_set<E>(
         .iter()
         .map(|u| (u.task.id.as_uuid(), u.task.clone()))
         .collect();
-    let mut logged = folded
-        .settle(&head, |id| tasks.get(&id.as_uuid()).cloned())?
-        .into_iter();
-
+    let logged = folded.settle(&head, |id| tasks.get(&id.as_uuid()).cloned())?;
     let outcomes: Vec<Vec<EncodedEvent>> = changes
         .iter()
         .zip(&updated)
         .map(|(change, updated)| (change.events.outcome)(updated))
         .collect();
-    let more: Vec<usize> = outcomes.iter().map(Vec::len).collect();
-    let mut followed = crate::events::append(txn, d, outcomes.concat())
+    // The batch's statement, and the one that logs what followed when something followed.
+    let statements: Vec<u32> = outcomes
+        .iter()
+        .map(|more| 1 + u32::from(!more.is_empty()))
+        .collect();
+    let results = crate::events::with_outcomes(txn, d, updated, logged, sizes, outcomes)
         .await?
-        .into_iter();
-    let mut results = Vec::with_capacity(changes.len());
-    for ((value, size), more) in updated.into_iter().zip(sizes).zip(more) {
-        let mut events: Vec<_> = logged.by_ref().take(size).collect();
-        events.extend(followed.by_ref().take(more));
-        results.push((Logged { value, events }, 1 + u32::from(more > 0)));
-    }
+        .into_iter()
+        .zip(statements)
+        .collect();
     Ok(Some(results))
 }

@@ -8,7 +8,6 @@ use sea_orm::{DatabaseTransaction, DbErr, QueryResult, Value};
 use tasklane_domain::access::AccessDenied;
 use tasklane_domain::aggregation::{Aggregation, AggregationDelta};
 use tasklane_domain::errors::{Decide, TxError};
-use tasklane_domain::events::{EncodedEvent, LoggedEvent};
 use tasklane_domain::ids::ProjectId;
 use tasklane_domain::model::{Project, Task};
 use tasklane_domain::ports::{
@@ -50,7 +49,7 @@ mod param {
 /// The per-draft fields of the PostgreSQL insert, as one JSON object (see
 /// [`creation_statement`]).
 fn draft_json(draft: &TaskDraft, ord: usize, col_ord: u64, at: DateTime<Utc>) -> serde_json::Value {
-    let time = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let time = |at: DateTime<Utc>| Dialect::Postgres.time_text(at);
     serde_json::json!({
         "id": draft.id.as_uuid(),
         "title": draft.title.as_str(),
@@ -281,30 +280,15 @@ async fn insert_batch(
         .flat_map(|c| &c.tasks)
         .map(|task| (task.id.as_uuid(), task))
         .collect();
-    let mut logged = folded
-        .settle(&d.row(first), |id| {
-            tasks.get(&id.as_uuid()).map(|t| (*t).clone())
-        })?
-        .into_iter();
-
-    let outcomes: Vec<Vec<EncodedEvent>> = created
+    let logged = folded.settle(&d.row(first), |id| {
+        tasks.get(&id.as_uuid()).map(|t| (*t).clone())
+    })?;
+    let outcomes = created
         .iter()
         .zip(events)
         .map(|(created, events)| (events.outcome)(created))
         .collect();
-    let more: Vec<usize> = outcomes.iter().map(Vec::len).collect();
-    let mut followed = crate::events::append(txn, d, outcomes.concat())
-        .await?
-        .into_iter();
-    Ok(created
-        .into_iter()
-        .zip(sizes.into_iter().zip(more))
-        .map(|(value, (size, more))| {
-            let mut events: Vec<LoggedEvent> = logged.by_ref().take(size).collect();
-            events.extend(followed.by_ref().take(more));
-            Logged { value, events }
-        })
-        .collect())
+    Ok(crate::events::with_outcomes(txn, d, created, logged, sizes, outcomes).await?)
 }
 
 /// Writes `plans` (creations of `state`'s project, in order) in one PostgreSQL transaction, with
