@@ -279,3 +279,54 @@ both_databases!(
     health_readiness_metrics_request_ids_and_unknown_routes,
     every_metric_the_alert_rules_read_is_on_the_metrics_page,
 );
+
+/// Every accepted connection has Nagle's algorithm off: with it on, a socket's small writes wait
+/// for the client's acknowledgement of the previous ones, which Linux delays by up to 40 ms, and
+/// a WebSocket's next events waited that long. Read from the server's side of the connection
+/// (a duplicate of its descriptor).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_connections_send_small_writes_at_once() -> anyhow::Result<()> {
+    use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = tasklane_tests::spawn_app(tasklane_store::testing::TestDb::sqlite().await?)?;
+    let mut client = tokio::net::TcpStream::connect(app.address).await?;
+    client
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: tasklane\r\n\r\n")
+        .await?;
+    let mut answer = [0u8; 12];
+    client.read_exact(&mut answer).await?;
+    assert_eq!(&answer, b"HTTP/1.1 200", "served, so accepted");
+    let ours = client.local_addr()?;
+
+    let process = pidfd_open(getpid(), PidfdFlags::empty())?;
+    let mut checked = 0;
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        let entry = entry?;
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        let Some(number) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        if !is_socket {
+            continue;
+        }
+        // Closed since it was listed: not the connection, which is still open.
+        let Ok(socket) = pidfd_getfd(&process, number, PidfdGetfdFlags::empty()) else {
+            continue;
+        };
+        let peer = rustix::net::getpeername(&socket)
+            .ok()
+            .flatten()
+            .and_then(|peer| std::net::SocketAddr::try_from(peer).ok());
+        if peer == Some(ours) {
+            assert!(
+                rustix::net::sockopt::tcp_nodelay(&socket)?,
+                "TCP_NODELAY on the server's side of {ours}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 1, "the server's side of the connection was found");
+    Ok(())
+}
