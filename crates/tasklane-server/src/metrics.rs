@@ -58,6 +58,10 @@ pub fn handle() -> anyhow::Result<PrometheusHandle> {
             Matcher::Full(tasklane_store::CHANGES_PER_TRANSACTION.to_owned()),
             &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
         )?
+        .set_buckets_for_metric(
+            Matcher::Full(tasklane_store::LISTING_READERS_PER_STATEMENT.to_owned()),
+            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 500.0],
+        )?
         .build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder)
@@ -109,12 +113,19 @@ fn register() {
         tasklane_store::CHANGES_PER_TRANSACTION,
         "Task update, move and archive requests written per PostgreSQL transaction (coalesced changes)"
     );
+    metrics::describe_histogram!(
+        tasklane_store::LISTING_READERS_PER_STATEMENT,
+        "Board readers answered per statement of their roles and the listing's version (PostgreSQL: readers that arrive together share one)"
+    );
     // Registered from the start, so that the page (and the alert that reads it) has the series
     // on SQLite too, where writes are not coalesced.
     drop(metrics::histogram!(
         tasklane_store::CREATIONS_PER_TRANSACTION
     ));
     drop(metrics::histogram!(tasklane_store::CHANGES_PER_TRANSACTION));
+    drop(metrics::histogram!(
+        tasklane_store::LISTING_READERS_PER_STATEMENT
+    ));
     drop(metrics::histogram!(
         tasklane_store::CREATION_PROJECTS_PER_TRANSACTION
     ));

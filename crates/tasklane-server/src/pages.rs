@@ -4,8 +4,8 @@
 //! Why: a busy board is read by many members between two changes, and each read otherwise costs
 //! the page query (100 tasks with their columns, people, labels and sub-task counts) and its
 //! serialisation. Every read still asks the database for the listing's version, with the
-//! reader's role, in one statement; when it equals the cached entry's, the cached bytes are the
-//! answer. The version moves with every change the page shows, so an entry is never served
+//! reader's role, in one statement (which readers arriving together share, in the store); when
+//! it equals the cached entry's, the cached bytes are the answer. The version moves with every change the page shows, so an entry is never served
 //! stale, on one instance or many; a change elsewhere only makes the next read a miss.
 //!
 //! Readers that miss together share one page query: the first claims the listing at its version

@@ -49,6 +49,7 @@ pub use counter::{STATEMENTS_PER_REQUEST, count_statements, record_statements};
 pub use db::Dialect;
 pub use tasks::{
     CHANGES_PER_TRANSACTION, CREATION_PROJECTS_PER_TRANSACTION, CREATIONS_PER_TRANSACTION,
+    LISTING_READERS_PER_STATEMENT,
 };
 
 /// How to connect.
@@ -85,6 +86,9 @@ pub struct Store {
     reader: DatabaseConnection,
     /// PostgreSQL with coalescing on: the per-project writers of creations and changes.
     coalescing: Option<Arc<tasks::Coalescing>>,
+    /// PostgreSQL: board readers of one project that arrive together share one statement for
+    /// their roles and the listing's version (`tasks/gate.rs`).
+    gates: Arc<tasks::Gates>,
 }
 
 impl std::fmt::Debug for Store {
@@ -134,6 +138,7 @@ impl Store {
                 reader: db.clone(),
                 writer: db,
                 coalescing,
+                gates: Arc::default(),
             })
         } else if url.starts_with("sqlite:") {
             Self::connect_sqlite(url, options).await
@@ -183,6 +188,7 @@ impl Store {
             writer,
             reader,
             coalescing: None,
+            gates: Arc::default(),
         })
     }
 
@@ -191,6 +197,19 @@ impl Store {
     #[cfg(feature = "testing")]
     pub fn changes_waiting(&self, project: ProjectId) -> Option<usize> {
         self.coalescing.as_ref()?.changes_waiting(project)
+    }
+
+    /// How many board readers of `project` wait for the statement after the one under way
+    /// (`None`: none under way). For tests that gather readers behind a blocked statement.
+    #[cfg(feature = "testing")]
+    pub fn listing_readers_waiting(&self, project: ProjectId) -> Option<usize> {
+        self.gates.waiting(project)
+    }
+
+    /// Statements sent for more than one board reader, and the readers they answered.
+    #[cfg(feature = "testing")]
+    pub fn listing_versions_shared(&self) -> (u64, u64) {
+        self.gates.shared()
     }
 
     /// How many projects' creation batches wait for a group (PostgreSQL with coalescing);

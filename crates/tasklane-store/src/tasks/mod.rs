@@ -5,6 +5,7 @@ mod change;
 mod change_context;
 mod coalesce;
 mod create;
+mod gate;
 mod job;
 mod read;
 
@@ -31,6 +32,8 @@ pub(crate) use coalesce::Coalescing;
 pub use coalesce::{
     CHANGES_PER_TRANSACTION, CREATION_PROJECTS_PER_TRANSACTION, CREATIONS_PER_TRANSACTION,
 };
+pub(crate) use gate::Gates;
+pub use gate::LISTING_READERS_PER_STATEMENT;
 
 use crate::Store;
 use crate::convert;

@@ -3,6 +3,8 @@
 //! the listing's version, then the page, skipped when the reader holds that version),
 //! keyset-paginated.
 
+use std::collections::HashMap;
+
 use sea_orm::{DbErr, Value};
 use tasklane_domain::cursor::TaskCursor;
 use tasklane_domain::errors::RepoError;
@@ -11,9 +13,11 @@ use tasklane_domain::model::{Page, Task};
 use tasklane_domain::ports::{ListingVersion, TaskListing, TaskOrder, TaskQuery, TaskRead};
 use tasklane_domain::values::Role;
 
+use super::gate::{Handed, Turn};
 use crate::Store;
 use crate::convert::{self, TASK_COLUMNS, TASK_FROM, parsed};
-use crate::db::{Dialect, all, one};
+use crate::counter;
+use crate::db::{Dialect, Row, all, one};
 use crate::errors::repo_error;
 use crate::projects::contains_pattern;
 
@@ -117,6 +121,36 @@ pub(super) async fn listing_version(
     project_id: ProjectId,
     viewer: UserId,
 ) -> Result<(Option<Role>, ListingVersion), RepoError> {
+    if store.dialect != Dialect::Postgres {
+        return version_alone(store, project_id, viewer).await;
+    }
+    let gates = &store.gates;
+    let lead = match gates.arrive(project_id, viewer) {
+        Turn::Lead(lead) => lead,
+        Turn::Wait(handed) => match handed.await {
+            Ok(Handed::Answer(answer)) => {
+                counter::statement_sent_elsewhere();
+                return Ok(answer);
+            }
+            Ok(Handed::Turn(others)) => gates.lead(project_id, others),
+            Ok(Handed::Alone) | Err(_) => return version_alone(store, project_id, viewer).await,
+        },
+    };
+    if lead.alone() {
+        return version_alone(store, project_id, viewer).await;
+    }
+    let viewers = lead.viewers(viewer);
+    let (roles, version) = versions_together(store, project_id, &viewers).await?;
+    let own = roles.get(&viewer).copied().flatten();
+    lead.answer(&roles, version);
+    Ok((own, version))
+}
+
+async fn version_alone(
+    store: &Store,
+    project_id: ProjectId,
+    viewer: UserId,
+) -> Result<(Option<Role>, ListingVersion), RepoError> {
     let d = store.dialect;
     // Budget: a board page, statement 1 of 2: the viewer's role and the listing's version.
     let role_stmt = d.stmt(
@@ -134,13 +168,60 @@ pub(super) async fn listing_version(
             .opt_text("role")?
             .map(|r| parsed("role", &r))
             .transpose()?;
-        let version = ListingVersion {
-            project_seq: convert::valid("seq", u64::try_from(row.int("seq")?))?,
-            directory: convert::valid("directory", u64::try_from(row.int("directory")?))?,
-        };
-        Ok::<_, DbErr>((viewer_role, version))
+        Ok::<_, DbErr>((viewer_role, listing_version_of(&row)?))
     };
     read.await.map_err(repo_error)
+}
+
+/// The roles of several viewers and the listing's version, in one statement (PostgreSQL; see
+/// `gate.rs`).
+async fn versions_together(
+    store: &Store,
+    project_id: ProjectId,
+    viewers: &[UserId],
+) -> Result<(HashMap<UserId, Option<Role>>, ListingVersion), RepoError> {
+    let d = store.dialect;
+    let ids: Vec<serde_json::Value> = viewers
+        .iter()
+        .map(|viewer| serde_json::Value::String(viewer.to_string()))
+        .collect();
+    // Budget: a board page, statement 1 of 2, for every reader it answers.
+    let stmt = d.stmt(
+        "SELECT v.user_id::uuid AS user_id, \
+           (SELECT role FROM project_members WHERE project_id = $1 AND user_id = v.user_id::uuid) AS role, \
+           COALESCE((SELECT seq FROM project_event_heads WHERE project_id = $1), 0) AS seq, \
+           (SELECT version FROM directory_version WHERE id = 1) AS directory \
+         FROM jsonb_array_elements_text($2::jsonb) AS v(user_id)",
+        vec![
+            d.id(project_id),
+            serde_json::Value::Array(ids).to_string().into(),
+        ],
+    );
+    let read = async {
+        let rows = all(&store.reader, stmt).await?;
+        let mut roles = HashMap::with_capacity(rows.len());
+        let mut version = None;
+        for row in &rows {
+            let row = d.row(row);
+            let role: Option<Role> = row
+                .opt_text("role")?
+                .map(|r| parsed("role", &r))
+                .transpose()?;
+            roles.insert(UserId::from(row.id("user_id")?), role);
+            version = Some(listing_version_of(&row)?);
+        }
+        let version =
+            version.ok_or_else(|| DbErr::RecordNotFound("the listing's version".into()))?;
+        Ok::<_, DbErr>((roles, version))
+    };
+    read.await.map_err(repo_error)
+}
+
+fn listing_version_of(row: &Row<'_>) -> Result<ListingVersion, DbErr> {
+    Ok(ListingVersion {
+        project_seq: convert::valid("seq", u64::try_from(row.int("seq")?))?,
+        directory: convert::valid("directory", u64::try_from(row.int("directory")?))?,
+    })
 }
 
 pub(super) async fn task_page(

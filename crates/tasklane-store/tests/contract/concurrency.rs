@@ -1302,3 +1302,88 @@ crate::contract!(
     fifty_concurrent_first_writes_without_an_aggregation_row_never_fail,
     concurrent_owner_removals_leave_exactly_one_owner,
 );
+
+/// Waits until `waiting` board readers of `project` wait for the statement after the one under
+/// way.
+async fn listing_readers_waiting(
+    world: &World,
+    project: ProjectId,
+    waiting: usize,
+) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while world.store().listing_readers_waiting(project) != Some(waiting) {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "{waiting} readers never waited (now {:?})",
+            world.store().listing_readers_waiting(project)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// On PostgreSQL the board readers of a project that arrive while its listing's version is
+/// being read share the next statement: each gets its own role (owner, editor, none), a version
+/// read after it arrived (a creation committed while they waited shows in it), and counts the
+/// statement once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_board_readers_that_arrive_together_share_one_version_read() -> anyhow::Result<()>
+{
+    let world = World::new(TestDb::postgres().await?);
+    let owner = world.user("owner").await?;
+    let editor = world.user("editor").await?;
+    let stranger = world.user("stranger").await?;
+    let project = world.project(owner, "GATE").await?.project.id;
+    world.editor(owner, project, editor).await?;
+    let store = std::sync::Arc::new(world.store().clone());
+    let read = |viewer: UserId| {
+        let store = store.clone();
+        tokio::spawn(tasklane_store::count_statements(async move {
+            TaskRepository::listing_version(&*store, project, viewer).await
+        }))
+    };
+    let (before, _) = read(owner).await?;
+    let (_, before) = before?;
+
+    // The first reader's statement waits for the version's table.
+    let txn = sea_orm::TransactionTrait::begin(world.db.connection()).await?;
+    let lock = "LOCK TABLE directory_version IN ACCESS EXCLUSIVE MODE";
+    let stmt = sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, lock);
+    sea_orm::ConnectionTrait::execute_raw(&txn, stmt).await?;
+    let first = read(editor);
+    listing_readers_waiting(&world, project, 0).await?;
+    let viewers = [owner, editor, stranger, owner, stranger, editor];
+    let mut gathered = Vec::new();
+    for (k, viewer) in viewers.iter().enumerate() {
+        gathered.push(read(*viewer));
+        listing_readers_waiting(&world, project, k + 1).await?;
+    }
+    world.task(owner, project, "while they wait").await?;
+    txn.rollback().await?;
+
+    let (first, counted) = first.await?;
+    assert_eq!(first?.0, Some(Role::Editor));
+    assert_eq!(counted, 1);
+    for (viewer, reader) in viewers.iter().zip(gathered) {
+        let (answer, counted) = reader.await?;
+        let (role, version) = answer?;
+        let expected = match *viewer {
+            v if v == owner => Some(Role::Owner),
+            v if v == editor => Some(Role::Editor),
+            _ => None,
+        };
+        assert_eq!(role, expected, "{viewer}'s role");
+        assert!(
+            version.project_seq > before.project_seq,
+            "the creation committed while it waited shows: {version:?} after {before:?}"
+        );
+        assert_eq!(counted, 1, "each reader counts the statement once");
+    }
+    assert_eq!(
+        world.store().listing_versions_shared(),
+        (1, 6),
+        "one statement answered the six gathered readers"
+    );
+    assert_eq!(world.store().listing_readers_waiting(project), None);
+    Ok(())
+}
