@@ -541,18 +541,30 @@ async fn someone_waits_for(world: &World, xid: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits until `waiting` projects' creation batches wait for a group.
-async fn creation_batches_waiting(world: &World, waiting: usize) -> anyhow::Result<()> {
+/// Waits until `count` says `want` (a store's count of what waits for its writer or reader).
+async fn until_counted(
+    what: &str,
+    want: Option<usize>,
+    count: impl Fn() -> Option<usize>,
+) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while world.store().creation_batches_waiting() != Some(waiting) {
+    while count() != want {
         anyhow::ensure!(
             std::time::Instant::now() < deadline,
-            "{waiting} creation batches never waited (now {:?})",
-            world.store().creation_batches_waiting()
+            "{want:?} {what} never waited (now {:?})",
+            count()
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     Ok(())
+}
+
+/// Waits until `waiting` projects' creation batches wait for a group.
+async fn creation_batches_waiting(world: &World, waiting: usize) -> anyhow::Result<()> {
+    until_counted("creation batches", Some(waiting), || {
+        world.store().creation_batches_waiting()
+    })
+    .await
 }
 
 /// On PostgreSQL creations in different projects that wait at once share one transaction
@@ -733,16 +745,10 @@ async fn writers_of(world: &World, tasks: &[TaskId]) -> anyhow::Result<i64> {
 
 /// Waits until `waiting` changes of `project` wait for its writer (which then has one under way).
 async fn changes_waiting(world: &World, project: ProjectId, waiting: usize) -> anyhow::Result<()> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while world.store().changes_waiting(project) != Some(waiting) {
-        anyhow::ensure!(
-            std::time::Instant::now() < deadline,
-            "{waiting} changes never waited (now {:?})",
-            world.store().changes_waiting(project)
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    Ok(())
+    until_counted("changes", Some(waiting), || {
+        world.store().changes_waiting(project)
+    })
+    .await
 }
 
 /// Starts `changes` while the first one holds the project's writer: the first is written
@@ -1310,16 +1316,10 @@ async fn listing_readers_waiting(
     project: ProjectId,
     waiting: usize,
 ) -> anyhow::Result<()> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while world.store().listing_readers_waiting(project) != Some(waiting) {
-        anyhow::ensure!(
-            std::time::Instant::now() < deadline,
-            "{waiting} readers never waited (now {:?})",
-            world.store().listing_readers_waiting(project)
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    Ok(())
+    until_counted("board readers", Some(waiting), || {
+        world.store().listing_readers_waiting(project)
+    })
+    .await
 }
 
 /// On PostgreSQL the board readers of a project that arrive while its listing's version is
