@@ -11,7 +11,9 @@
 //! request, as its own statement would; a reader alone, the common case on a quiet board, sends
 //! the statement it always sent, without waiting.
 //!
-//! A reader whose gathering's reader fails or goes away reads alone. Each reader counts the
+//! When the statement fails, the readers it was to answer get its error; a reader whose
+//! gathering's reader went away reads alone (and a reader that goes away while it is handed
+//! the turn passes it on). Each reader counts the
 //! statement once (`X-Db-Statements`), like a coalesced write's statement;
 //! `tasklane_listing_readers_per_statement` shows how many readers each statement answered.
 
@@ -20,6 +22,7 @@ use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use tasklane_domain::errors::RepoError;
 use tasklane_domain::ids::{ProjectId, UserId};
 use tasklane_domain::ports::ListingVersion;
 use tasklane_domain::values::Role;
@@ -43,7 +46,9 @@ pub(crate) enum Handed {
     Answer(Answer),
     /// Its turn to read, for itself and for these readers.
     Turn(Vec<Waiter>),
-    /// The statement that was to answer it failed: read alone.
+    /// The statement that was to answer it failed with this error.
+    Failed(RepoError),
+    /// The reader that was to answer it went away: read alone.
     Alone,
 }
 
@@ -60,7 +65,33 @@ pub(crate) enum Turn<'a> {
     /// Read now, for itself and for the lead's others.
     Lead(Lead<'a>),
     /// Wait: for its answer, or for its turn.
-    Wait(oneshot::Receiver<Handed>),
+    Wait(Waiting<'a>),
+}
+
+/// A gathered reader's wait. Dropped before it took what it was handed (its request was
+/// cancelled), it passes on a turn handed to it meanwhile, which would otherwise be lost with
+/// the project's statement never ending.
+#[derive(Debug)]
+pub(crate) struct Waiting<'a> {
+    gates: &'a Gates,
+    project: ProjectId,
+    handed: oneshot::Receiver<Handed>,
+}
+
+impl Waiting<'_> {
+    /// What it is handed; an error when the reader that held it went away.
+    pub(crate) async fn handed(&mut self) -> Result<Handed, oneshot::error::RecvError> {
+        (&mut self.handed).await
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.handed.close();
+        if let Ok(Handed::Turn(others)) = self.handed.try_recv() {
+            drop(self.gates.lead(self.project, others));
+        }
+    }
 }
 
 /// The projects with a statement under way, each with the readers that arrived since it started.
@@ -89,9 +120,13 @@ impl Gates {
                 Turn::Lead(self.lead(project, Vec::new()))
             }
             Entry::Occupied(mut entry) => {
-                let (answer, receiver) = oneshot::channel();
+                let (answer, handed) = oneshot::channel();
                 entry.get_mut().push(Waiter { viewer, answer });
-                Turn::Wait(receiver)
+                Turn::Wait(Waiting {
+                    gates: self,
+                    project,
+                    handed,
+                })
             }
         }
     }
@@ -191,6 +226,20 @@ impl Lead<'_> {
     }
 }
 
+impl Lead<'_> {
+    /// Hands each other reader the error of the statement that was to answer them: sent again
+    /// by each of them, it would multiply the load on a database that is failing.
+    pub(crate) fn fail(mut self, error: &RepoError) {
+        for waiter in self.others.drain(..) {
+            let copy = match error {
+                RepoError::Unavailable(e) => RepoError::Unavailable(anyhow::anyhow!("{e:#}")),
+                RepoError::Other(e) => RepoError::Other(anyhow::anyhow!("{e:#}")),
+            };
+            let _ = waiter.answer.send(Handed::Failed(copy));
+        }
+    }
+}
+
 impl Drop for Lead<'_> {
     fn drop(&mut self) {
         for waiter in self.others.drain(..) {
@@ -204,11 +253,23 @@ impl Drop for Lead<'_> {
 mod tests {
     use super::*;
 
-    fn waits(turn: Turn<'_>) -> oneshot::Receiver<Handed> {
+    fn waits(turn: Turn<'_>) -> Waiting<'_> {
         match turn {
-            Turn::Wait(receiver) => receiver,
+            Turn::Wait(waiting) => waiting,
             Turn::Lead(_) => panic!("expected to wait"),
         }
+    }
+
+    fn leads(turn: Turn<'_>) -> Lead<'_> {
+        match turn {
+            Turn::Lead(lead) => lead,
+            Turn::Wait(_) => panic!("expected to lead"),
+        }
+    }
+
+    /// What a waiting reader was handed so far.
+    fn handed(waiting: &mut Waiting<'_>) -> Option<Handed> {
+        waiting.handed.try_recv().ok()
     }
 
     const VERSION: ListingVersion = ListingVersion {
@@ -217,68 +278,98 @@ mod tests {
     };
 
     #[test]
-    fn the_first_reader_leads_alone_and_the_next_ones_get_the_turn_then_their_answers() {
+    fn readers_that_arrive_during_a_statement_are_answered_by_the_next_one_only() {
         let gates = Gates::default();
         let project = ProjectId::generate();
-        let (ada, bob, cy) = (UserId::generate(), UserId::generate(), UserId::generate());
-        let Turn::Lead(first) = gates.arrive(project, ada) else {
-            panic!("nobody reads: it leads")
-        };
-        assert!(first.alone());
+        let (ada, bob, cy, dan) = (
+            UserId::generate(),
+            UserId::generate(),
+            UserId::generate(),
+            UserId::generate(),
+        );
+        let first = leads(gates.arrive(project, ada));
+        assert!(
+            first.alone(),
+            "nobody else: the first reader reads for itself"
+        );
         let mut bob_waits = waits(gates.arrive(project, bob));
         let mut cy_waits = waits(gates.arrive(project, cy));
         assert_eq!(gates.waiting(project), Some(2));
         drop(first);
-        let Ok(Handed::Turn(others)) = bob_waits.try_recv() else {
+        let Some(Handed::Turn(others)) = handed(&mut bob_waits) else {
             panic!("the first waiting reader gets the turn")
         };
         let lead = gates.lead(project, others);
         assert_eq!(lead.viewers(bob), [bob, cy]);
-        assert_eq!(gates.waiting(project), Some(0), "a statement is under way");
-        let roles = HashMap::from([(bob, Some(Role::Viewer)), (cy, None)]);
+        // Dan arrives while bob's statement is under way: not one of its readers.
+        let mut dan_waits = waits(gates.arrive(project, dan));
+        let roles = HashMap::from([(bob, Some(Role::Viewer)), (cy, None), (dan, None)]);
         lead.answer(&roles, VERSION);
         assert!(matches!(
-            cy_waits.try_recv(),
-            Ok(Handed::Answer((None, VERSION)))
+            handed(&mut cy_waits),
+            Some(Handed::Answer((None, VERSION)))
         ));
+        let Some(Handed::Turn(others)) = handed(&mut dan_waits) else {
+            panic!("dan is answered by a statement of its own, after bob's")
+        };
+        assert!(others.is_empty());
+        drop(gates.lead(project, others));
         assert_eq!(gates.waiting(project), None, "nothing under way");
         assert_eq!(gates.shared(), (1, 2));
     }
 
     #[test]
-    fn readers_that_went_away_are_skipped_and_a_failed_lead_sends_the_others_alone() {
+    fn readers_gone_are_skipped_a_failed_statement_hands_on_its_error() {
         let gates = Gates::default();
         let project = ProjectId::generate();
-        let Turn::Lead(first) = gates.arrive(project, UserId::generate()) else {
-            panic!()
-        };
+        let first = leads(gates.arrive(project, UserId::generate()));
         let gone = waits(gates.arrive(project, UserId::generate()));
         let mut next = waits(gates.arrive(project, UserId::generate()));
         let mut last = waits(gates.arrive(project, UserId::generate()));
         drop(gone);
         drop(first);
-        let Ok(Handed::Turn(others)) = next.try_recv() else {
+        let Some(Handed::Turn(others)) = handed(&mut next) else {
             panic!("the reader after the one gone gets the turn")
         };
         assert_eq!(others.len(), 1);
-        // Its statement failed: dropped unanswered.
-        drop(gates.lead(project, others));
-        assert!(matches!(last.try_recv(), Ok(Handed::Alone)));
+        gates
+            .lead(project, others)
+            .fail(&RepoError::Unavailable(anyhow::anyhow!("down")));
+        assert!(matches!(
+            handed(&mut last),
+            Some(Handed::Failed(RepoError::Unavailable(_)))
+        ));
         assert_eq!(gates.waiting(project), None);
+    }
+
+    #[test]
+    fn a_reader_that_goes_away_with_the_turn_passes_it_on() {
+        let gates = Gates::default();
+        let project = ProjectId::generate();
+        let first = leads(gates.arrive(project, UserId::generate()));
+        let cancelled = waits(gates.arrive(project, UserId::generate()));
+        let mut after = waits(gates.arrive(project, UserId::generate()));
+        drop(first);
+        // Handed the turn (with `after` to answer), then cancelled before it took it.
+        drop(cancelled);
+        assert!(
+            matches!(handed(&mut after), Some(Handed::Alone)),
+            "the reader it was to answer reads alone"
+        );
+        assert_eq!(gates.waiting(project), None, "the project is free again");
+        let _reads = leads(gates.arrive(project, UserId::generate()));
     }
 
     #[test]
     fn one_statement_answers_at_most_max_readers() {
         let gates = Gates::default();
         let project = ProjectId::generate();
-        let Turn::Lead(first) = gates.arrive(project, UserId::generate()) else {
-            panic!()
-        };
+        let first = leads(gates.arrive(project, UserId::generate()));
         let mut waiting: Vec<_> = (0..MAX_READERS + 3)
             .map(|_| waits(gates.arrive(project, UserId::generate())))
             .collect();
         drop(first);
-        let Ok(Handed::Turn(others)) = waiting[0].try_recv() else {
+        let Some(Handed::Turn(others)) = handed(&mut waiting[0]) else {
             panic!()
         };
         assert_eq!(others.len(), MAX_READERS - 1);

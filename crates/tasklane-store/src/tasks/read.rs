@@ -127,10 +127,14 @@ pub(super) async fn listing_version(
     let gates = &store.gates;
     let lead = match gates.arrive(project_id, viewer) {
         Turn::Lead(lead) => lead,
-        Turn::Wait(handed) => match handed.await {
+        Turn::Wait(mut waiting) => match waiting.handed().await {
             Ok(Handed::Answer(answer)) => {
                 counter::statement_sent_elsewhere();
                 return Ok(answer);
+            }
+            Ok(Handed::Failed(error)) => {
+                counter::statement_sent_elsewhere();
+                return Err(error);
             }
             Ok(Handed::Turn(others)) => gates.lead(project_id, others),
             Ok(Handed::Alone) | Err(_) => return version_alone(store, project_id, viewer).await,
@@ -140,7 +144,13 @@ pub(super) async fn listing_version(
         return version_alone(store, project_id, viewer).await;
     }
     let viewers = lead.viewers(viewer);
-    let (roles, version) = versions_together(store, project_id, &viewers).await?;
+    let (roles, version) = match versions_together(store, project_id, &viewers).await {
+        Ok(read) => read,
+        Err(error) => {
+            lead.fail(&error);
+            return Err(error);
+        }
+    };
     let own = roles.get(&viewer).copied().flatten();
     lead.answer(&roles, version);
     Ok((own, version))

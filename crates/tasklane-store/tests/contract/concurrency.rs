@@ -1324,8 +1324,10 @@ async fn listing_readers_waiting(
 
 /// On PostgreSQL the board readers of a project that arrive while its listing's version is
 /// being read share the next statement: each gets its own role (owner, editor, none), a version
-/// read after it arrived (a creation committed while they waited shows in it), and counts the
-/// statement once.
+/// with a creation committed while they waited, and counts the statement once. (That none is
+/// answered by the statement under way when it arrived is shown by `gate.rs`'s unit tests: here
+/// that statement also reads after the creation, its snapshot taken once the table's lock is
+/// granted.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_board_readers_that_arrive_together_share_one_version_read() -> anyhow::Result<()>
 {
