@@ -192,13 +192,14 @@ pub(crate) struct Lead<'a> {
 }
 
 impl Lead<'_> {
-    /// Whether it reads for itself only; recorded as such when it does.
+    /// Whether it reads for itself only.
     pub(crate) fn alone(&self) -> bool {
-        let alone = self.others.is_empty();
-        if alone {
-            metrics::histogram!(LISTING_READERS_PER_STATEMENT).record(1.0);
-        }
-        alone
+        self.others.is_empty()
+    }
+
+    /// Records a statement read for this reader alone.
+    pub(crate) fn read_alone(self) {
+        metrics::histogram!(LISTING_READERS_PER_STATEMENT).record(1.0);
     }
 
     /// The viewers to read: `own` first, then the others'.
@@ -224,9 +225,7 @@ impl Lead<'_> {
             let _ = waiter.answer.send(handed);
         }
     }
-}
 
-impl Lead<'_> {
     /// Hands each other reader the error of the statement that was to answer them: sent again
     /// by each of them, it would multiply the load on a database that is failing.
     pub(crate) fn fail(mut self, error: &RepoError) {

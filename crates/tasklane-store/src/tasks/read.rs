@@ -141,7 +141,9 @@ pub(super) async fn listing_version(
         },
     };
     if lead.alone() {
-        return version_alone(store, project_id, viewer).await;
+        let read = version_alone(store, project_id, viewer).await;
+        lead.read_alone();
+        return read;
     }
     let viewers = lead.viewers(viewer);
     let (roles, version) = match versions_together(store, project_id, &viewers).await {
@@ -174,11 +176,7 @@ async fn version_alone(
             return Err(DbErr::RecordNotFound("the listing's version".into()));
         };
         let row = d.row(&row);
-        let viewer_role: Option<Role> = row
-            .opt_text("role")?
-            .map(|r| parsed("role", &r))
-            .transpose()?;
-        Ok::<_, DbErr>((viewer_role, listing_version_of(&row)?))
+        Ok::<_, DbErr>((role_of(&row)?, listing_version_of(&row)?))
     };
     read.await.map_err(repo_error)
 }
@@ -213,11 +211,7 @@ async fn versions_together(
         let mut version = None;
         for row in &rows {
             let row = d.row(row);
-            let role: Option<Role> = row
-                .opt_text("role")?
-                .map(|r| parsed("role", &r))
-                .transpose()?;
-            roles.insert(UserId::from(row.id("user_id")?), role);
+            roles.insert(UserId::from(row.id("user_id")?), role_of(&row)?);
             version = Some(listing_version_of(&row)?);
         }
         let version =
@@ -225,6 +219,13 @@ async fn versions_together(
         Ok::<_, DbErr>((roles, version))
     };
     read.await.map_err(repo_error)
+}
+
+/// A version read's `role` column: the viewer's role, `None` for a non-member.
+fn role_of(row: &Row<'_>) -> Result<Option<Role>, DbErr> {
+    row.opt_text("role")?
+        .map(|r| parsed("role", &r))
+        .transpose()
 }
 
 fn listing_version_of(row: &Row<'_>) -> Result<ListingVersion, DbErr> {
